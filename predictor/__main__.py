@@ -1,0 +1,5 @@
+"""Allow ``python -m predictor``."""
+
+from predictor.cli import main
+
+main()
