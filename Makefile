@@ -1,5 +1,5 @@
 # Makefile -- the project's entry points. `make demo` and `make test` are the README's two commands.
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench experiment
 
 setup:
 	@scripts/setup
@@ -12,3 +12,10 @@ test: setup
 
 bench: setup
 	.venv/bin/python bench/run_all.py
+
+# Experiment 001 (tangle/experiments/001-ml-predictions/README.org): tangle it with org-babel
+# in batch mode, then run it end to end on demo data.
+experiment: setup
+	tangle/tangle.sh tangle/experiments/001-ml-predictions/README.org
+	PREDICTOR="$(CURDIR)/.venv/bin/predictor" PYTHON="$(CURDIR)/.venv/bin/python" \
+	  tangle/experiments/001-ml-predictions/run-experiment.sh

@@ -85,6 +85,12 @@ class ModelFileError(PredictorError):
     code = "model_invalid"
 
 
+class OutputExistsError(PredictorError):
+    """An output file already exists and writing would replace it (pass --force to replace)."""
+
+    code = "output_exists"
+
+
 class DaemonUnavailableError(PredictorError):
     """The daemon did not answer within the timeout (not running, or overloaded)."""
 

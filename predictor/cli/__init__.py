@@ -11,7 +11,8 @@ from predictor.errors import PredictorError
 
 # Importing an area module registers its commands on ``app``; each area owns its module.
 from predictor.cli import (  # noqa: F401,E402
-    history,      # ingest, demo-data, history, stats
+    history,      # ingest, history, stats
+    demo_data,    # demo-data
     models,       # train, evaluate, predict, models
     estimates,    # suggest-time, risk, estimate, forecast
     patterns,     # record, recommendations, adaptations, rollback-scenarios, analytics, demo

@@ -174,4 +174,19 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "010_models_promotions",
+        """
+        -- the champion history as a stack: promote pushes, rollback marks the top rolled back
+        CREATE SEQUENCE model_promotions_seq START 1;
+        CREATE TABLE model_promotions (
+            seq          INTEGER PRIMARY KEY DEFAULT nextval('model_promotions_seq'),
+            version      VARCHAR NOT NULL,
+            kind         VARCHAR NOT NULL,          -- failure, ...
+            promoted_at  TIMESTAMP NOT NULL,
+            rolled_back  BOOLEAN NOT NULL DEFAULT false,
+            reason       VARCHAR
+        );
+        """,
+    ),
 ]

@@ -1,0 +1,115 @@
+"""The prediction log: every served prediction, written to the store in batches off the hot path.
+
+The request thread only appends a tuple to a deque (no JSON, no DuckDB); a background thread
+with its own DuckDB cursor turns the pending entries into rows of the ``predictions`` table
+every ``interval`` seconds, and :meth:`PredictionLog.close` writes what is left at shutdown.
+Outcomes recorded later join on ``deployment_id``; the ``role`` column says whether the
+champion, a challenger or a shadow model answered, with its ``model_version``.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+import logging
+import threading
+from typing import Any
+
+import duckdb
+
+from predictor.daemon.journal import event
+
+_INSERT = """
+INSERT INTO predictions (request_id, deployment_id, method, requested_at, model_version, role, request, features, answer)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING
+"""
+
+
+class PredictionLog:
+    """A bounded queue of predictions and the thread that stores them."""
+
+    def __init__(self, store: Any, log: logging.Logger, *, interval: float = 1.0, capacity: int = 50_000,
+                 enabled: bool = True) -> None:
+        self.store = store
+        self.log = log
+        self.interval = interval
+        self.capacity = capacity
+        self.enabled = enabled
+        self.pending: collections.deque = collections.deque()
+        self.written = 0
+        self.dropped = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one writer at a time: the thread, or close()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the background writer (no-op when disabled)."""
+        if self.enabled and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
+            self._thread.start()
+
+    def add(self, request_id: str, method: str, requested_at: float, role: str, deployment: dict, answer: dict) -> None:
+        """Queue one prediction (called on the request thread: O(1), no I/O)."""
+        if not self.enabled:
+            return
+        if len(self.pending) >= self.capacity:
+            self.dropped += 1
+            return
+        self.pending.append((request_id, method, requested_at, role, deployment, answer))
+
+    def _rows(self, entries: list) -> list:
+        rows = []
+        for request_id, method, requested_at, role, deployment, answer in entries:
+            rows.append((
+                request_id, deployment.get("id") if isinstance(deployment, dict) else None, method,
+                dt.datetime.fromtimestamp(requested_at, dt.timezone.utc).replace(tzinfo=None),
+                answer.get("model_version"), role,
+                json.dumps(deployment, default=str), _features_json(answer), json.dumps(answer, default=str),
+            ))
+        return rows
+
+    def flush(self, con: Any) -> int:
+        """Write every pending entry with CON (a DuckDB connection or cursor); return rows written."""
+        with self._lock:
+            entries = []
+            while self.pending:
+                entries.append(self.pending.popleft())
+            if not entries:
+                return 0
+            rows = self._rows(entries)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                con.executemany(_INSERT, rows)
+                con.execute("COMMIT")
+            except duckdb.Error as exc:
+                try:
+                    con.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass
+                self.dropped += len(rows)
+                event(self.log, logging.ERROR, "prediction_log_failed", rows=len(rows), error=str(exc))
+                return 0
+            self.written += len(rows)
+            return len(rows)
+
+    def _run(self) -> None:
+        cursor = self.store.con.cursor()
+        try:
+            while not self._stop.wait(self.interval):
+                self.flush(cursor)
+        finally:
+            cursor.close()
+
+    def close(self) -> int:
+        """Stop the thread and write what is left with the store's own connection; return rows written."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        return self.flush(self.store.con) if self.enabled else 0
+
+
+def _features_json(answer: dict) -> str | None:
+    features = answer.get("features") if isinstance(answer, dict) else None
+    return json.dumps(features, default=str) if features is not None else None

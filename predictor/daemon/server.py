@@ -1,0 +1,497 @@
+"""The predictor daemon: one ROUTER socket, one request thread, background loaders and writers.
+
+Request path (single thread, no DuckDB, no log I/O): read ``[identity…, "", payload]``, decode
+and check the envelope, check the shared param shapes, call the answerer, encode, reply on the
+same route. Everything slow runs elsewhere and meets the request thread only between requests:
+
+* hot reload: a background thread loads a new :class:`AnswererSet` on its own DuckDB cursor;
+  the loop swaps the reference between two requests and replays facts recorded meanwhile;
+* prediction log: the loop appends to a deque, a thread writes batches to ``predictions``;
+* retraining: see :mod:`predictor.daemon.retraining` (after N outcomes or on a schedule).
+
+``record`` and ``feedback`` write the store on the request thread: their reply means the facts
+are durable. SIGTERM/SIGINT stop the loop, answer what has already arrived, flush the
+prediction log, close the store and remove the ipc socket file; SIGHUP reloads.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import logging
+import os
+import signal
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import zmq
+
+from predictor import __version__
+from predictor.config import default_endpoint
+from predictor.daemon.answerers import AnswererSet, load_answerers
+from predictor.daemon.journal import event, open_journal
+from predictor.daemon.prediction_log import PredictionLog
+from predictor.daemon.security import (
+    EndpointError, bind_private, check_endpoint, ipc_path, remove_socket_file, start_curve,
+)
+from predictor.daemon.shapes import check_params
+from predictor.errors import IngestError, ModelNotReadyError, NotFoundError, PredictorError, ValidationError
+from predictor.protocol import (
+    ERROR_CODES, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ProtocolError, decode_request, encode,
+)
+from predictor.store import FAILED_STATUSES, Store, open_store, utcnow
+
+INFO, DEBUG, WARNING, ERROR = logging.INFO, logging.DEBUG, logging.WARNING, logging.ERROR
+OUTCOME_STATUSES = frozenset(("success", *FAILED_STATUSES))
+PREDICTION_METHODS = frozenset(("predict", "predict_batch"))
+_DEFERRED = object()  # a builtin returns this when it will reply later (reload)
+
+
+@dataclasses.dataclass
+class ServeOptions:
+    """How to run the daemon; every field has a CLI option of ``predictor serve``."""
+
+    db: Path | None = None
+    endpoint: str | None = None
+    allow_remote: bool = False
+    log_level: str = "info"
+    log_file: Path | None = None
+    curve_secret_key: Path | None = None
+    allow_client_keys: Path | None = None
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    high_water_mark: int = 1000
+    max_wait_ms: int = 5000          # a request read but waiting longer than this is answered "overloaded"
+    log_predictions: bool = True
+    flush_interval: float = 1.0
+    retrain_after: int = 0           # outcomes recorded before retraining in the background (0: never)
+    retrain_every: float = 0.0       # seconds between scheduled retrainings (0: never)
+    summary_every: float = 60.0      # seconds between summary log lines
+    shutdown_grace: float = 0.2      # seconds to keep answering already-sent requests after SIGTERM
+
+
+def store_view(store: Store) -> Store:
+    """Return a Store sharing STORE's database through a new DuckDB cursor (for another thread)."""
+    view = object.__new__(Store)
+    view.path = store.path
+    view.read_only = store.read_only
+    view.con = store.con.cursor()
+    return view
+
+
+class Daemon:
+    """The predictor daemon; :meth:`run` serves until SIGTERM/SIGINT and returns the exit status."""
+
+    def __init__(self, options: ServeOptions, *, log: logging.Logger | None = None) -> None:
+        self.options = options
+        self.endpoint = options.endpoint or default_endpoint()
+        check_endpoint(self.endpoint, allow_remote=options.allow_remote)
+        self.log = log or open_journal(options.log_level, options.log_file)
+        self.stopping = False
+        self.started_at = time.time()
+        self.requests_served = 0
+        self.errors = 0
+        self.malformed_frames = 0
+        self.queue_depth = 0
+        self.by_method: collections.Counter = collections.Counter()
+        self.outcomes_since_training = 0
+        self.events: collections.deque = collections.deque()   # (kind, payload) from background threads
+        self.reload_waiters: list[tuple[list, str]] = []
+        self.loading = False
+        self.recorded_while_loading: list[tuple[str, dict]] = []
+        self.store: Store | None = None
+        self.answerers: AnswererSet | None = None
+        self._answerer_view: Store | None = None
+        self.retrainer = None
+        self.builtins: dict[str, Callable[[Any, list], Any]] = {
+            "ping": self._ping, "status": self._status, "model_info": self._model_info, "reload": self._reload,
+            "record": self._record, "feedback": self._feedback,
+        }
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def run(self) -> int:
+        """Open the store, load answerers, bind, serve until told to stop, shut down cleanly."""
+        self._refuse_if_running()
+        self.store = open_store(self.options.db)
+        self._answerer_view = store_view(self.store)
+        self.answerers = load_answerers(self._answerer_view, 1, self.log)
+        self.prediction_log = PredictionLog(self.store, self.log, interval=self.options.flush_interval,
+                                            enabled=self.options.log_predictions)
+        self.prediction_log.start()
+        from predictor.daemon.retraining import Retrainer
+        self.retrainer = Retrainer(self, self.options.retrain_after, self.options.retrain_every)
+        context = zmq.Context()
+        authenticator = None
+        self.router = context.socket(zmq.ROUTER)
+        self.router.setsockopt(zmq.MAXMSGSIZE, self.options.max_message_bytes)
+        self.router.setsockopt(zmq.RCVHWM, self.options.high_water_mark)
+        self.router.setsockopt(zmq.SNDHWM, self.options.high_water_mark)
+        self.router.setsockopt(zmq.LINGER, 1000)
+        try:
+            if self.options.curve_secret_key is not None:
+                authenticator = start_curve(context, self.router, self.options.curve_secret_key,
+                                            self.options.allow_client_keys or Path("."))
+            bind_private(self.router, self.endpoint)
+        except zmq.ZMQError as exc:
+            self._close_store()
+            raise EndpointError(f"{self.endpoint}: cannot listen: {exc}") from exc
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        event(self.log, INFO, "serving", endpoint=self.endpoint, pid=os.getpid(), store=str(self.store.path),
+              protocol=PROTOCOL_VERSION, areas=self.answerers.describe(), curve=authenticator is not None)
+        try:
+            self._loop()
+            self._shutdown()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.router.close(linger=1000)
+            if authenticator is not None:
+                authenticator.stop()
+            context.term()
+            remove_socket_file(self.endpoint)
+        event(self.log, INFO, "stopped", requests_served=self.requests_served, errors=self.errors)
+        for handler in self.log.handlers:
+            handler.flush()
+        return 0
+
+    def _refuse_if_running(self) -> None:
+        path = ipc_path(self.endpoint)
+        if path is not None and path.exists():
+            from predictor.client import daemon_running
+            if daemon_running(self.endpoint, timeout=0.5):
+                raise EndpointError(f"{self.endpoint}: a daemon is already serving here (stop it first)")
+            path.unlink()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if signum == signal.SIGHUP:
+            self.events.append(("reload_request", None))
+        else:
+            self.stopping = True
+
+    def _shutdown(self) -> None:
+        """Answer what already arrived, refuse pending reloads, flush logs and facts, close the store."""
+        event(self.log, INFO, "stopping", reason="signal")
+        deadline = time.monotonic() + self.options.shutdown_grace
+        while time.monotonic() < deadline:
+            if self.router.poll(int(self.options.shutdown_grace * 1000 / 4) or 1, zmq.POLLIN):
+                self._drain()
+        for envelope, request_id in self.reload_waiters:
+            self._send_error(envelope, request_id, "overloaded", "the daemon is shutting down; retry when it is back")
+        self.reload_waiters = []
+        if self.retrainer is not None:
+            self.retrainer.stop()
+        written = self.prediction_log.close()
+        event(self.log, INFO, "prediction_log_flushed", rows=written, dropped=self.prediction_log.dropped)
+        self._close_store()
+
+    def _close_store(self) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.con.execute("CHECKPOINT")
+        except Exception as exc:  # a checkpoint failure must not lose the WAL: DuckDB replays it on open
+            event(self.log, WARNING, "checkpoint_failed", error=str(exc))
+        if self._answerer_view is not None:
+            self._answerer_view.close()
+        self.store.close()
+        self.store = None
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        next_summary = time.monotonic() + self.options.summary_every
+        served_at_summary = 0
+        while not self.stopping:
+            try:
+                ready = poller.poll(50)
+            except zmq.ZMQError as exc:
+                if exc.errno == zmq.EINTR:
+                    continue
+                raise
+            if ready:
+                self._drain()
+            if self.events:
+                self._handle_events()
+            now = time.monotonic()
+            if now >= next_summary:
+                next_summary = now + self.options.summary_every
+                event(self.log, INFO, "summary", requests=self.requests_served - served_at_summary,
+                      requests_served=self.requests_served, errors=self.errors, by_method=dict(self.by_method),
+                      prediction_log_pending=len(self.prediction_log.pending))
+                served_at_summary = self.requests_served
+                for handler in self.log.handlers:
+                    handler.flush()
+            if self.retrainer is not None:
+                self.retrainer.tick(now)
+
+    def _drain(self, limit: int = 256) -> None:
+        """Read every message already queued (up to LIMIT), then answer each in order."""
+        batch = []
+        recv = self.router.recv_multipart
+        while len(batch) < limit:
+            try:
+                batch.append((recv(zmq.NOBLOCK), time.monotonic()))
+            except zmq.Again:
+                break
+        self.queue_depth = len(batch)
+        for frames, received in batch:
+            self.queue_depth -= 1
+            self._handle(frames, received)
+
+    def _handle(self, frames: list, received: float) -> None:
+        """Answer one message; never raises."""
+        try:
+            split = frames.index(b"")
+        except ValueError:
+            split = -1
+        if split < 1 or len(frames) != split + 2:
+            self.malformed_frames += 1
+            event(self.log, WARNING, "unroutable_message", frames=len(frames))
+            return
+        envelope = frames[:split + 1]
+        self.requests_served += 1
+        try:
+            request = decode_request(frames[-1])
+        except ProtocolError as exc:
+            self._send_error(envelope, exc.request_id, exc.code, exc.message, exc.field)
+            return
+        method = request.method
+        self.by_method[method] += 1
+        if request.deadline_ms is not None and (time.monotonic() - received) * 1000 >= request.deadline_ms:
+            self._send_error(envelope, request.id, "deadline_exceeded",
+                             f"deadline_ms: the deadline of {request.deadline_ms} ms had passed before the work could start",
+                             "deadline_ms")
+            return
+        if (time.monotonic() - received) * 1000 > self.options.max_wait_ms:
+            self._send_error(envelope, request.id, "overloaded", "the daemon's queue is full; retry later")
+            return
+        try:
+            builtin = self.builtins.get(method)
+            if builtin is not None:
+                result = builtin(request, envelope)
+                if result is _DEFERRED:
+                    return
+            else:
+                params = request.params
+                check_params(method, params)
+                handler = self.answerers.routes.get(method)
+                if handler is None:
+                    raise ModelNotReadyError(self.answerers.unavailable_message(method))
+                result = handler(params)
+                if method in PREDICTION_METHODS:
+                    self._log_predictions(request, result)
+            if type(result) is not dict:
+                raise TypeError(f"{method} handler returned a {type(result).__name__}, expected a dict")
+            payload = encode({"protocol": PROTOCOL_VERSION, "id": request.id, "ok": True, "result": result})
+        except PredictorError as exc:
+            self._send_error(envelope, request.id, *_error_of(exc))
+            return
+        except Exception as exc:  # a bug: log it, answer "internal", keep serving
+            event(self.log, ERROR, "internal_error", method=method, id=request.id,
+                  error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+            self._send_error(envelope, request.id, "internal",
+                             f"internal error while answering {method} ({type(exc).__name__}; see the daemon log)")
+            return
+        envelope.append(payload)
+        self.router.send_multipart(envelope)
+        if self.log.isEnabledFor(DEBUG):
+            event(self.log, DEBUG, "request", id=request.id, method=method, ok=True,
+                  ms=round((time.monotonic() - received) * 1000, 3))
+
+    def _send_error(self, envelope: list, request_id: str | None, code: str, message: str,
+                    field: str | None = None) -> None:
+        self.errors += 1
+        reply = {"protocol": PROTOCOL_VERSION, "id": request_id, "ok": False,
+                 "error": {"code": code, "message": message, "field": field}}
+        self.router.send_multipart([*envelope, encode(reply)])
+        event(self.log, INFO if code != "internal" else ERROR, "error_reply", id=request_id, code=code,
+              field=field, message=message)
+
+    def _log_predictions(self, request: Any, result: dict) -> None:
+        log = self.prediction_log
+        if not log.enabled:
+            return
+        now = time.time()
+        if request.method == "predict":
+            log.add(request.id, "predict", now, "champion", request.params["deployment"], result)
+        else:
+            for index, (deployment, answer) in enumerate(zip(request.params["deployments"], result.get("predictions", ()))):
+                log.add(f"{request.id}#{index}", "predict_batch", now, "champion", deployment, answer)
+
+    # -- background events --------------------------------------------------------------------
+    def _handle_events(self) -> None:
+        while self.events:
+            kind, payload = self.events.popleft()
+            if kind == "loaded":
+                self._swap(*payload)
+            elif kind == "reload_request":
+                self.start_reload("signal")
+            elif kind == "retrained":
+                event(self.log, INFO, "retrained", **payload)
+                if payload.get("promoted"):
+                    self.start_reload("promoted")
+
+    def start_reload(self, reason: str) -> None:
+        """Load new answerers in a background thread (no-op when a load is already running)."""
+        if self.loading:
+            return
+        self.loading = True
+        self.recorded_while_loading = []
+        generation = self.answerers.generation + 1
+        view = store_view(self.store)
+        event(self.log, INFO, "reload_started", reason=reason, generation=generation)
+
+        def load() -> None:
+            try:
+                loaded = load_answerers(view, generation, self.log)
+            except Exception as exc:  # load_answerers catches area errors; this is a daemon bug
+                event(self.log, ERROR, "reload_failed", error=f"{type(exc).__name__}: {exc}",
+                      traceback=traceback.format_exc())
+                loaded = None
+            self.events.append(("loaded", (loaded, view)))
+
+        threading.Thread(target=load, name="answerer-loader", daemon=True).start()
+
+    def _swap(self, loaded: AnswererSet | None, view: Store) -> None:
+        self.loading = False
+        if loaded is None:
+            view.close()
+            for envelope, request_id in self.reload_waiters:
+                self._send_error(envelope, request_id, "internal", "reload failed (see the daemon log); the old models keep serving")
+            self.reload_waiters = []
+            return
+        for kind, record in self.recorded_while_loading:  # facts recorded while the new set was loading
+            self._observe(loaded, kind, record)
+        self.recorded_while_loading = []
+        old_view = self._answerer_view
+        self.answerers, self._answerer_view = loaded, view
+        if old_view is not None:
+            old_view.close()
+        event(self.log, INFO, "reloaded", generation=loaded.generation, areas=loaded.describe())
+        result = self._reload_result()
+        for envelope, request_id in self.reload_waiters:
+            envelope.append(encode({"protocol": PROTOCOL_VERSION, "id": request_id, "ok": True, "result": result}))
+            self.router.send_multipart(envelope)
+        self.reload_waiters = []
+
+    # -- builtin methods ----------------------------------------------------------------------
+    def _ping(self, request: Any, envelope: list) -> dict:
+        return {"pong": True}
+
+    def _status(self, request: Any, envelope: list) -> dict:
+        return {
+            "endpoint": self.endpoint, "pid": os.getpid(), "protocol": PROTOCOL_VERSION, "version": __version__,
+            "uptime_seconds": round(time.time() - self.started_at, 3), "requests_served": self.requests_served,
+            "errors": self.errors, "queue_depth": self.queue_depth,
+            "prediction_log_pending": len(self.prediction_log.pending),
+            "outcomes_since_training": self.outcomes_since_training, "model_version": self.answerers.model_version,
+            "generation": self.answerers.generation, "store": str(self.store.path),
+            "prediction_log_written": self.prediction_log.written, "prediction_log_dropped": self.prediction_log.dropped,
+            "by_method": dict(self.by_method), "retraining": self.retrainer.describe() if self.retrainer else None,
+        }
+
+    def _model_info(self, request: Any, envelope: list) -> dict:
+        rows = self.store.con.execute(
+            "SELECT version, kind, created_at, n_train, champion, metrics FROM models ORDER BY created_at DESC, version"
+        ).fetchall()
+        models = [{"version": version, "kind": kind, "created_at": _epoch(created),
+                   "n_train": n_train, "champion": bool(champion), "metrics": _json_map(metrics)}
+                  for version, kind, created, n_train, champion, metrics in rows]
+        return {"model_version": self.answerers.model_version, "challenger": None, "shadow": None,
+                "generation": self.answerers.generation, "loaded_at": self.answerers.loaded_at,
+                "areas": self.answerers.describe(), "models": models}
+
+    def _reload_result(self) -> dict:
+        return {"generation": self.answerers.generation, "areas": self.answerers.describe(),
+                "model_version": self.answerers.model_version}
+
+    def _reload(self, request: Any, envelope: list) -> Any:
+        self.reload_waiters.append((envelope, request.id))
+        self.start_reload("request")
+        return _DEFERRED
+
+    def _record(self, request: Any, envelope: list) -> dict:
+        params = request.params
+        check_params("record", params)
+        try:
+            from predictor.store.ingest import ingest_records
+        except ImportError as exc:
+            raise PredictorError(f"record: the ingest module is not available ({exc})") from exc
+        deployments = params.get("deployments") or []
+        rollbacks = params.get("rollbacks") or []
+        services = params.get("services") or []
+        try:
+            ingest_records(self.store, deployments=deployments, rollbacks=rollbacks, services=services,
+                           source="daemon:record", mode="upsert")
+        except IngestError as exc:
+            raise ValidationError(_ingest_field(exc), exc.detail + (f" (expected {exc.expected}, found {exc.found!r})"
+                                                                    if exc.expected else "")) from exc
+        outcomes = sum(1 for d in deployments if d.get("status") in OUTCOME_STATUSES)
+        for kind, items in (("service", services), ("deployment", deployments), ("rollback", rollbacks)):
+            for record in items:
+                self._observe(self.answerers, kind, record)
+                if self.loading:
+                    self.recorded_while_loading.append((kind, record))
+        self.outcomes_since_training += outcomes
+        if self.retrainer is not None:
+            self.retrainer.outcomes_recorded(outcomes)
+        return {"deployments": len(deployments), "rollbacks": len(rollbacks), "services": len(services),
+                "outcomes": outcomes}
+
+    def _observe(self, answerers: AnswererSet, kind: str, record: dict) -> None:
+        for answerer in answerers.observers():
+            try:
+                answerer.observe(kind, record)
+            except Exception as exc:  # the fact is stored; the answerer sees it at the next reload
+                event(self.log, WARNING, "observe_failed", kind=kind, id=record.get("id") or record.get("name"),
+                      answerer=type(answerer).__name__, error=f"{type(exc).__name__}: {exc}")
+
+    def _feedback(self, request: Any, envelope: list) -> dict:
+        params = request.params
+        check_params("feedback", params)
+        self.store.con.execute(
+            "INSERT INTO feedback (request_id, received_at, outcome, useful, comment) VALUES (?, ?, ?, ?, ?)",
+            [params["request_id"], utcnow(), params.get("outcome"), params.get("useful"), params.get("comment")],
+        )
+        return {"stored": True}
+
+
+def _error_of(exc: PredictorError) -> tuple[str, str, str | None]:
+    """Return (code, message, field) of the error reply for EXC."""
+    code = exc.code if exc.code in ERROR_CODES else ("invalid_params" if isinstance(exc, IngestError) else "internal")
+    field = getattr(exc, "field", None)
+    if isinstance(exc, (NotFoundError, ModelNotReadyError)):
+        field = field if isinstance(field, str) else None
+    return code, str(exc), field if isinstance(field, str) else None
+
+
+def _ingest_field(exc: IngestError) -> str:
+    if exc.field and exc.field.startswith("params."):
+        return exc.field
+    return f"params.{exc.field}" if exc.field else "params"
+
+
+def _epoch(moment: Any) -> float | None:
+    if moment is None:
+        return None
+    import datetime as dt
+    return moment.replace(tzinfo=dt.timezone.utc).timestamp()
+
+
+def _json_map(text: Any) -> dict:
+    if isinstance(text, dict):
+        return text
+    try:
+        value = json.loads(text) if text else {}
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def serve(options: ServeOptions) -> int:
+    """Run the daemon with OPTIONS until SIGTERM/SIGINT; return the exit status (0)."""
+    return Daemon(options).run()

@@ -1,0 +1,476 @@
+"""Write a demo history in every form a deploy-ledger user holds history in.
+
+* :func:`write_ledger_sqlite` -- the ledger's SQLite database, ``schema="migrations"`` (the
+  tables its ``migrations/*.sql`` create) or ``schema="init"`` (its storage module's
+  ``init-database!``); epoch-second times, metadata as S-expression alist text;
+* :func:`write_sexp_export` -- ``(deploy-ledger-export (version 1))`` then pretty-printed
+  ``(deployment ...)`` and ``(rollback ...)`` entries;
+* :func:`write_json_export`, :func:`write_csv_export` -- the ledger's JSON and CSV exports;
+* :func:`write_feature_lines` -- experiment 001's collect-data output, one alist per service;
+* :func:`write_executions_jsonl` -- JSON Lines of the full canonical deployment records
+  (pattern-learner execution details included), ISO-8601 ``Z`` times.
+
+Every writer refuses to replace an existing file unless ``overwrite=True``, builds its text
+column-wise (a million deployments in seconds), and returns a summary dict (path, format,
+row counts).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from predictor.demo import planted as P
+from predictor.demo.history import (
+    INITIATORS, REASONS, ROLLBACK_STATUSES, IMPACTS, STATUS_NAMES, DemoHistory, iso_times,
+)
+from predictor.errors import OutputExistsError, ValidationError
+
+SQLITE_SCHEMAS = ("migrations", "init")
+_CHUNK = 50_000
+
+
+def sexp_string(text: str) -> str:
+    """Return TEXT as a Scheme string literal, escaped the way Guile's ``write`` does."""
+    return '"' + (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+                  .replace("\t", "\\t").replace("\r", "\\r")) + '"'
+
+
+def sexp_value(value: Any) -> str:
+    """Return a Python value as S-expression text (dict -> alist, list -> list, None -> #f)."""
+    if value is None or value is False:
+        return "#f"
+    if value is True:
+        return "#t"
+    if isinstance(value, str):
+        return sexp_string(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "(" + " ".join(f"({key} . {sexp_value(item)})" for key, item in value.items()) + ")"
+    if isinstance(value, (list, tuple)):
+        return "(" + " ".join(sexp_value(item) for item in value) + ")"
+    raise TypeError(f"cannot write {type(value).__name__} as an S-expression")
+
+
+def _sexp_list(items) -> str:
+    """The ledger stores lists as ``(format #f "~s" list)``, and the empty list as ''."""
+    return sexp_value(list(items)) if items else ""
+
+
+def _prepare(path: str | Path, overwrite: bool) -> Path:
+    path = Path(path)
+    if path.exists():
+        if not overwrite:
+            raise OutputExistsError(f"{path}: already exists; pass --force (overwrite=True) to replace it")
+        path.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _summary(path: Path, fmt: str, **counts: int) -> dict:
+    return {"path": str(path), "format": fmt, **counts}
+
+
+class _Ledger:
+    """The ledger fields of every deployment and rollback as lists of text, built once."""
+
+    def __init__(self, history: DemoHistory) -> None:
+        c = history.columns
+        cat = history.catalog
+        self.n = len(history)
+        self.ids = history.deployment_ids()
+        self.services = [cat.names[s] for s in c["service"].tolist()]
+        self.versions = c["version"]
+        self.environments = [P.ENVIRONMENTS[e] for e in c["env"].tolist()]
+        self.types = [P.DEPLOYMENT_TYPES[t] for t in c["type"].tolist()]
+        self.started = c["started"].tolist()
+        completed = c["started"] + c["duration"]
+        self.completed = completed.tolist()
+        self.started_iso = iso_times(c["started"])
+        self.completed_iso = iso_times(completed)
+        self.statuses = [STATUS_NAMES[s] for s in c["status"].tolist()]
+        self.initiators = [INITIATORS[i] for i in c["initiator"].tolist()]
+        self.parents = [self.ids[p] if p >= 0 else None for p in c["parent"].tolist()]
+        commit_iso = iso_times(c["commit_time"])
+        boolean = ("#f", "#t")
+        self.metadata = [
+            f'((region . "{P.REGIONS[region]}") (change-size . {size}) (commit-time . "{commit}") '
+            f"(configuration . ((replicas . {replicas}) (timeout_seconds . {timeout}) "
+            f"(ssl_verify . {boolean[ssl]}) (audit_logging . {boolean[audit]}) "
+            f"(health_check_grace . {grace}))))"
+            for region, size, commit, replicas, timeout, ssl, audit, grace in zip(
+                c["region"].tolist(), c["change_size"].tolist(), commit_iso, c["replicas"].tolist(),
+                c["timeout_seconds"].tolist(), c["ssl_verify"].astype(int).tolist(),
+                c["audit_logging"].astype(int).tolist(), c["health_check_grace"].tolist())
+        ]
+        rb = history.rollback_columns
+        rows = rb["deployment"].tolist()
+        self.rb_ids = history.rollback_ids()
+        self.rb_services = [self.services[r] for r in rows]
+        self.rb_from = [c["version"][r] for r in rows]
+        self.rb_to = [c["previous_version"][r] for r in rows]
+        self.rb_reasons = [REASONS[r] for r in rb["reason"].tolist()]
+        self.rb_started = rb["started"].tolist()
+        self.rb_completed = (rb["started"] + rb["recovery"]).tolist()
+        self.rb_started_iso = iso_times(rb["started"])
+        self.rb_statuses = [ROLLBACK_STATUSES[s] for s in rb["status"].tolist()]
+        self.rb_initiators = [INITIATORS[i] for i in rb["initiator"].tolist()]
+        self.rb_impacts = [IMPACTS[i] for i in rb["impact"].tolist()]
+        self.rb_deployments = [self.ids[r] for r in rows]
+
+
+# -- SQLite ---------------------------------------------------------------------------------------
+
+_IN_TYPES = ", ".join(f"'{t}'" for t in P.DEPLOYMENT_TYPES)
+_IN_STATUSES = "'pending', 'in-progress', 'success', 'failure', 'rolled-back', 'partial', 'cancelled'"
+_IN_SERVICE_TYPES = ", ".join(f"'{t}'" for t in P.SERVICE_TYPES)
+
+_DEPLOYMENTS_DDL = {
+    "migrations": f"""
+        CREATE TABLE deployments (
+            id TEXT PRIMARY KEY,
+            service_name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            deployment_type TEXT NOT NULL CHECK(deployment_type IN ({_IN_TYPES})),
+            started INTEGER NOT NULL,
+            completed INTEGER,
+            status TEXT NOT NULL CHECK(status IN ({_IN_STATUSES})),
+            initiator TEXT NOT NULL,
+            metadata TEXT,
+            parent_id TEXT
+        )""",
+    "init": """
+        CREATE TABLE deployments (
+            id TEXT PRIMARY KEY,
+            service_name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            environment TEXT NOT NULL,
+            deployment_type TEXT NOT NULL,
+            started INTEGER NOT NULL,
+            completed INTEGER,
+            status TEXT NOT NULL,
+            initiator TEXT NOT NULL,
+            metadata TEXT,
+            parent_id TEXT
+        )""",
+}
+_ROLLBACKS_DDL = {
+    "migrations": """
+        CREATE TABLE rollbacks (
+            id TEXT PRIMARY KEY,
+            service_name TEXT NOT NULL,
+            from_version TEXT NOT NULL,
+            to_version TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            timestamp INTEGER NOT NULL,
+            initiator TEXT NOT NULL,
+            impact TEXT,
+            deployment_id TEXT
+        )""",
+    "init": """
+        CREATE TABLE rollbacks (
+            id TEXT PRIMARY KEY,
+            service_name TEXT NOT NULL,
+            from_version TEXT NOT NULL,
+            to_version TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            initiated INTEGER NOT NULL,
+            completed INTEGER,
+            status TEXT,
+            deployment_id TEXT
+        )""",
+}
+_SERVICES_DDL = {
+    "migrations": f"""
+        CREATE TABLE service_metadata (
+            name TEXT PRIMARY KEY,
+            type TEXT NOT NULL CHECK(type IN ({_IN_SERVICE_TYPES})),
+            dependencies TEXT,
+            owners TEXT,
+            repository TEXT,
+            health_check TEXT,
+            created INTEGER NOT NULL,
+            updated INTEGER NOT NULL,
+            active BOOLEAN DEFAULT 1,
+            tags TEXT
+        );
+        CREATE TABLE service_dependencies (
+            service_name TEXT NOT NULL,
+            depends_on TEXT NOT NULL,
+            dependency_type TEXT CHECK(dependency_type IN ('hard', 'soft', 'optional')),
+            PRIMARY KEY (service_name, depends_on)
+        )""",
+    "init": """
+        CREATE TABLE service_metadata (
+            service_name TEXT PRIMARY KEY,
+            description TEXT,
+            team TEXT,
+            repository_url TEXT,
+            documentation_url TEXT,
+            health_check_url TEXT,
+            dependencies TEXT,
+            tags TEXT
+        )""",
+}
+_INDEXES = """
+    CREATE INDEX idx_deployments_service ON deployments(service_name);
+    CREATE INDEX idx_deployments_environment ON deployments(environment);
+    CREATE INDEX idx_deployments_started ON deployments(started);
+    CREATE INDEX idx_deployments_status ON deployments(status);
+    CREATE INDEX idx_rollbacks_service ON rollbacks(service_name);
+"""
+
+
+def _epoch(moment: dt.datetime) -> int:
+    return int((moment - dt.datetime(1970, 1, 1)).total_seconds())
+
+
+def write_ledger_sqlite(history: DemoHistory, path: str | Path, schema: str = "migrations", *,
+                        overwrite: bool = False) -> dict:
+    """Write HISTORY as the ledger's SQLite database at PATH in SCHEMA ("migrations" or "init").
+
+    Both variants have ``deployments(id, service_name, version, environment, deployment_type,
+    started, completed, status, initiator, metadata, parent_id)`` with epoch seconds and the
+    metadata alist as S-expression text. "migrations" adds ``rollbacks(..., timestamp,
+    initiator, impact, deployment_id)``, ``service_metadata(name, type, dependencies, owners,
+    repository, health_check, created, updated, active, tags)`` and
+    ``service_dependencies(service_name, depends_on, dependency_type)``; "init" has
+    ``rollbacks(..., initiated, completed, status, deployment_id)`` and
+    ``service_metadata(service_name, description, team, repository_url, documentation_url,
+    health_check_url, dependencies, tags)``. Lists are S-expression text (``("a" "b")``).
+    """
+    if schema not in SQLITE_SCHEMAS:
+        raise ValidationError("schema", f"expected one of {', '.join(SQLITE_SCHEMAS)}, got {schema!r}")
+    path = _prepare(path, overwrite)
+    ledger = _Ledger(history)
+    con = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        con.execute("PRAGMA journal_mode = OFF")
+        con.execute("PRAGMA synchronous = OFF")
+        con.execute("BEGIN")
+        con.execute(_DEPLOYMENTS_DDL[schema])
+        con.execute(_ROLLBACKS_DDL[schema])
+        for statement in _SERVICES_DDL[schema].split(";"):
+            con.execute(statement)
+        rows = zip(ledger.ids, ledger.services, ledger.versions, ledger.environments, ledger.types,
+                   ledger.started, ledger.completed, ledger.statuses, ledger.initiators, ledger.metadata,
+                   ledger.parents)
+        con.executemany("INSERT INTO deployments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        if schema == "migrations":
+            rollbacks = zip(ledger.rb_ids, ledger.rb_services, ledger.rb_from, ledger.rb_to, ledger.rb_reasons,
+                            ledger.rb_started, ledger.rb_initiators, ledger.rb_impacts, ledger.rb_deployments)
+        else:
+            rollbacks = zip(ledger.rb_ids, ledger.rb_services, ledger.rb_from, ledger.rb_to, ledger.rb_reasons,
+                            ledger.rb_started, ledger.rb_completed, ledger.rb_statuses, ledger.rb_deployments)
+        con.executemany("INSERT INTO rollbacks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rollbacks)
+        edges = 0
+        for service in history.services:
+            names = [d["depends_on"] for d in service["dependencies"]]
+            if schema == "migrations":
+                con.execute(
+                    "INSERT INTO service_metadata VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [service["name"], service["type"], _sexp_list(names), _sexp_list(service["owners"]),
+                     service["repository"], service["health_check"], _epoch(service["created"]),
+                     _epoch(service["updated"]), int(service["active"]), _sexp_list(service["tags"])],
+                )
+                con.executemany(
+                    "INSERT INTO service_dependencies VALUES (?, ?, ?)",
+                    [(service["name"], d["depends_on"], d["kind"]) for d in service["dependencies"]],
+                )
+                edges += len(service["dependencies"])
+            else:
+                con.execute(
+                    "INSERT INTO service_metadata VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [service["name"], service["description"], service["team"], service["repository"],
+                     service["documentation_url"], service["health_check"], _sexp_list(names),
+                     _sexp_list(service["tags"])],
+                )
+        for statement in _INDEXES.split(";"):
+            if statement.strip():
+                con.execute(statement)
+        con.execute("COMMIT")
+    except BaseException:
+        con.close()
+        path.unlink(missing_ok=True)
+        raise
+    con.close()
+    counts = {"deployments": ledger.n, "rollbacks": len(ledger.rb_ids), "services": len(history.services)}
+    if schema == "migrations":
+        counts["service_dependencies"] = edges
+    return _summary(path, f"ledger-sqlite-{schema}", **counts)
+
+
+# -- S-expression export ------------------------------------------------------------------------
+
+def write_sexp_export(history: DemoHistory, path: str | Path, *, overwrite: bool = False) -> dict:
+    """Write HISTORY as the ledger's S-expression export at PATH.
+
+    The first datum is ``(deploy-ledger-export (version 1))``; then one pretty-printed
+    ``(deployment (id ..) (service ..) (version ..) (environment SYM) (type SYM) (started ISO)
+    (completed ISO) (status SYM) (initiator ..) (metadata ALIST) (parent-id STR-or-#f))`` per
+    deployment and ``(rollback (id ..) (service ..) (from-version ..) (to-version ..) (reason ..)
+    (timestamp ISO) (initiator ..) (impact ..) (deployment-id ..))`` per rollback, each followed
+    by an empty line (Guile's ``pretty-print`` then ``newline``).
+    """
+    path = _prepare(path, overwrite)
+    ledger = _Ledger(history)
+    q = sexp_string
+    with path.open("w", encoding="utf-8") as out:
+        out.write("(deploy-ledger-export (version 1))\n")
+        for begin in range(0, ledger.n, _CHUNK):
+            end = min(begin + _CHUNK, ledger.n)
+            out.write("".join(
+                f"(deployment\n  (id \"{ledger.ids[i]}\")\n  (service {q(ledger.services[i])})\n"
+                f"  (version \"{ledger.versions[i]}\")\n  (environment {ledger.environments[i]})\n"
+                f"  (type {ledger.types[i]})\n  (started \"{ledger.started_iso[i]}\")\n"
+                f"  (completed \"{ledger.completed_iso[i]}\")\n  (status {ledger.statuses[i]})\n"
+                f"  (initiator {q(ledger.initiators[i])})\n  (metadata {ledger.metadata[i]})\n"
+                f"  (parent-id {q(ledger.parents[i]) if ledger.parents[i] else '#f'}))\n\n"
+                for i in range(begin, end)
+            ))
+        out.write("".join(
+            f"(rollback\n  (id \"{ledger.rb_ids[i]}\")\n  (service {q(ledger.rb_services[i])})\n"
+            f"  (from-version \"{ledger.rb_from[i]}\")\n  (to-version \"{ledger.rb_to[i]}\")\n"
+            f"  (reason {q(ledger.rb_reasons[i])})\n  (timestamp \"{ledger.rb_started_iso[i]}\")\n"
+            f"  (initiator {q(ledger.rb_initiators[i])})\n  (impact {q(ledger.rb_impacts[i])})\n"
+            f"  (deployment-id \"{ledger.rb_deployments[i]}\"))\n\n"
+            for i in range(len(ledger.rb_ids))
+        ))
+    return _summary(path, "ledger-sexp", deployments=ledger.n, rollbacks=len(ledger.rb_ids))
+
+
+# -- JSON and CSV exports -------------------------------------------------------------------------
+
+def write_json_export(history: DemoHistory, path: str | Path, *, overwrite: bool = False) -> dict:
+    """Write HISTORY's deployments as the ledger's JSON export: an array of objects with id,
+    service, version, environment, deployment_type, started, completed, status, initiator,
+    parent_id (ISO-8601 ``Z`` times; ``null`` for no completion or parent)."""
+    path = _prepare(path, overwrite)
+    ledger = _Ledger(history)
+    enc = json.dumps
+    with path.open("w", encoding="utf-8") as out:
+        out.write("[\n")
+        for begin in range(0, ledger.n, _CHUNK):
+            end = min(begin + _CHUNK, ledger.n)
+            out.write("".join(
+                f'{{\n  "id": "{ledger.ids[i]}",\n  "service": {enc(ledger.services[i])},\n'
+                f'  "version": "{ledger.versions[i]}",\n  "environment": "{ledger.environments[i]}",\n'
+                f'  "deployment_type": "{ledger.types[i]}",\n  "started": "{ledger.started_iso[i]}",\n'
+                f'  "completed": "{ledger.completed_iso[i]}",\n  "status": "{ledger.statuses[i]}",\n'
+                f'  "initiator": {enc(ledger.initiators[i])},\n'
+                f'  "parent_id": {enc(ledger.parents[i])}\n}}{"," if i + 1 < ledger.n else ""}\n'
+                for i in range(begin, end)
+            ))
+        out.write("]\n")
+    return _summary(path, "ledger-json", deployments=ledger.n)
+
+
+CSV_HEADER = "id,service,version,environment,type,started,completed,status,initiator"
+
+
+def write_csv_export(history: DemoHistory, path: str | Path, *, overwrite: bool = False) -> dict:
+    """Write HISTORY's deployments as the ledger's CSV export: header
+    ``id,service,version,environment,type,started,completed,status,initiator`` and every field
+    double-quoted (the ledger does not escape values; demo values never hold quotes)."""
+    path = _prepare(path, overwrite)
+    ledger = _Ledger(history)
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write(CSV_HEADER + "\n")
+        for begin in range(0, ledger.n, _CHUNK):
+            end = min(begin + _CHUNK, ledger.n)
+            out.write("".join(
+                f'"{ledger.ids[i]}","{ledger.services[i]}","{ledger.versions[i]}","{ledger.environments[i]}",'
+                f'"{ledger.types[i]}","{ledger.started_iso[i]}","{ledger.completed_iso[i]}",'
+                f'"{ledger.statuses[i]}","{ledger.initiators[i]}"\n'
+                for i in range(begin, end)
+            ))
+    return _summary(path, "ledger-csv", deployments=ledger.n)
+
+
+# -- experiment 001 feature lines -----------------------------------------------------------------
+
+def write_feature_lines(history: DemoHistory, path: str | Path, *, overwrite: bool = False,
+                        min_occurrences: int = 2) -> dict:
+    """Write experiment 001's collect-data output: one alist per service per line.
+
+    ``((service . "api") (total-deployments . 42) (hourly-distribution . #(24 counts))
+    (weekly-distribution . #(7 counts, Sunday first as SRFI-19 date-week-day))
+    (failure-patterns . (((SERVICE . TYPE) . COUNT) ...)))``. Unlike the ledger's script (whose
+    distributions cover all services of the last 30 days), distributions and failure patterns
+    here are the service's own over the whole history; failure patterns count status
+    ``failure`` per deployment type, kept at MIN_OCCURRENCES or more, as the ledger does.
+    """
+    path = _prepare(path, overwrite)
+    c = history.columns
+    service = c["service"]
+    hour = (c["started"] // 3600) % 24
+    sunday_first = (c["started"] // 86400 + 4) % 7  # 1970-01-01 was a Thursday (4)
+    failure = c["status"] == STATUS_NAMES.index("failure")
+    lines = []
+    for s, name in enumerate(history.catalog.names):
+        mine = service == s
+        hourly = np.bincount(hour[mine], minlength=24)
+        weekly = np.bincount(sunday_first[mine], minlength=7)
+        by_type = np.bincount(c["type"][mine & failure], minlength=len(P.DEPLOYMENT_TYPES))
+        patterns = " ".join(f"(({sexp_string(name)} . {P.DEPLOYMENT_TYPES[t]}) . {int(k)})"
+                            for t, k in enumerate(by_type) if k >= min_occurrences)
+        lines.append(
+            f"((service . {sexp_string(name)}) (total-deployments . {int(mine.sum())}) "
+            f"(hourly-distribution . #({' '.join(map(str, hourly.tolist()))})) "
+            f"(weekly-distribution . #({' '.join(map(str, weekly.tolist()))})) "
+            f"(failure-patterns . ({patterns})))\n"
+        )
+    path.write_text("".join(lines), encoding="utf-8")
+    return _summary(path, "feature-lines", services=len(lines))
+
+
+# -- executions ------------------------------------------------------------------------------------
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def write_executions_jsonl(history: DemoHistory, path: str | Path, *, overwrite: bool = False) -> dict:
+    """Write every deployment as one JSON object per line with all canonical columns.
+
+    These are the pattern learner's executions: configuration, resources, strategy, source and
+    target environment, target host, failure reasons, rollback flags, performance, lessons.
+    Times are ISO-8601 UTC strings with ``Z``; the ids are the ledger files' ids, so the same
+    deployment ingested from a ledger file and from here is one row (this one adds details).
+    """
+    path = _prepare(path, overwrite)
+    dumps = json.JSONEncoder(default=_json_default, ensure_ascii=False).encode
+    records = history.deployments
+    with path.open("w", encoding="utf-8") as out:
+        for begin in range(0, len(records), _CHUNK):
+            out.write("".join(dumps(record) + "\n" for record in records[begin:begin + _CHUNK]))
+    return _summary(path, "jsonl", deployments=len(records))
+
+
+#: writer per format name (the CLI's --formats)
+WRITERS = {
+    "sqlite": lambda history, path, overwrite: write_ledger_sqlite(history, path, "migrations", overwrite=overwrite),
+    "sqlite-init": lambda history, path, overwrite: write_ledger_sqlite(history, path, "init", overwrite=overwrite),
+    "sexp": lambda history, path, overwrite: write_sexp_export(history, path, overwrite=overwrite),
+    "json": lambda history, path, overwrite: write_json_export(history, path, overwrite=overwrite),
+    "csv": lambda history, path, overwrite: write_csv_export(history, path, overwrite=overwrite),
+    "features": lambda history, path, overwrite: write_feature_lines(history, path, overwrite=overwrite),
+    "executions": lambda history, path, overwrite: write_executions_jsonl(history, path, overwrite=overwrite),
+}
+#: file name per format inside the CLI's output directory
+FILE_NAMES = {
+    "sqlite": "ledger.db", "sqlite-init": "ledger-init.db", "sexp": "ledger-export.scm",
+    "json": "ledger-export.json", "csv": "ledger-export.csv", "features": "training-data.sexp",
+    "executions": "executions.jsonl",
+}

@@ -1,0 +1,320 @@
+"""The in-memory feature state used to serve predictions: updated one record at a time.
+
+:class:`FeatureState` holds, per service, the sorted start times, the outcomes ordered by when
+they became known, the versions per environment, plus the declared service types and the
+dependency graph. :meth:`FeatureState.features` answers the features of any deployment as of
+its own start time (not only "now"), with the same definitions as the training query in
+:mod:`predictor.features.training` (tests compare the two).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from predictor.errors import ValidationError
+from predictor.features import OUTCOME_STATUSES, FeatureConfig
+from predictor.features.records import (
+    change_size,
+    config_keys,
+    config_replicas,
+    epoch_us,
+    to_utc_naive,
+    version_bump,
+)
+from predictor.store import FAILED_STATUSES
+
+DAY_US = 86_400_000_000
+
+
+@dataclass
+class ServiceHistory:
+    """What is remembered of one service's deployments (times in epoch microseconds)."""
+
+    start_times: list[int] = field(default_factory=list)
+    #: per environment: sorted (started, id, version)
+    env_starts: dict[str, list[tuple[int, str, str | None]]] = field(default_factory=dict)
+    #: sorted (known_at, id, failed, duration or None)
+    outcomes: list[tuple[int, str, int, float | None]] = field(default_factory=list)
+    _outcome_times: list[int] | None = None
+    _prefix: tuple[list[int], list[float], list[int]] | None = None
+
+    def invalidate(self) -> None:
+        """Forget the cached prefix sums after the outcomes changed."""
+        self._outcome_times = None
+        self._prefix = None
+
+    def outcome_index(self) -> tuple[list[int], list[int], list[float], list[int]]:
+        """Return outcome times and prefix sums of failures, durations and duration counts."""
+        if self._prefix is None:
+            times, fails, dur_sum, dur_n = [], [0], [0.0], [0]
+            for known_at, _id, failed, duration in self.outcomes:
+                times.append(known_at)
+                fails.append(fails[-1] + failed)
+                dur_sum.append(dur_sum[-1] + (duration if duration is not None else 0.0))
+                dur_n.append(dur_n[-1] + (duration is not None))
+            self._outcome_times = times
+            self._prefix = (fails, dur_sum, dur_n)
+        return (self._outcome_times, *self._prefix)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """The facts kept of one deployment, enough to remove it again on an update."""
+
+    service: str
+    environment: str
+    started: int
+    version: str | None
+    known_at: int | None
+    failed: int | None
+    duration: float | None
+
+
+class FeatureState:
+    """Incremental point-in-time features for serving (see the module docstring)."""
+
+    def __init__(self, config: FeatureConfig | None = None) -> None:
+        self.config = (config or FeatureConfig()).validate()
+        self.zone = ZoneInfo(self.config.timezone)
+        self.concurrency_us = int(round(self.config.concurrency_hours * 3_600_000_000))
+        self.histories: dict[str, ServiceHistory] = defaultdict(ServiceHistory)
+        self.service_types: dict[str, str | None] = {}
+        self.dependencies: dict[str, set[str]] = defaultdict(set)
+        self.versions: dict[tuple[str, str], list[tuple[int, str, int]]] = defaultdict(list)
+        self.deployments: dict[str, _Stored] = {}
+        self._graph: dict[str, tuple[int, int, int, int, frozenset]] | None = None
+
+    # -- loading ----------------------------------------------------------------------------
+    @classmethod
+    def from_store(cls, store, config: FeatureConfig | None = None) -> "FeatureState":
+        """Build the state from every deployment, service and dependency in STORE."""
+        state = cls(config)
+        for name, kind in store.con.execute("SELECT name, type FROM services").fetchall():
+            state.service_types[name] = kind
+        for service, depends_on in store.con.execute(
+            "SELECT service, depends_on FROM service_dependencies WHERE service <> depends_on"
+        ).fetchall():
+            state.dependencies[service].add(depends_on)
+        rows = store.con.execute(
+            """SELECT id, service, environment, version, status, epoch_us(started),
+                      epoch_us(coalesce(completed, started)),
+                      coalesce(duration_seconds, (epoch_us(completed) - epoch_us(started)) / 1e6)
+               FROM deployments"""
+        ).fetchall()
+        for row in rows:
+            state._insert(*state._stored_from_row(*row), bulk=True)
+        for history in state.histories.values():
+            history.start_times.sort()
+            for starts in history.env_starts.values():
+                starts.sort(key=lambda item: (item[0], item[1]))
+            history.outcomes.sort(key=lambda item: (item[0], item[1]))
+        return state
+
+    @staticmethod
+    def _stored_from_row(id_, service, environment, version, status, started, known_at, duration):
+        failed = None
+        if status in OUTCOME_STATUSES:
+            failed = 1 if status in FAILED_STATUSES else 0
+            known_at = max(known_at, started)
+        else:
+            known_at = None
+        return id_, _Stored(service, environment, started, version, known_at, failed,
+                            None if duration is None else float(duration))
+
+    # -- updates ----------------------------------------------------------------------------
+    def observe(self, kind: str, record: dict) -> None:
+        """Take in one new or updated record ("deployment", "service"; others are ignored)."""
+        if kind == "deployment":
+            self.add_deployment(record)
+        elif kind == "service":
+            self.add_service(record)
+
+    def add_service(self, record: dict) -> None:
+        """Record a service's type and (when given) its declared dependencies."""
+        name = record.get("name")
+        if not isinstance(name, str) or not name:
+            raise ValidationError("service.name", "expected a non-empty string")
+        self.service_types[name] = record.get("type")
+        if record.get("dependencies") is not None:
+            self.dependencies[name] = {
+                (dep["depends_on"] if isinstance(dep, dict) else str(dep))
+                for dep in record["dependencies"]
+            } - {name}
+            self._graph = None
+
+    def add_deployment(self, record: dict) -> None:
+        """Record a deployment, or update it (same id) when its outcome arrives."""
+        deployment_id = record.get("id")
+        if not isinstance(deployment_id, str) or not deployment_id:
+            raise ValidationError("deployment.id", "expected a non-empty string")
+        started = to_utc_naive(record.get("started"), "deployment.started")
+        completed = record.get("completed")
+        completed = to_utc_naive(completed, "deployment.completed") if completed is not None else None
+        duration = record.get("duration_seconds")
+        if duration is None and completed is not None:
+            duration = (epoch_us(completed) - epoch_us(started)) / 1e6
+        _id, stored = self._stored_from_row(
+            deployment_id, self._service_of(record), record.get("environment") or "unknown",
+            record.get("version"), record.get("status"), epoch_us(started),
+            epoch_us(completed or started), duration,
+        )
+        if deployment_id in self.deployments:
+            self._remove(deployment_id)
+        self._insert(deployment_id, stored, bulk=False)
+
+    @staticmethod
+    def _service_of(record: dict) -> str:
+        service = record.get("service")
+        if not isinstance(service, str) or not service:
+            raise ValidationError("deployment.service", f"expected a non-empty string, got {service!r}")
+        return service
+
+    def _insert(self, deployment_id: str, stored: _Stored, *, bulk: bool) -> None:
+        self.deployments[deployment_id] = stored
+        history = self.histories[stored.service]
+        env_item = (stored.started, deployment_id, stored.version)
+        env_list = history.env_starts.setdefault(stored.environment, [])
+        if bulk:
+            history.start_times.append(stored.started)
+            env_list.append(env_item)
+        else:
+            bisect.insort(history.start_times, stored.started)
+            bisect.insort(env_list, env_item, key=lambda item: (item[0], item[1]))
+        if stored.known_at is not None:
+            item = (stored.known_at, deployment_id, stored.failed, stored.duration)
+            if bulk:
+                history.outcomes.append(item)
+            else:
+                bisect.insort(history.outcomes, item, key=lambda it: (it[0], it[1]))
+            history.invalidate()
+            if stored.version is not None:
+                self.versions[(stored.service, stored.version)].append(
+                    (stored.known_at, stored.environment, stored.failed))
+
+    def _remove(self, deployment_id: str) -> None:
+        stored = self.deployments.pop(deployment_id)
+        history = self.histories[stored.service]
+        history.start_times.remove(stored.started)
+        history.env_starts[stored.environment].remove((stored.started, deployment_id, stored.version))
+        if stored.known_at is not None:
+            history.outcomes = [item for item in history.outcomes if item[1] != deployment_id]
+            history.invalidate()
+            if stored.version is not None:
+                self.versions[(stored.service, stored.version)].remove(
+                    (stored.known_at, stored.environment, stored.failed))
+
+    # -- the dependency graph ---------------------------------------------------------------
+    def graph(self, service: str) -> tuple[int, int, int, int, frozenset]:
+        """Return (dependencies, transitive, dependents, transitive, neighbours) of SERVICE."""
+        if self._graph is None:
+            self._graph = {}
+        cached = self._graph.get(service)
+        if cached is None:
+            dependents_of: dict[str, set[str]] = defaultdict(set)
+            for name, deps in self.dependencies.items():
+                for dep in deps:
+                    dependents_of[dep].add(name)
+            down = _reachable(service, self.dependencies)
+            up = _reachable(service, dependents_of)
+            direct_down = self.dependencies.get(service, set())
+            direct_up = dependents_of.get(service, set())
+            cached = (len(direct_down), len(down), len(direct_up), len(up), frozenset(direct_down | direct_up))
+            self._graph[service] = cached
+        return cached
+
+    # -- features ---------------------------------------------------------------------------
+    def past_outcomes(self, service: str, started: dt.datetime) -> int:
+        """Return how many outcomes of SERVICE were known strictly before STARTED."""
+        history = self.histories.get(service)
+        if history is None:
+            return 0
+        times = history.outcome_index()[0]
+        return bisect.bisect_left(times, epoch_us(started))
+
+    def features(self, record: dict) -> dict:
+        """Return the features of deployment RECORD as of its start time (record not required
+        to be in the state; if it is, it does not see itself)."""
+        service = self._service_of(record)
+        environment = record.get("environment")
+        if not isinstance(environment, str) or not environment:
+            raise ValidationError("deployment.environment", f"expected a non-empty string, got {environment!r}")
+        started = to_utc_naive(record.get("started"), "deployment.started")
+        t = epoch_us(started)
+        local = started.replace(tzinfo=dt.timezone.utc).astimezone(self.zone)
+        history = self.histories.get(service) or ServiceHistory()
+        starts = history.start_times
+        before = bisect.bisect_left(starts, t)
+        d7 = before - bisect.bisect_left(starts, t - 7 * DAY_US)
+        d28 = before - bisect.bisect_left(starts, t - 28 * DAY_US)
+        concurrent = before - bisect.bisect_left(starts, t - self.concurrency_us)
+        deps, deps_all, dependents, dependents_all, neighbours = self.graph(service)
+        concurrent_neighbours = 0
+        for neighbour in neighbours:
+            other = self.histories.get(neighbour)
+            if other is not None:
+                concurrent_neighbours += (bisect.bisect_left(other.start_times, t)
+                                          - bisect.bisect_left(other.start_times, t - self.concurrency_us))
+        times, fails, dur_sum, dur_n = history.outcome_index()
+        known = bisect.bisect_left(times, t)
+        streak = 0
+        for position in range(known - 1, -1, -1):
+            if not history.outcomes[position][2]:
+                break
+            streak += 1
+        previous_outcome = float(history.outcomes[known - 1][2]) if known else -1.0
+        env_list = history.env_starts.get(environment, [])
+        env_before = bisect.bisect_left(env_list, t, key=lambda item: item[0])
+        version = record.get("version")
+        previous_version = env_list[env_before - 1][2] if env_before else None
+        succeeded = failed = 0
+        if version is not None:
+            for known_at, other_env, outcome in self.versions.get((service, version), ()):
+                if known_at < t and other_env != environment:
+                    succeeded |= 1 - outcome
+                    failed |= outcome
+        strength, prior = self.config.prior_strength, self.config.prior_mean
+        return {
+            "hour": float(local.hour),
+            "day_of_week": float(local.weekday()),
+            "days_since_previous": (t - starts[before - 1]) / float(DAY_US) if before else -1.0,
+            "deployments_7d": float(d7),
+            "deployments_28d": float(d28),
+            "velocity_trend": (d7 + 1) / (d28 / 4 + 1),
+            "dependencies": float(deps),
+            "dependencies_transitive": float(deps_all),
+            "dependents": float(dependents),
+            "dependents_transitive": float(dependents_all),
+            "past_outcomes": float(known),
+            "failure_rate_smoothed": (fails[known] + strength * prior) / (known + strength),
+            "failure_streak": float(streak),
+            "previous_outcome": previous_outcome,
+            "typical_duration": dur_sum[known] / dur_n[known] if dur_n[known] else -1.0,
+            "change_size": change_size(record),
+            "config_replicas": config_replicas(record),
+            "config_keys": config_keys(record),
+            "version_succeeded_elsewhere": float(succeeded),
+            "version_failed_elsewhere": float(failed),
+            "concurrent_service": float(concurrent),
+            "concurrent_neighbours": float(concurrent_neighbours),
+            "environment": environment,
+            "deployment_type": record.get("deployment_type") or "unknown",
+            "service_type": self.service_types.get(service) or "unknown",
+            "version_bump": version_bump(version, previous_version, env_before > 0),
+        }
+
+
+def _reachable(start: str, edges: dict[str, set[str]]) -> set[str]:
+    """Return every node reachable from START along EDGES (START itself excluded)."""
+    seen: set[str] = set()
+    frontier = list(edges.get(start, ()))
+    while frontier:
+        node = frontier.pop()
+        if node in seen or node == start:
+            continue
+        seen.add(node)
+        frontier.extend(edges.get(node, ()))
+    return seen

@@ -1,0 +1,79 @@
+"""Turn feature dicts or a :class:`FeatureFrame` into the numeric matrix the trees see.
+
+Numeric features pass through (NaN becomes -1, the "unknown" value every feature already uses);
+each categorical feature becomes one-hot columns for the categories seen often enough in
+training, plus an ``other`` column that takes unseen and rare values (new services, new
+environments, new deployment types all work).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from predictor.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+
+OTHER = "other"
+
+
+class FeatureEncoder:
+    """Fixed column layout learned from training rows; stored with the model as plain data."""
+
+    def __init__(self, vocabulary: dict[str, list[str]]) -> None:
+        self.vocabulary = {name: list(values) for name, values in vocabulary.items()}
+        self.columns: list[str] = list(NUMERIC_FEATURES)
+        #: for each column, the index of the feature it belongs to in ALL features order
+        groups: list[int] = list(range(len(NUMERIC_FEATURES)))
+        self._offsets: dict[str, int] = {}
+        self._lookup: dict[str, dict[str, int]] = {}
+        for group, name in enumerate(CATEGORICAL_FEATURES, start=len(NUMERIC_FEATURES)):
+            self._offsets[name] = len(self.columns)
+            values = self.vocabulary.get(name, [])
+            self._lookup[name] = {value: i for i, value in enumerate(values)}
+            self.columns.extend(f"{name}={value}" for value in [*values, OTHER])
+            groups.extend([group] * (len(values) + 1))
+        self.column_group = np.asarray(groups, dtype=np.intp)
+        self.groups: list[str] = list(NUMERIC_FEATURES) + list(CATEGORICAL_FEATURES)
+
+    @classmethod
+    def fit(cls, frame, *, min_count: int = 20, max_categories: int = 30) -> "FeatureEncoder":
+        """Learn the categories of FRAME's categorical columns (seen at least MIN_COUNT times)."""
+        vocabulary = {}
+        for name in CATEGORICAL_FEATURES:
+            counts = Counter(frame.columns[name].tolist())
+            kept = [value for value, count in counts.most_common(max_categories)
+                    if count >= min_count and value != OTHER and value is not None]
+            vocabulary[name] = sorted(kept)
+        return cls(vocabulary)
+
+    @property
+    def n_columns(self) -> int:
+        """Number of matrix columns."""
+        return len(self.columns)
+
+    def matrix(self, frame) -> np.ndarray:
+        """Return the float64 matrix (rows of FRAME, :attr:`columns` order)."""
+        n = len(frame)
+        out = np.zeros((n, self.n_columns), dtype=np.float64)
+        for j, name in enumerate(NUMERIC_FEATURES):
+            out[:, j] = frame.columns[name]
+        np.nan_to_num(out[:, : len(NUMERIC_FEATURES)], copy=False, nan=-1.0)
+        rows = np.arange(n)
+        for name in CATEGORICAL_FEATURES:
+            lookup, offset = self._lookup[name], self._offsets[name]
+            other = len(lookup)
+            index = np.fromiter((lookup.get(value, other) for value in frame.columns[name]), dtype=np.intp, count=n)
+            out[rows, offset + index] = 1.0
+        return out
+
+    def vector(self, features: dict) -> np.ndarray:
+        """Return the matrix row of one feature dict."""
+        out = np.zeros(self.n_columns, dtype=np.float64)
+        out[: len(NUMERIC_FEATURES)] = [features[name] for name in NUMERIC_FEATURES]
+        for name in CATEGORICAL_FEATURES:
+            lookup = self._lookup[name]
+            out[self._offsets[name] + lookup.get(features[name], len(lookup))] = 1.0
+        if np.isnan(out).any():
+            np.nan_to_num(out, copy=False, nan=-1.0)
+        return out

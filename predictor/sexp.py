@@ -1,0 +1,386 @@
+"""A reader for the S-expressions deploy-ledger writes (Guile ``write`` / ``pretty-print``).
+
+A real reader: a lexer (one compiled pattern, one pass) and a parser over its tokens with an
+explicit stack (so deep nesting cannot overflow Python's recursion limit). It reads
+
+* lists ``(a b c)``, dotted pairs and improper lists ``(a . b)``, ``(a b . c)``;
+* strings with escapes (``\\" \\\\ \\n \\t \\r \\a \\0 \\xHH;`` as Guile writes them);
+* symbols, integers, floats (``1.5``, ``-2e3``, ``+inf.0``, ``+nan.0``), rationals as floats;
+* booleans ``#t #f #true #false``, characters ``#\\a #\\space``, vectors ``#(1 2 3)``,
+  keywords ``#:name``;
+* ``'x`` ``\\`x`` ``,x`` ``,@x`` (read as ``(quote x)`` etc.);
+* comments: ``; to end of line``, ``#| block |#``, ``#;`` datum comments.
+
+Python values: a list is a ``list``; a dotted pair or improper list is a :class:`Dotted`
+(``head`` items and a ``tail``); a symbol is a :class:`Symbol` (a ``str`` subclass, so
+``Symbol("canary") == "canary"``); a string is a plain ``str``; a vector is a ``tuple``;
+``#t``/``#f`` are ``True``/``False``.
+
+Errors raise :class:`SexpError` with the 1-based line of the offending token.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+__all__ = [
+    "Symbol", "Dotted", "SexpError", "read", "read_all", "iter_data", "alist_to_dict", "to_plain",
+]
+
+
+class Symbol(str):
+    """A Scheme symbol (compares equal to its name)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Symbol({str.__repr__(self)})"
+
+
+class Dotted:
+    """An improper list: ``(h1 h2 ... . tail)``; ``(a . b)`` has ``head == [a]``, ``tail == b``."""
+
+    __slots__ = ("head", "tail")
+
+    def __init__(self, head: list, tail: Any) -> None:
+        self.head = head
+        self.tail = tail
+
+    @property
+    def car(self) -> Any:
+        """The first element (the key of an alist entry)."""
+        return self.head[0]
+
+    @property
+    def cdr(self) -> Any:
+        """Everything after the first element (the value of an alist entry)."""
+        return self.tail if len(self.head) == 1 else Dotted(self.head[1:], self.tail)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Dotted) and self.head == other.head and self.tail == other.tail
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.head), self.tail))
+
+    def __repr__(self) -> str:
+        return f"Dotted({self.head!r}, {self.tail!r})"
+
+
+class SexpError(ValueError):
+    """The text is not a well-formed S-expression; carries the 1-based ``line``."""
+
+    def __init__(self, message: str, line: int) -> None:
+        self.line = line
+        self.detail = message
+        super().__init__(f"line {line}: {message}")
+
+
+# One token per match; whitespace other than newlines is skipped by findall itself.
+# Order matters: strings and comments before atoms.
+_TOKEN = re.compile(
+    r"""\n|[()\[\]]|"(?:[^"\\]|\\.)*"|;[^\n]*|\#\|.*?\|\#|\#;|\#\(|'|`|,@|,|"|[^\s()\[\]";']+""",
+    re.DOTALL,
+)
+_INT = re.compile(r"[+-]?\d+\Z")
+_FLOAT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?\Z")
+_RATIO = re.compile(r"([+-]?\d+)/(\d+)\Z")
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]+;?|.)", re.DOTALL)
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "0": "\0", "b": "\b", "f": "\f",
+                   "v": "\v", '"': '"', "\\": "\\", "\n": ""}
+_CHAR_NAMES = {"space": " ", "newline": "\n", "tab": "\t", "nul": "\0", "null": "\0", "return": "\r",
+               "linefeed": "\n", "alarm": "\a", "backspace": "\b", "delete": "\x7f", "escape": "\x1b"}
+_SPECIAL_FLOATS = {"+inf.0": float("inf"), "-inf.0": float("-inf"), "+nan.0": float("nan"),
+                   "-nan.0": float("nan")}
+_QUOTES = {"'": "quote", "`": "quasiquote", ",": "unquote", ",@": "unquote-splicing"}
+_DOT = object()          # the '.' of a dotted pair while its list is open
+
+
+def _unescape(body: str, line: int) -> str:
+    def one(match: re.Match) -> str:
+        code = match.group(1)
+        if code[0] == "x" and len(code) > 1:
+            try:
+                return chr(int(code[1:].rstrip(";"), 16))
+            except (ValueError, OverflowError):
+                raise SexpError(f"bad hex escape \\{code} in string", line) from None
+        try:
+            return _SIMPLE_ESCAPES[code]
+        except KeyError:
+            raise SexpError(f"unknown escape \\{code} in string", line) from None
+
+    return _ESCAPE.sub(one, body)
+
+
+def _atom(token: str, line: int) -> Any:
+    """Convert an atom token (not a string, not a list) to its value."""
+    first = token[0]
+    if first == "#":
+        if token in ("#t", "#true"):
+            return True
+        if token in ("#f", "#false"):
+            return False
+        if token.startswith("#\\"):
+            name = token[2:]
+            if len(name) == 1:
+                return name
+            if name.lower() in _CHAR_NAMES:
+                return _CHAR_NAMES[name.lower()]
+            if name[0] == "x" and len(name) > 1:
+                try:
+                    return chr(int(name[1:], 16))
+                except ValueError:
+                    pass
+            raise SexpError(f"unknown character {token}", line)
+        if token.startswith("#:"):
+            return Symbol(token)
+        if token.startswith("#|"):
+            raise SexpError("unterminated #| block comment", line)
+        raise SexpError(f"unknown # syntax {token!r}", line)
+    if first.isdigit() or (first in "+-." and len(token) > 1):
+        if _INT.match(token):
+            return int(token)
+        if _FLOAT.match(token):
+            return float(token)
+        ratio = _RATIO.match(token)
+        if ratio:
+            return int(ratio.group(1)) / int(ratio.group(2))
+        if token in _SPECIAL_FLOATS:
+            return _SPECIAL_FLOATS[token]
+    if first == "|" and token.endswith("|") and len(token) > 1:
+        return Symbol(token[1:-1])
+    return Symbol(token)
+
+
+def iter_data(text: str, *, start_line: int = 1) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line, datum)`` for every top-level datum of TEXT, line being where it starts.
+
+    Raises :class:`SexpError` (with the line) on unbalanced parentheses, unterminated strings,
+    a misplaced dot or unknown ``#`` syntax.
+    """
+    tokens = _TOKEN.findall(text)
+    line = start_line
+    cur: list | None = None             # the innermost open list (None at top level)
+    parents: list[list] = []            # the lists enclosing cur
+    opened: list[tuple[str, int]] = []  # (kind, line) of every open list, outermost first
+    atoms: dict[str, Any] = dict(_COMMON_ATOMS)   # token -> value; most atoms repeat
+    top_line = line
+    skip_depths: list[int] = []         # nesting depth of each pending '#;' datum comment
+    quoting = 0                         # open quote frames (rare): check them only when > 0
+    dotted = 0                          # dots seen in open lists (rare)
+    for tok in tokens:
+        c = tok[0]
+        if c == "(":
+            if cur is None:
+                top_line = line
+            else:
+                parents.append(cur)
+            cur = []
+            opened.append(("(", line))
+            continue
+        if c == ")":
+            if cur is None:
+                raise SexpError(_close_error(tok, opened), line)
+            kind = opened[-1][0]
+            if kind != "(" and kind != "#(":
+                raise SexpError(_close_error(tok, opened), line)
+            opened.pop()
+            value = cur
+            if kind != "(":
+                if _DOT in value:
+                    raise SexpError("a dot inside a vector", line)
+                value = tuple(value)
+            elif dotted:
+                value = _finish_dotted(value, line)
+                dotted = sum(1 for frame in parents for item in frame if item is _DOT)
+            cur = parents.pop() if parents else None
+        elif c == "\n":
+            line += 1
+            continue
+        elif c == '"':
+            if len(tok) == 1:
+                raise SexpError("unterminated string", line)
+            value = tok[1:-1]
+            if "\\" in value:
+                value = _unescape(value, line)
+            if cur is None:
+                top_line = line
+            if "\n" in tok:
+                line += tok.count("\n")
+        elif c == ";":
+            continue
+        elif c == "#" and tok in _HASH_TOKENS:
+            if tok == "#;":
+                skip_depths.append(len(opened))
+                continue
+            if cur is None:
+                top_line = line
+            else:
+                parents.append(cur)
+            cur = []
+            opened.append((tok, line))
+            continue
+        elif c == "#" and tok[1:2] == "|" and len(tok) >= 4 and tok.endswith("|#"):
+            line += tok.count("\n")
+            continue
+        elif c == "[" or c == "]":
+            if c == "[":
+                if cur is None:
+                    top_line = line
+                else:
+                    parents.append(cur)
+                cur = []
+                opened.append(("[", line))
+                continue
+            if cur is None or opened[-1][0] != "[":
+                raise SexpError(_close_error(tok, opened), line)
+            value = cur
+            opened.pop()
+            if dotted:
+                value = _finish_dotted(value, line)
+                dotted = sum(1 for frame in parents for item in frame if item is _DOT)
+            cur = parents.pop() if parents else None
+        elif tok in _QUOTES:
+            if cur is None:
+                top_line = line
+            else:
+                parents.append(cur)
+            cur = []
+            opened.append((_QUOTES[tok], line))
+            quoting += 1
+            continue
+        elif tok == ".":
+            if cur is None or opened[-1][0] not in ("(", "["):
+                raise SexpError("a dot outside a list", line)
+            cur.append(_DOT)
+            dotted += 1
+            continue
+        else:
+            value = atoms.get(tok, _DOT)
+            if value is _DOT:
+                value = atoms[tok] = _atom(tok, line)
+            if cur is None:
+                top_line = line
+        # a datum is complete
+        if quoting:
+            while cur is not None and opened[-1][0] in _QUOTE_KINDS:
+                value = [Symbol(opened.pop()[0]), value]
+                quoting -= 1
+                cur = parents.pop() if parents else None
+        if skip_depths and skip_depths[-1] == len(opened):
+            skip_depths.pop()
+            continue
+        if cur is None:
+            yield top_line, value
+        else:
+            cur.append(value)
+    if cur is not None:
+        raise SexpError(f"end of input inside the list opened on line {opened[0][1]} "
+                        f"({len(opened)} unclosed)", line)
+    if skip_depths:
+        raise SexpError("#; with no datum after it", line)
+
+
+def _close_error(tok: str, opened: list[tuple[str, int]]) -> str:
+    if not opened:
+        return f"unexpected {tok!r} with no list open"
+    kind, line = opened[-1]
+    if kind in _QUOTE_KINDS:
+        return f"unexpected {tok!r} after a quote on line {line}"
+    return f"{tok!r} closes the {kind!r} opened on line {line}"
+
+
+def _finish_dotted(items: list, line: int) -> Any:
+    """Turn a closed list holding a dot marker into a :class:`Dotted` (or raise)."""
+    if _DOT not in items:
+        return items
+    if len(items) >= 3 and items[-2] is _DOT and _DOT not in items[:-2] and items[-1] is not _DOT:
+        return Dotted(items[:-2], items[-1])
+    if items and items[-1] is _DOT:
+        raise SexpError("a dot with nothing after it", line)
+    raise SexpError("misplaced dot", line)
+
+
+_QUOTE_KINDS = frozenset(_QUOTES.values())
+_HASH_TOKENS = frozenset(("#(", "#;"))
+_COMMON_ATOMS = {"#t": True, "#f": False, "#true": True, "#false": False}
+
+
+def read_all(text: str) -> list[Any]:
+    """Return every top-level datum of TEXT, in order."""
+    return [datum for _, datum in iter_data(text)]
+
+
+def read(text: str) -> Any:
+    """Return the single datum in TEXT; raise :class:`SexpError` if there is none or more."""
+    data = list(iter_data(text))
+    if len(data) != 1:
+        raise SexpError(f"expected exactly one datum, found {len(data)}", data[1][0] if len(data) > 1 else 1)
+    return data[0][1]
+
+
+def alist_to_dict(alist: Any) -> dict:
+    """Return a dict from an association list ``((key . value) ...)`` or ``((key value) ...)``.
+
+    Keys become ``str``; a ``(key value)`` two-element list counts as ``key -> value``.
+    Raises ``ValueError`` if ALIST is not a list of pairs.
+    """
+    if alist == [] or alist is False or alist is None:
+        return {}
+    if not isinstance(alist, list):
+        raise ValueError(f"expected an association list, found {to_text(alist)}")
+    result = {}
+    for entry in alist:
+        if type(entry) is Dotted and len(entry.head) == 1:
+            result[_key(entry.head[0])] = entry.tail
+        elif type(entry) is list and len(entry) >= 1:
+            result[_key(entry[0])] = entry[1] if len(entry) == 2 else entry[1:]
+        else:
+            raise ValueError(f"expected a (key . value) pair, found {to_text(entry)}")
+    return result
+
+
+def _key(value: Any) -> str:
+    if isinstance(value, str):
+        return str(value)
+    raise ValueError(f"expected a symbol or string key, found {to_text(value)}")
+
+
+def to_plain(value: Any) -> Any:
+    """Convert a datum to JSON-able Python: alists become dicts, symbols str, vectors lists.
+
+    A list counts as an alist when it is non-empty and every element is a dotted pair whose car
+    is a symbol or string. Other dotted pairs become ``[car, cdr]`` lists.
+    """
+    kind = type(value)
+    if kind is Symbol:
+        return str(value)
+    if kind is list:
+        if value and all(type(e) is Dotted and len(e.head) == 1 and isinstance(e.head[0], str) for e in value):
+            return {str(e.head[0]): to_plain(e.tail) for e in value}
+        return [to_plain(v) for v in value]
+    if kind is tuple:
+        return [to_plain(v) for v in value]
+    if kind is Dotted:
+        return [to_plain(v) for v in value.head] + [to_plain(value.tail)]
+    return value
+
+
+def to_text(value: Any) -> str:
+    """Write VALUE back as S-expression text (for error messages)."""
+    kind = type(value)
+    if kind is Symbol:
+        return str(value)
+    if kind is str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if value is True:
+        return "#t"
+    if value is False:
+        return "#f"
+    if kind is list:
+        return "(" + " ".join(to_text(v) for v in value) + ")"
+    if kind is tuple:
+        return "#(" + " ".join(to_text(v) for v in value) + ")"
+    if kind is Dotted:
+        return "(" + " ".join(to_text(v) for v in value.head) + " . " + to_text(value.tail) + ")"
+    return repr(value)

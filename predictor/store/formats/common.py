@@ -1,0 +1,172 @@
+"""What every reader shares: the canonical columns, staging rows into DuckDB, and turning the
+ledger's metadata alist into the columns it carries (change size, configuration, ...)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any, Iterable
+
+import pyarrow as pa
+
+from predictor import sexp
+
+#: canonical deployment columns and their kind (text, time, float, int, bool, json)
+DEPLOYMENT_COLUMNS: dict[str, str] = {
+    "id": "text", "service": "text", "version": "text", "environment": "text",
+    "deployment_type": "text", "started": "time", "completed": "time", "status": "text",
+    "initiator": "text", "metadata": "json", "parent_id": "text", "duration_seconds": "float",
+    "change_size": "int", "configuration": "json", "commit_time": "time", "name": "text",
+    "strategy": "text", "source_environment": "text", "target_host": "text", "resources": "json",
+    "failure_reasons": "json", "rollback_triggered": "bool", "rollback_successful": "bool",
+    "automated": "bool", "log_excerpt": "text", "performance": "json", "lessons_learned": "json",
+}
+ROLLBACK_COLUMNS: dict[str, str] = {
+    "id": "text", "service": "text", "from_version": "text", "to_version": "text", "reason": "text",
+    "started": "time", "completed": "time", "status": "text", "initiator": "text", "impact": "text",
+    "deployment_id": "text", "recovery_seconds": "float", "steps": "json",
+}
+SERVICE_COLUMNS: dict[str, str] = {
+    "name": "text", "type": "text", "description": "text", "team": "text", "owners": "json",
+    "repository": "text", "documentation_url": "text", "health_check": "text", "tags": "json",
+    "active": "bool", "created": "time", "updated": "time",
+}
+
+#: metadata keys (kebab or snake case) that carry a deployments column, first match wins
+METADATA_ALIASES: dict[str, tuple[str, ...]] = {
+    "change_size": ("change-size", "lines-changed", "changed-lines", "change-lines", "diff-size",
+                    "files-changed"),
+    "configuration": ("configuration", "config"),
+    "commit_time": ("commit-time", "first-commit-time", "commit-timestamp", "committed"),
+    "strategy": ("strategy",),
+    "duration_seconds": ("duration-seconds", "duration"),
+    "name": ("name", "deployment-name"),
+    "source_environment": ("source-environment", "source-env"),
+    "target_host": ("target-host", "host"),
+    "resources": ("resources", "resources-deployed"),
+    "failure_reasons": ("failure-reasons",),
+    "rollback_triggered": ("rollback-triggered",),
+    "rollback_successful": ("rollback-successful",),
+    "automated": ("automated", "automation"),
+    "log_excerpt": ("log-excerpt", "logs"),
+    "performance": ("performance", "performance-data", "metrics"),
+    "lessons_learned": ("lessons-learned",),
+}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot store {type(value).__name__} as JSON")
+
+
+def to_json_text(value: Any) -> str | None:
+    """Return VALUE as JSON text (None stays None); S-expression data become plain first."""
+    if value is None:
+        return None
+    return json.dumps(sexp.to_plain(value), default=_json_default, ensure_ascii=False)
+
+
+def raw_text(value: Any) -> str | None:
+    """Return VALUE as the text DuckDB will cast (times stay ISO / epoch text; bools true/false)."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is str or kind is sexp.Symbol:
+        return str(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or kind is float:
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return to_json_text(value)
+
+
+def metadata_columns(metadata: dict) -> dict[str, Any]:
+    """Return the deployments columns METADATA carries (see METADATA_ALIASES), raw values."""
+    found: dict[str, Any] = {}
+    if not metadata:
+        return found
+    for column, aliases in METADATA_ALIASES.items():
+        for alias in aliases:
+            value = metadata.get(alias)
+            if value is None:
+                value = metadata.get(alias.replace("-", "_"))
+            if value is not None:
+                found[column] = value
+                break
+    return found
+
+
+def metadata_from_sexp_text(text: str | None) -> dict:
+    """Parse the ledger's stored metadata (``(format #f "~s" alist)`` text) into a dict.
+
+    Raises ``ValueError`` (via :class:`predictor.sexp.SexpError`) when it is not an alist.
+    """
+    if text is None or not text.strip():
+        return {}
+    datum = sexp.read(text)
+    return metadata_from_datum(datum)
+
+
+def metadata_from_datum(datum: Any) -> dict:
+    """Return the metadata dict of an alist datum (``()``/``#f`` give ``{}``)."""
+    if datum is False or datum is None or datum == []:
+        return {}
+    plain = sexp.to_plain(datum)
+    if not isinstance(plain, dict):
+        raise ValueError(f"expected an association list, found {sexp.to_text(datum)}")
+    return plain
+
+
+def deployment_row(record: dict, metadata: dict | None) -> dict[str, Any]:
+    """Return the raw column values of one deployment (metadata-carried columns filled in)."""
+    row = {column: record.get(column) for column in DEPLOYMENT_COLUMNS}
+    if metadata is not None:
+        row["metadata"] = metadata
+        for column, value in metadata_columns(metadata).items():
+            if row.get(column) is None:
+                row[column] = value
+    return row
+
+
+def stage_rows(con, table: str, columns: dict[str, str], rows: Iterable[dict], lines: Iterable[int]) -> int:
+    """Create the temporary table ``_raw_<table>`` from Python ROWS (all values as text).
+
+    JSON-kind values are written as JSON text, everything else with :func:`raw_text`.
+    Returns the number of rows staged.
+    """
+    names = list(columns)
+    data: dict[str, list] = {name: [] for name in names}
+    line_list = list(lines)
+    count = 0
+    for row in rows:
+        count += 1
+        for name in names:
+            value = row.get(name)
+            if columns[name] == "json":
+                data[name].append(None if value is None else (value if type(value) is str else to_json_text(value)))
+            else:
+                data[name].append(None if value is None else raw_text(value))
+    arrays = [pa.array(data[name], type=pa.string()) for name in names]
+    arrays.append(pa.array(line_list, type=pa.int64()))
+    arrow = pa.Table.from_arrays(arrays, names=names + ["source_line"])
+    stage_arrow(con, table, arrow)
+    return count
+
+
+def stage_arrow(con, table: str, arrow: pa.Table) -> None:
+    """Create the temporary table ``_raw_<table>`` from an Arrow table (copy, in insertion order)."""
+    view = f"_arrow_{table}"
+    con.register(view, arrow)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_{table} AS SELECT * FROM {view}")
+    finally:
+        con.unregister(view)

@@ -1,0 +1,85 @@
+"""Reading CSV files with DuckDB's parser (bulk, typed, with the line of every row).
+
+Rows keep their line: ``source_line = ordinality + 1`` (line 1 is the header), adjusted for rows
+the parser rejected under ``--skip-invalid``. Values spanning lines (quoted newlines) would
+shift later line numbers; deploy-ledger's exports never write them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+from predictor.errors import IngestError
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def read_header(path: Path) -> list[str]:
+    """Return the column names of PATH's first line (quotes removed)."""
+    with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+        first = handle.readline().rstrip("\r\n")
+    return [name.strip().strip('"') for name in first.split(",")]
+
+
+def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, header: list[str],
+              renames: dict[str, str], *, skip_invalid: bool) -> list[IngestError]:
+    """Load PATH (all columns VARCHAR) into ``_csv_<table>`` and define the view ``_raw_<table>``.
+
+    RENAMES maps file column names to canonical ones. Returns the rows the parser rejected
+    (only with SKIP_INVALID; otherwise the first such row raises :class:`IngestError`).
+    """
+    where = str(path)
+    columns = {name: "VARCHAR" for name in header}
+    options = "header = true, auto_detect = false, quote = '\"', escape = '\"', delim = ',', columns = $columns"
+    rejected: list[IngestError] = []
+    try:
+        if skip_invalid:
+            con.execute("DROP TABLE IF EXISTS reject_errors")
+            con.execute("DROP TABLE IF EXISTS reject_scans")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _csv_{table} AS SELECT * FROM read_csv($path, {options}, "
+                        "store_rejects = true) WITH ORDINALITY", {"path": where, "columns": columns})
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _csv_{table} AS SELECT * FROM read_csv($path, {options}) WITH ORDINALITY",
+                        {"path": where, "columns": columns})
+    except duckdb.Error as error:
+        raise _csv_error(where, error) from None
+    adjust = "0"
+    if skip_invalid:
+        rows = con.execute("SELECT DISTINCT line, error_message, column_name FROM reject_errors ORDER BY line").fetchall()
+        for line, message, column in rows:
+            rejected.append(IngestError(where, f"unreadable CSV row: {message.splitlines()[0]}", line=int(line),
+                                        field=column, expected="a CSV row with the header's columns"))
+        lines = sorted({int(line) for line, *_ in rows})
+        con.execute("DROP TABLE IF EXISTS reject_errors")
+        con.execute("DROP TABLE IF EXISTS reject_scans")
+        if lines:
+            # the k-th surviving row sits on line k + 2 + #{i : rejected_i - i <= k + 2}
+            con.execute("CREATE OR REPLACE TEMP TABLE _csv_rejects AS SELECT unnest($adj) AS adj",
+                        {"adj": [line - i for i, line in enumerate(lines)]})
+            adjust = "(SELECT count(*) FROM _csv_rejects j WHERE j.adj <= c.ordinality + 1)"
+    select = ", ".join(f'c."{name}" AS "{renames.get(name, name)}"' for name in header)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _raw_{table} AS SELECT {select}, "
+                f"CAST(c.ordinality + 1 + {adjust} AS INTEGER) AS source_line FROM _csv_{table} c")
+    return rejected
+
+
+def _csv_error(where: str, error: duckdb.Error) -> IngestError:
+    text = str(error)
+    match = _CSV_LINE.search(text)
+    line = int(match.group(1)) if match else None
+    reason = ""
+    for candidate in text.splitlines()[1:]:
+        candidate = candidate.strip()
+        if candidate and not candidate.startswith("Original Line"):
+            reason = candidate
+            break
+    original = ""
+    for candidate in text.splitlines():
+        if candidate.startswith("Original Line:"):
+            original = candidate.split(":", 1)[1].strip()
+    return IngestError(where, f"unreadable CSV row: {reason or text.splitlines()[0]}", line=line,
+                       expected="a CSV row with the header's columns, every value double-quoted",
+                       found=original[:120] or None)

@@ -1,0 +1,280 @@
+"""The ledger's SQLite database, opened read-only (``file:...?mode=ro``; never modified).
+
+Two schema variants exist; both share
+
+``deployments(id, service_name, version, environment, deployment_type, started, completed,
+status, initiator, metadata, parent_id)`` with times in epoch seconds (``completed`` 0 or NULL
+when not finished) and metadata as S-expression alist text (``(format #f "~s" alist)``).
+
+* ``init`` (the storage module's ``init-database!``):
+  ``rollbacks(id, service_name, from_version, to_version, reason, initiated, completed, status,
+  deployment_id)`` and ``service_metadata(service_name, description, team, repository_url,
+  documentation_url, health_check_url, dependencies, tags)``, dependencies and tags being
+  S-expression text (a list of names, or of ``(name . kind)`` pairs);
+* ``migrations`` (``migrations/*.sql``): ``rollbacks(id, service_name, from_version, to_version,
+  reason, timestamp, initiator, impact, deployment_id)``, ``service_metadata(name, type,
+  dependencies, owners, repository, health_check, created, updated, active, tags)`` and
+  ``service_dependencies(service_name, depends_on, dependency_type)``.
+
+Rows are named by table and rowid in messages (``deployments rowid 42``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pyarrow as pa
+
+from predictor import sexp
+from predictor.errors import IngestError
+from predictor.store.formats import Batch
+from predictor.store.formats.common import (
+    ROLLBACK_COLUMNS, metadata_columns, metadata_from_sexp_text, stage_arrow, stage_rows, to_json_text,
+)
+
+MAGIC = b"SQLite format 3\x00"
+FORMATS = ("ledger-sqlite-init", "ledger-sqlite-migrations")
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open PATH read-only through a ``file:`` URI (the ledger's file is never written)."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    return sqlite3.connect(uri, uri=True)
+
+
+def _columns(db: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in db.execute("SELECT * FROM pragma_table_info(?)", [table]).fetchall()]
+
+
+def variant(db: sqlite3.Connection, where: str) -> str:
+    """Return "init" or "migrations"; raise IngestError when this is not a ledger database."""
+    deployments = _columns(db, "deployments")
+    needed = ["id", "service_name", "version", "environment", "deployment_type", "started", "completed",
+              "status", "initiator", "metadata", "parent_id"]
+    missing = [c for c in needed if c not in deployments]
+    if missing:
+        raise IngestError(where, "not a deploy-ledger database", field="deployments",
+                          expected="table deployments(" + ", ".join(needed) + ")",
+                          found=("no deployments table" if not deployments else "columns " + ", ".join(deployments)))
+    rollbacks = _columns(db, "rollbacks")
+    services = _columns(db, "service_metadata")
+    if "initiated" in rollbacks or "service_name" in services:
+        return "init"
+    return "migrations"
+
+
+def read(con, path: Path, *, skip_invalid: bool = False) -> Batch:
+    """Stage everything the ledger database at PATH holds."""
+    where = str(path)
+    try:
+        db = connect_read_only(path)
+    except sqlite3.Error as error:
+        raise IngestError(where, f"cannot open the SQLite database read-only: {error}") from None
+    try:
+        kind = variant(db, where)
+        batch = Batch(f"ledger-sqlite-{kind}")
+        _deployments(con, db, where, batch, skip_invalid)
+        _rollbacks(con, db, where, batch, kind)
+        _services(db, where, batch, kind, skip_invalid)
+        return batch
+    except sqlite3.DatabaseError as error:
+        raise IngestError(where, f"cannot read the SQLite database: {error}") from None
+    finally:
+        db.close()
+
+
+# -- deployments ------------------------------------------------------------------------------
+_META_COLUMNS = ("change_size", "configuration", "commit_time", "strategy", "name", "source_environment",
+                 "target_host", "resources", "failure_reasons", "rollback_triggered", "rollback_successful",
+                 "automated", "log_excerpt", "performance", "lessons_learned")
+_JSON_META = {"configuration", "resources", "failure_reasons", "performance", "lessons_learned"}
+
+
+def _deployments(con, db: sqlite3.Connection, where: str, batch: Batch, skip_invalid: bool) -> None:
+    rows = db.execute(
+        "SELECT rowid, id, service_name, version, environment, deployment_type, started, "
+        "NULLIF(completed, 0), status, initiator, metadata, parent_id FROM deployments ORDER BY rowid"
+    ).fetchall()
+    batch.seen["deployments"] = len(rows)
+    if not rows:
+        return
+    columns = list(zip(*rows))
+    # metadata: parse each distinct text once
+    parsed: dict[Any, tuple] = {}
+    bad: dict[Any, str] = {}
+    for text in set(columns[10]):
+        try:
+            metadata = metadata_from_sexp_text(text)
+        except (ValueError, sexp.SexpError) as error:
+            bad[text] = str(error)
+            continue
+        carried = metadata_columns(metadata)
+        parsed[text] = (to_json_text(metadata) if metadata else None,) + tuple(
+            _carried(carried.get(name), name in _JSON_META) for name in _META_COLUMNS)
+    if bad:
+        keep = []
+        for row in rows:
+            if row[10] in bad:
+                error = IngestError(where, f"deployment {row[1]!r}: metadata is not an S-expression alist "
+                                    f"({bad[row[10]]})", line=row[0], field="metadata",
+                                    expected="an association list such as ((region . \"eu\"))",
+                                    found=str(row[10])[:80], record_id=row[1])
+                if not skip_invalid:
+                    raise error
+                batch.skipped.append(error)
+            else:
+                keep.append(row)
+        rows = keep
+        if not rows:
+            return
+        columns = list(zip(*rows))
+    meta = [parsed[text] for text in columns[10]]
+    meta_columns = list(zip(*meta))
+    names = ["source_line", "id", "service", "version", "environment", "deployment_type", "started", "completed",
+             "status", "initiator"]
+    arrays = [pa.array(columns[0], pa.int64())]
+    for index in range(1, 10):
+        if names[index] in ("started", "completed"):
+            arrays.append(_number_array(columns[index]))
+        else:
+            arrays.append(_text_array(columns[index]))
+    arrays.append(pa.array(meta_columns[0], pa.string()))
+    names.append("metadata")
+    arrays.append(_text_array(columns[11]))
+    names.append("parent_id")
+    for offset, name in enumerate(_META_COLUMNS, start=1):
+        values = meta_columns[offset]
+        if any(v is not None for v in values):
+            arrays.append(pa.array(values, pa.string()))
+            names.append(name)
+    stage_arrow(con, "deployments", pa.Table.from_arrays(arrays, names=names))
+    batch.deployments = True
+
+
+def _text_array(values: tuple) -> pa.Array:
+    try:
+        return pa.array(values, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def _number_array(values: tuple) -> pa.Array:
+    """Epoch seconds as float64 (SQLite may hand back int, float, or text typed into the column)."""
+    try:
+        return pa.array(values, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None else str(v) for v in values], pa.string())
+
+
+def _carried(value: Any, as_json: bool) -> str | None:
+    if value is None:
+        return None
+    if as_json:
+        return to_json_text(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# -- rollbacks --------------------------------------------------------------------------------
+def _rollbacks(con, db: sqlite3.Connection, where: str, batch: Batch, kind: str) -> None:
+    available = _columns(db, "rollbacks")
+    if not available:
+        return
+    wanted = {"id": "id", "service_name": "service", "from_version": "from_version", "to_version": "to_version",
+              "reason": "reason", "initiated": "started", "timestamp": "started", "completed": "completed",
+              "status": "status", "initiator": "initiator", "impact": "impact", "deployment_id": "deployment_id"}
+    present = [c for c in wanted if c in available]
+    select = ", ".join(f'"{c}"' for c in present)
+    rows = db.execute(f"SELECT rowid, {select} FROM rollbacks ORDER BY rowid").fetchall()
+    batch.seen["rollbacks"] = len(rows)
+    if not rows:
+        return
+    records = []
+    for row in rows:
+        record = {wanted[c]: value for c, value in zip(present, row[1:])}
+        if record.get("completed") in (0, "0"):
+            record["completed"] = None
+        if isinstance(record.get("impact"), str) and not record["impact"].strip():
+            record["impact"] = None
+        records.append(record)
+    stage_rows(con, "rollbacks", ROLLBACK_COLUMNS, records, [row[0] for row in rows])
+    batch.rollbacks = True
+
+
+# -- services ---------------------------------------------------------------------------------
+def _services(db: sqlite3.Connection, where: str, batch: Batch, kind: str, skip_invalid: bool) -> None:
+    available = _columns(db, "service_metadata")
+    if available:
+        rows = db.execute("SELECT rowid, * FROM service_metadata ORDER BY rowid").fetchall()
+        names = ["rowid"] + _columns(db, "service_metadata")
+        for row in rows:
+            raw = dict(zip(names, row))
+            try:
+                batch.services.append((raw["rowid"], _service(raw, where)))
+            except IngestError as error:
+                if not skip_invalid:
+                    raise
+                batch.skipped.append(error)
+    if _columns(db, "service_dependencies"):
+        for rowid, service, depends_on, dependency_type in db.execute(
+                "SELECT rowid, service_name, depends_on, dependency_type FROM service_dependencies ORDER BY rowid"):
+            batch.dependencies.append((rowid, {"service": service, "depends_on": depends_on,
+                                               "kind": dependency_type or "hard"}))
+        # the table is authoritative for kinds; service_metadata.dependencies only names them
+        listed = {(dep["service"], dep["depends_on"]) for _, dep in batch.dependencies}
+        for _, service in batch.services:
+            if service.get("dependencies"):
+                service["dependencies"] = [d for d in service["dependencies"]
+                                           if (service["name"], d["depends_on"]) not in listed]
+    batch.seen["services"] = len(batch.services)
+
+
+_SERVICE_RENAMES = {"service_name": "name", "repository_url": "repository", "health_check_url": "health_check"}
+
+
+def _service(raw: dict, where: str) -> dict:
+    line = raw.pop("rowid")
+    service: dict[str, Any] = {}
+    for column, value in raw.items():
+        service[_SERVICE_RENAMES.get(column, column)] = value
+    for column in ("dependencies", "tags", "owners"):
+        text = service.get(column)
+        if isinstance(text, str):
+            try:
+                service[column] = _sexp_list(text)
+            except (ValueError, sexp.SexpError) as error:
+                raise IngestError(where, f"service {service.get('name')!r}: {column} is not an S-expression list "
+                                  f"({error})", line=line, field=column, expected="a list such as (\"db\" \"cache\")",
+                                  found=text[:80], record_id=service.get("name")) from None
+    if service.get("dependencies") is not None:
+        service["dependencies"] = [_dependency(entry) for entry in service["dependencies"]]
+    return service
+
+
+def _sexp_list(text: str) -> list | None:
+    """Parse the ledger's stored list text ("" means empty); strings and symbols become str."""
+    if not text.strip():
+        return []
+    datum = sexp.read(text)
+    if datum is False:
+        return []
+    if type(datum) is str:                      # a plain comma-separated string
+        return [part.strip() for part in datum.split(",") if part.strip()]
+    if not isinstance(datum, list):
+        raise ValueError(f"expected a list, found {sexp.to_text(datum)}")
+    return datum
+
+
+def _dependency(entry: Any) -> dict:
+    """A dependency: "name", (name . kind) or (name kind) -> {"depends_on", "kind"}."""
+    if isinstance(entry, str):
+        return {"depends_on": str(entry), "kind": "hard"}
+    if type(entry) is sexp.Dotted and len(entry.head) == 1:
+        return {"depends_on": str(entry.head[0]), "kind": str(entry.tail)}
+    if isinstance(entry, list) and len(entry) == 2:
+        return {"depends_on": str(entry[0]), "kind": str(entry[1])}
+    return {"depends_on": sexp.to_text(entry), "kind": "hard"}

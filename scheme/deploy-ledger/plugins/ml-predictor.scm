@@ -1,0 +1,215 @@
+;;; ml-predictor.scm -- ask the predictor daemon about deployments, from deploy-ledger
+
+;;; Commentary:
+;;;
+;;; The public API of the plugin.  Each procedure sends one request of the predictor
+;;; protocol (protocol/SPEC.md) to the daemon over ZeroMQ and returns its answer as an
+;;; alist with kebab-case symbol keys, e.g.
+;;;
+;;;   (predict-deployment-outcome deployment)
+;;;   => ((deployment-id . "dep-1042") (failure-probability . 0.18) (risk-level . medium)
+;;;       (abstained . #f) (base-rate . 0.09) (factors ((feature . "change_size") ...))
+;;;       (similar-deployments ...) (model-version . "failure-..."))
+;;;
+;;; Never hangs: every call waits at most `ml-predictor-timeout' seconds (default 2) and
+;;; then raises a condition satisfying `ml-predictor-unavailable?', whose message names
+;;; the endpoint and the seconds waited; the next call uses a fresh connection.  An error
+;;; reply raises `ml-predictor-remote-error?' (code, message and field accessors); a
+;;; reply that breaks the protocol raises `ml-predictor-protocol-error?'.  All three
+;;; satisfy `ml-predictor-error?'.
+;;;
+;;; Every procedure takes #:fallback: a value returned instead of raising any of these
+;;; conditions, or a procedure called with the condition whose result is returned:
+;;;
+;;;   (predict-deployment-outcome d #:fallback '((failure-probability . #f)))
+;;;   (predict-deployment-outcome d #:fallback (lambda (condition) (log condition) #f))
+;;;
+;;; Code:
+
+(define-module (deploy-ledger plugins ml-predictor)
+  #:use-module ((deploy-ledger plugins ml-predictor protocol)
+                #:select (ml-predictor-error?
+                          ml-predictor-unavailable?
+                          ml-predictor-unavailable-endpoint
+                          ml-predictor-unavailable-seconds
+                          ml-predictor-remote-error?
+                          ml-predictor-remote-error-code
+                          ml-predictor-remote-error-message
+                          ml-predictor-remote-error-field
+                          ml-predictor-protocol-error?))
+  #:use-module ((deploy-ledger plugins ml-predictor client)
+                #:select (ml-predictor-endpoint ml-predictor-timeout ml-predictor-disconnect
+                          call-predictor call-with-fallback no-fallback))
+  #:use-module ((deploy-ledger plugins ml-predictor records)
+                #:select (deployment->wire rollback->wire value->wire wire->scheme))
+  #:export (;; Before a deployment
+            predict-deployment-outcome
+            suggest-deployment-time
+            analyze-risk
+            estimate-deployment-resources
+            ;; After a deployment
+            record-deployment-outcome
+            record-rollback
+            ;; What has worked before
+            deployment-recommendations
+            environment-adaptations
+            rollback-scenarios
+            deployment-analytics
+            ;; The daemon
+            ml-predictor-ping)
+  #:re-export (;; Settings
+               ml-predictor-endpoint
+               ml-predictor-timeout
+               ml-predictor-disconnect
+               ;; Conditions
+               ml-predictor-error?
+               ml-predictor-unavailable?
+               ml-predictor-unavailable-endpoint
+               ml-predictor-unavailable-seconds
+               ml-predictor-remote-error?
+               ml-predictor-remote-error-code
+               ml-predictor-remote-error-message
+               ml-predictor-remote-error-field
+               ml-predictor-protocol-error?))
+
+(define (ask method params fallback)
+  "Call METHOD with wire PARAMS and return its result in Scheme form, or FALLBACK."
+  (call-with-fallback fallback
+                      (lambda () (wire->scheme (call-predictor method params)))))
+
+(define (optional-params . keys-and-values)
+  "Return the wire params for KEYS-AND-VALUES (key value ...), leaving out #f values."
+  (let loop ((rest keys-and-values) (params '()))
+    (if (null? rest)
+        (reverse! params)
+        (let ((key (car rest)) (value (cadr rest)))
+          (loop (cddr rest)
+                (if value (cons (cons key (value->wire value key)) params) params))))))
+
+(define* (predict-deployment-outcome deployment #:key (fallback no-fallback))
+  "Return how likely DEPLOYMENT is to fail, and why.
+DEPLOYMENT is a deploy-ledger <deployment-event> or an alist with the same field
+names (service-name and environment are needed; started defaults to now).  The
+answer is an alist: failure-probability (0 to 1), risk-level (low, medium, high or
+critical), abstained (#t when there is too little history), base-rate, factors,
+similar-deployments and model-version.  FALLBACK: see the module commentary."
+  (ask "predict" `(("deployment" . ,(deployment->wire deployment))) fallback))
+
+(define* (suggest-deployment-time service-name
+                                  #:key (environment 'production) (deployment-type #f)
+                                  (from #f) (to #f) (count #f) (step-minutes #f)
+                                  (fallback no-fallback))
+  "Return the lowest-risk times to deploy SERVICE-NAME to ENVIRONMENT.
+ENVIRONMENT defaults to production; DEPLOYMENT-TYPE is a symbol such as canary; FROM
+and TO (SRFI-19 times or dates, or epoch seconds) bound the search (default: the next
+7 days); COUNT is how many windows to return (default 5); STEP-MINUTES is the spacing
+of the candidate times.  The answer is an alist: windows (each with start,
+failure-probability and reasons), now (the same for starting at FROM) and
+model-version.  FALLBACK: see the module commentary."
+  (ask "suggest_time"
+       (optional-params "service" service-name
+                        "environment" environment
+                        "deployment_type" deployment-type
+                        "from" from
+                        "to" to
+                        "count" count
+                        "step_minutes" step-minutes)
+       fallback))
+
+(define (dependency->wire dependency)
+  (if (and (list? dependency) (not (pair? (car dependency))))
+      ;; (SERVICE DEPENDS-ON KIND)
+      `(("service" . ,(value->wire (car dependency)))
+        ("depends_on" . ,(value->wire (cadr dependency)))
+        ,@(if (pair? (cddr dependency))
+              `(("kind" . ,(value->wire (caddr dependency))))
+              '()))
+      (value->wire dependency)))
+
+(define* (analyze-risk deployment #:optional (dependencies '()) #:key (fallback no-fallback))
+  "Return what else is at risk if DEPLOYMENT fails: its blast radius.
+DEPLOYMENT is a <deployment-event> or an alist.  DEPENDENCIES, optional, are extra
+edges of the service graph, each an alist ((service . \"checkout\") (depends-on .
+\"payments\") (kind . hard)) or a list (SERVICE DEPENDS-ON KIND).  The answer is an
+alist: risk-score, risk-level, affected (services with distance, kind and
+criticality), factors and model-version.  FALLBACK: see the module commentary."
+  (ask "analyze_risk"
+       `(("deployment" . ,(deployment->wire deployment))
+         ,@(if (null? dependencies)
+               '()
+               `(("dependencies" . ,(list->vector (map dependency->wire dependencies))))))
+       fallback))
+
+(define* (estimate-deployment-resources deployment #:key (fallback no-fallback))
+  "Return how long DEPLOYMENT will take and what it will need.
+The answer is an alist: duration-seconds (p50 and p90), resources, basis (how many
+past deployments the estimate rests on) and model-version.  FALLBACK: see the module
+commentary."
+  (ask "estimate" `(("deployment" . ,(deployment->wire deployment))) fallback))
+
+(define* (record-deployment-outcome deployment #:key (fallback no-fallback))
+  "Store DEPLOYMENT, with its outcome, in the predictor's history.
+DEPLOYMENT needs id, service-name, environment, started and status; recording the
+same id again updates it (status, completed, ...).  The answer counts what was
+stored: deployments, rollbacks, services and outcomes.  FALLBACK: see the module
+commentary."
+  (ask "record" `(("deployments" . ,(vector (deployment->wire deployment)))) fallback))
+
+(define* (record-rollback rollback #:key (fallback no-fallback))
+  "Store ROLLBACK, a deploy-ledger <rollback-event> or an alist, in the history.
+ROLLBACK needs id, service-name and started (a ledger record's timestamp).  The
+answer counts what was stored.  FALLBACK: see the module commentary."
+  (ask "record" `(("rollbacks" . ,(vector (rollback->wire rollback)))) fallback))
+
+(define* (deployment-recommendations #:key (service #f) (environment #f)
+                                     (deployment-type #f) (limit #f)
+                                     (fallback no-fallback))
+  "Return what has worked before for SERVICE in ENVIRONMENT, best supported first.
+Each key is optional; LIMIT caps the number of recommendations (default 10).  The
+answer is an alist whose recommendations entry lists alists of recommendation,
+confidence, support and evidence.  FALLBACK: see the module commentary."
+  (ask "recommendations"
+       (optional-params "service" service "environment" environment
+                        "deployment_type" deployment-type "limit" limit)
+       fallback))
+
+(define* (environment-adaptations #:key (service #f) (source-environment #f)
+                                  (target-environment #f) (fallback no-fallback))
+  "Return the configuration changes that worked moving SERVICE between environments.
+SOURCE-ENVIRONMENT defaults to staging, TARGET-ENVIRONMENT to production.  The
+answer's adaptations entry lists alists of key, source-value, target-value,
+confidence and support.  FALLBACK: see the module commentary."
+  (ask "adaptations"
+       (optional-params "service" service "source_environment" source-environment
+                        "target_environment" target-environment)
+       fallback))
+
+(define* (rollback-scenarios #:key (service #f) (environment #f) (limit #f)
+                             (fallback no-fallback))
+  "Return how past rollbacks of SERVICE in ENVIRONMENT went.
+The answer's scenarios entry lists alists of trigger, count, success-rate,
+mean-recovery-seconds and steps.  FALLBACK: see the module commentary."
+  (ask "rollback_scenarios"
+       (optional-params "service" service "environment" environment "limit" limit)
+       fallback))
+
+(define* (deployment-analytics #:key (service #f) (environment #f) (from #f) (to #f)
+                               (fallback no-fallback))
+  "Return DORA keys and summary figures for SERVICE in ENVIRONMENT between FROM and TO.
+The answer is an alist: deployments, deployment-frequency-per-day,
+change-failure-rate, lead-time-seconds and mean-time-to-recovery-seconds.
+FALLBACK: see the module commentary."
+  (ask "analytics"
+       (optional-params "service" service "environment" environment "from" from "to" to)
+       fallback))
+
+(define* (ml-predictor-ping #:key (fallback no-fallback))
+  "Return #t when the daemon answers a ping within `ml-predictor-timeout' seconds.
+Without FALLBACK, raise `ml-predictor-unavailable?' conditions; with #:fallback #f,
+return #f when the daemon is not there."
+  (call-with-fallback fallback
+                      (lambda ()
+                        (let ((result (call-predictor "ping" '())))
+                          (eq? (assoc-ref result "pong") #t)))))
+
+;;; ml-predictor.scm ends here

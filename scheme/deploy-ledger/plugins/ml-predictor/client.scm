@@ -1,0 +1,147 @@
+;;; client.scm -- one call to the predictor daemon: a DEALER socket, a deadline, no hang
+
+;;; Commentary:
+;;;
+;;; `call-predictor' sends one request and waits for its reply at most
+;;; `ml-predictor-timeout' seconds.  The connection is a DEALER socket kept between calls
+;;; (one per process, guarded by a mutex).  When a call times out, or the reply breaks
+;;; the protocol, the socket is closed with ZMQ_LINGER 0 (Lazy Pirate) so that nothing
+;;; stale is left and the next call connects afresh: it works as soon as the daemon is
+;;; back.  Replies whose id is not the one awaited (late answers) are dropped.
+;;;
+;;; Code:
+
+(define-module (deploy-ledger plugins ml-predictor client)
+  #:use-module (deploy-ledger plugins ml-predictor zmq)
+  #:use-module (deploy-ledger plugins ml-predictor protocol)
+  #:use-module ((deploy-ledger plugins ml-predictor config) #:select (default-endpoint))
+  #:use-module ((rnrs bytevectors) #:select (make-bytevector bytevector-length))
+  #:use-module ((ice-9 threads) #:select (make-mutex with-mutex))
+  #:use-module ((ice-9 exceptions) #:select (raise-exception))
+  #:export (ml-predictor-endpoint
+            ml-predictor-timeout
+            call-predictor
+            call-with-fallback
+            no-fallback
+            ml-predictor-disconnect))
+
+(define ml-predictor-endpoint
+  ;; The daemon's endpoint: $PREDICTOR_ENDPOINT or the shared default rule
+  ;; (see the config module), read when this module is loaded.
+  (make-parameter (default-endpoint)
+                  (lambda (endpoint)
+                    (unless (and (string? endpoint) (string-index endpoint #\:))
+                      (error "ml-predictor-endpoint: expected an endpoint string such as \"ipc:///path\", found"
+                             endpoint))
+                    endpoint)))
+
+(define ml-predictor-timeout
+  ;; Seconds a call waits for the daemon's answer before raising
+  ;; `&ml-predictor-unavailable'.
+  (make-parameter 2
+                  (lambda (seconds)
+                    (unless (and (real? seconds) (positive? seconds))
+                      (error "ml-predictor-timeout: expected a positive number of seconds, found"
+                             seconds))
+                    seconds)))
+
+(define lock (make-mutex))
+(define current-socket #f)
+(define current-endpoint #f)
+(define request-counter 0)
+(define empty-frame (make-bytevector 0))
+
+(define (discard-socket!)
+  (when current-socket
+    (zmq-close current-socket #:linger 0)
+    (set! current-socket #f)
+    (set! current-endpoint #f)))
+
+(define (ml-predictor-disconnect)
+  "Close the connection to the daemon now; the next call opens a fresh one."
+  (with-mutex lock (discard-socket!)))
+
+(define (socket-for endpoint)
+  (unless (and current-socket (equal? endpoint current-endpoint))
+    (discard-socket!)
+    (let ((socket (make-zmq-socket ZMQ_DEALER)))
+      (zmq-set-option socket ZMQ_LINGER 0)
+      (zmq-set-option socket ZMQ_MAXMSGSIZE (* 5 1024 1024))
+      (on-failure (lambda () (zmq-close socket #:linger 0))
+                  (lambda () (zmq-connect socket endpoint)))
+      (set! current-socket socket)
+      (set! current-endpoint endpoint)))
+  current-socket)
+
+(define (on-failure cleanup thunk)
+  "Return the value of THUNK; if it raises, call CLEANUP and raise again."
+  (with-exception-handler
+      (lambda (condition)
+        (cleanup)
+        (raise-exception condition))
+    thunk
+    #:unwind? #t))
+
+(define (next-request-id)
+  (set! request-counter (+ request-counter 1))
+  (string-append "guile-" (number->string (getpid)) "-" (number->string request-counter)))
+
+(define (seconds-since start)
+  (exact->inexact (/ (- (get-internal-real-time) start) internal-time-units-per-second)))
+
+(define* (call-predictor method params
+                         #:key (endpoint (ml-predictor-endpoint))
+                         (timeout (ml-predictor-timeout)))
+  "Send METHOD with PARAMS (a wire-shaped alist) to the daemon at ENDPOINT and return
+the reply's result (a wire-shaped alist).  Wait at most TIMEOUT seconds; then raise
+`&ml-predictor-unavailable'.  An error reply raises `&ml-predictor-remote-error', a
+reply that breaks the protocol `&ml-predictor-protocol-error'."
+  (with-mutex lock
+    (let* ((start (get-internal-real-time))
+           (timeout-ms (* 1000 timeout))
+           (socket (socket-for endpoint))
+           (id (next-request-id))
+           (payload (encode-request id method params
+                                    #:deadline-ms (inexact->exact (ceiling timeout-ms)))))
+      (define (give-up why)
+        (discard-socket!)
+        (raise-unavailable endpoint timeout why))
+      (catch #t
+        (lambda () (zmq-send-frames socket (list empty-frame payload) #:dont-wait? #t))
+        (lambda (key . args)
+          (give-up "the request could not be queued")))
+      (let wait ()
+        (let ((left-ms (- timeout-ms (* 1000 (seconds-since start)))))
+          (unless (and (> left-ms 0) (zmq-wait-readable socket left-ms))
+            (give-up (format #f "waited ~,3f s" (seconds-since start))))
+          (let ((frames (zmq-receive-frames socket #:dont-wait? #t)))
+            (unless (and (= (length frames) 2) (zero? (bytevector-length (car frames))))
+              (discard-socket!)
+              (raise-protocol-error endpoint "expected 2 frames (delimiter, payload), found ~a"
+                                    (length frames)))
+            (let ((reply (on-failure discard-socket!
+                                     (lambda () (decode-reply (cadr frames) endpoint)))))
+              (cond ((not (equal? (reply-id reply) id))
+                     ;; A late answer to an earlier request: not ours, keep waiting.
+                     (wait))
+                    ((reply-ok? reply) (reply-result reply))
+                    (else (apply raise-remote-error (reply-error reply)))))))))))
+
+(define no-fallback
+  ;; The default of every #:fallback option: raise conditions, return no default.
+  (list 'no-fallback))
+
+(define (call-with-fallback fallback thunk)
+  "Return the value of THUNK.  When it raises an ml-predictor condition and FALLBACK
+is not `no-fallback', return FALLBACK instead, or, when FALLBACK is a procedure, the
+result of calling it with the condition."
+  (if (eq? fallback no-fallback)
+      (thunk)
+      (with-exception-handler
+          (lambda (condition)
+            (if (procedure? fallback) (fallback condition) fallback))
+        thunk
+        #:unwind? #t
+        #:unwind-for-type &ml-predictor-error)))
+
+;;; client.scm ends here

@@ -1,0 +1,374 @@
+;;; msgpack.scm -- the msgpack profile of the predictor protocol, in pure Scheme
+
+;;; Commentary:
+;;;
+;;; How msgpack values are represented in Scheme (both directions):
+;;;
+;;;   nil    <-> the unique object `msgpack-nil' (test with `msgpack-nil?')
+;;;   bool   <-> #t / #f
+;;;   int    <-> exact integer (int64 range; a uint64 above 2^63-1 is refused)
+;;;   float  <-> inexact real (always packed as float64, 0xcb; +nan.0, +inf.0 included);
+;;;              exact non-integer rationals are packed as float64 too
+;;;   str    <-> string (packing also accepts a symbol, sent as its name)
+;;;   bin    <-> bytevector
+;;;   array  <-> vector
+;;;   map    <-> association list of (KEY . VALUE) pairs, KEY a string (or a symbol when
+;;;              packing); '() is the empty map.  Entries are packed in list order and
+;;;              unpacked in wire order, so unpack-then-pack reproduces canonical bytes.
+;;;              A hash table packs as a map with its keys sorted, so bytes never depend
+;;;              on hash order.
+;;;
+;;; Every format uses the smallest encoding of its family.  Unpacking checks every length
+;;; against the bytes that are left (or against `msgpack-max-length' on a port) before
+;;; allocating, refuses map keys that are not strings, duplicate keys, the reserved byte
+;;; 0xc1, ext types, invalid UTF-8, trailing bytes, payloads above `msgpack-max-length'
+;;; and nesting deeper than `msgpack-max-depth' (the top-level container is level 1).  Errors are `&msgpack-error' exceptions naming the byte offset.
+;;;
+;;; Code:
+
+(define-module (deploy-ledger plugins ml-predictor msgpack)
+  #:use-module (rnrs bytevectors)
+  #:use-module ((rnrs io ports)
+                #:select (put-u8 put-bytevector get-u8 get-bytevector-n
+                          open-bytevector-output-port eof-object?))
+  #:use-module ((srfi srfi-11) #:select (let-values))
+  #:use-module ((srfi srfi-9) #:select (define-record-type))
+  #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
+  #:use-module ((ice-9 exceptions)
+                #:select (make-exception-type make-exception make-exception-with-message
+                          &error raise-exception exception-accessor exception-predicate))
+  #:export (;; Values
+            msgpack-nil
+            msgpack-nil?
+            ;; Packing and unpacking
+            pack
+            pack-to-port
+            unpack
+            unpack-from-port
+            ;; Limits
+            msgpack-max-depth
+            msgpack-max-length
+            ;; Errors
+            msgpack-error?
+            msgpack-error-offset))
+
+;;;
+;;; Values and errors.
+;;;
+
+(define-record-type <msgpack-nil>
+  (make-msgpack-nil)
+  msgpack-nil?)
+
+(define msgpack-nil (make-msgpack-nil))
+
+(set-record-type-printer! <msgpack-nil>
+                          (lambda (nil port) (display "#<msgpack-nil>" port)))
+
+(define msgpack-max-depth
+  ;; Deepest nesting of arrays and maps `unpack' accepts (the protocol's limit).
+  (make-parameter 32))
+
+(define msgpack-max-length
+  ;; Largest payload `unpack' accepts and largest str, bin, array or map length
+  ;; `unpack-from-port' accepts: 4 MiB, the protocol's maximum message size.
+  (make-parameter (* 4 1024 1024)))
+
+(define &msgpack-error
+  (make-exception-type '&msgpack-error &error '(offset)))
+
+(define make-msgpack-error
+  (record-constructor &msgpack-error))
+
+(define msgpack-error?
+  (exception-predicate &msgpack-error))
+
+(define msgpack-error-offset
+  (exception-accessor &msgpack-error
+                      (record-accessor &msgpack-error 'offset)))
+
+(define (msgpack-fail offset fmt . args)
+  (raise-exception
+   (make-exception (make-msgpack-error offset)
+                   (make-exception-with-message
+                    (string-append "msgpack: "
+                                   (if offset
+                                       (format #f "at byte ~a: " offset)
+                                       "")
+                                   (apply format #f fmt args))))))
+
+;;;
+;;; Packing.
+;;;
+
+(define (put-be port n count)
+  "Write the COUNT low bytes of exact integer N to PORT, most significant first."
+  (let loop ((shift (* 8 (- count 1))))
+    (when (>= shift 0)
+      (put-u8 port (logand (ash n (- shift)) #xff))
+      (loop (- shift 8)))))
+
+(define (put-header port n fix-tag fix-max tag8 tag16 tag32)
+  "Write the header of a sized value of length N: fixed form when N <= FIX-MAX."
+  (cond ((and fix-tag (<= n fix-max)) (put-u8 port (logior fix-tag n)))
+        ((and tag8 (< n #x100)) (put-u8 port tag8) (put-u8 port n))
+        ((< n #x10000) (put-u8 port tag16) (put-be port n 2))
+        ((< n #x100000000) (put-u8 port tag32) (put-be port n 4))
+        (else (msgpack-fail #f "length ~a does not fit in 32 bits" n))))
+
+(define (pack-integer n port)
+  (cond ((<= 0 n 127) (put-u8 port n))
+        ((<= -32 n -1) (put-u8 port (logand n #xff)))
+        ((>= n 0)
+         (cond ((< n #x100) (put-u8 port #xcc) (put-u8 port n))
+               ((< n #x10000) (put-u8 port #xcd) (put-be port n 2))
+               ((< n #x100000000) (put-u8 port #xce) (put-be port n 4))
+               ((< n #x8000000000000000) (put-u8 port #xcf) (put-be port n 8))
+               (else (msgpack-fail #f "integer ~a does not fit in int64" n))))
+        ((>= n -128) (put-u8 port #xd0) (put-be port n 1))
+        ((>= n -32768) (put-u8 port #xd1) (put-be port n 2))
+        ((>= n -2147483648) (put-u8 port #xd2) (put-be port n 4))
+        ((>= n -9223372036854775808) (put-u8 port #xd3) (put-be port n 8))
+        (else (msgpack-fail #f "integer ~a does not fit in int64" n))))
+
+(define (pack-float x port)
+  (let ((bv (make-bytevector 9)))
+    (bytevector-u8-set! bv 0 #xcb)
+    (bytevector-ieee-double-set! bv 1 (exact->inexact x) (endianness big))
+    (put-bytevector port bv)))
+
+(define (pack-string s port)
+  (let* ((bytes (string->utf8 s))
+         (n (bytevector-length bytes)))
+    (put-header port n #xa0 31 #xd9 #xda #xdb)
+    (put-bytevector port bytes)))
+
+(define (pack-key key port depth)
+  (cond ((string? key) (pack-string key port))
+        ((symbol? key) (pack-string (symbol->string key) port))
+        (else (msgpack-fail #f "map key ~s is not a string or symbol" key))))
+
+(define (pack-entries entries port depth)
+  (put-header port (length entries) #x80 15 #f #xde #xdf)
+  (for-each (lambda (entry)
+              (unless (pair? entry)
+                (msgpack-fail #f "map entry ~s is not a (key . value) pair" entry))
+              (pack-key (car entry) port depth)
+              (pack-value (cdr entry) port depth))
+            entries))
+
+(define (hash-table->sorted-alist table)
+  (sort (hash-map->list cons table)
+        (lambda (a b)
+          (string<? (key->string (car a)) (key->string (car b))))))
+
+(define (key->string key)
+  (if (symbol? key) (symbol->string key) key))
+
+(define (pack-value value port depth)
+  (when (> depth (msgpack-max-depth))
+    (msgpack-fail #f "nesting deeper than ~a levels" (msgpack-max-depth)))
+  (cond ((eq? value #t) (put-u8 port #xc3))
+        ((eq? value #f) (put-u8 port #xc2))
+        ((msgpack-nil? value) (put-u8 port #xc0))
+        ((and (exact-integer? value)) (pack-integer value port))
+        ((real? value) (pack-float value port))
+        ((string? value) (pack-string value port))
+        ((symbol? value) (pack-string (symbol->string value) port))
+        ((bytevector? value)
+         (put-header port (bytevector-length value) #f 0 #xc4 #xc5 #xc6)
+         (put-bytevector port value))
+        ((vector? value)
+         (put-header port (vector-length value) #x90 15 #f #xdc #xdd)
+         (let ((depth (+ depth 1)) (n (vector-length value)))
+           (let loop ((i 0))
+             (when (< i n)
+               (pack-value (vector-ref value i) port depth)
+               (loop (+ i 1))))))
+        ((null? value) (put-u8 port #x80))
+        ((pair? value)
+         (unless (list? value)
+           (msgpack-fail #f "~s is not a proper association list" value))
+         (pack-entries value port (+ depth 1)))
+        ((hash-table? value)
+         (pack-entries (hash-table->sorted-alist value) port (+ depth 1)))
+        (else (msgpack-fail #f "cannot pack ~s" value))))
+
+(define (pack-to-port value port)
+  "Write VALUE to binary output PORT in msgpack, smallest format per family."
+  (pack-value value port 1))
+
+(define (pack value)
+  "Return a bytevector holding VALUE in msgpack, smallest format per family.
+Maps (association lists) are written in list order, hash tables in key order."
+  (call-with-values open-bytevector-output-port
+    (lambda (port get-bytes)
+      (pack-value value port 1)
+      (get-bytes))))
+
+;;;
+;;; Unpacking.  One decoder, parameterized by where bytes come from.
+;;;
+
+(define-syntax-rule (define-decoder (name source ...) next-u8 next-bytes position room)
+  ;; Define NAME, a procedure of SOURCE ... returning one value, built from four
+  ;; expressions that may refer to the SOURCE variables and to `pos' (bytes taken):
+  ;; NEXT-U8 and (NEXT-BYTES n) take bytes, ROOM is the most bytes still available
+  ;; (#f when unknown), POSITION the current offset for messages.
+  (define (name source ...)
+    (define pos 0)
+    (define (u8)
+      (next-u8 source ... pos (lambda () (set! pos (+ pos 1)))))
+    (define (bytes n)
+      (let ((bv (next-bytes source ... pos n)))
+        (set! pos (+ pos n))
+        bv))
+    (define (be count)
+      (let loop ((i 0) (n 0))
+        (if (= i count) n (loop (+ i 1) (+ (ash n 8) (u8))))))
+    (define (signed count)
+      (let ((n (be count)) (half (ash 1 (- (* 8 count) 1))))
+        (if (>= n half) (- n (ash half 1)) n)))
+    (define (check-length n per-item what)
+      (let ((limit (room source ... pos)))
+        (when (> (* n per-item) limit)
+          (msgpack-fail pos "~a of length ~a but only ~a bytes can follow"
+                        what n limit))))
+    (define (text n)
+      (check-length n 1 "str")
+      (let* ((start pos) (bv (bytes n)))
+        (catch 'decoding-error
+          (lambda () (utf8->string bv))
+          (lambda _ (msgpack-fail start "str of ~a bytes is not valid UTF-8" n)))))
+    (define (blob n)
+      (check-length n 1 "bin")
+      (bytes n))
+    (define (float64)
+      (bytevector-ieee-double-ref (bytes 8) 0 (endianness big)))
+    (define (float32)
+      (bytevector-ieee-single-ref (bytes 4) 0 (endianness big)))
+    (define (array n depth)
+      (check-depth depth)
+      (check-length n 1 "array")
+      (let ((v (make-vector n)))
+        (let loop ((i 0))
+          (when (< i n)
+            (vector-set! v i (value (+ depth 1)))
+            (loop (+ i 1))))
+        v))
+    (define (entries n depth)
+      (check-depth depth)
+      (check-length n 2 "map")
+      (define seen (and (> n 16) (make-hash-table n)))
+      (let loop ((i 0) (acc '()))
+        (if (= i n)
+            (reverse! acc)
+            (let* ((at pos) (key (value (+ depth 1))))
+              (unless (string? key)
+                (msgpack-fail at "map key must be a str, found ~s" key))
+              (when (if seen (hash-ref seen key) (assoc key acc))
+                (msgpack-fail at "duplicate map key ~s" key))
+              (when seen (hash-set! seen key #t))
+              (loop (+ i 1) (cons (cons key (value (+ depth 1))) acc))))))
+    (define (check-depth depth)
+      (when (> depth (msgpack-max-depth))
+        (msgpack-fail pos "nesting deeper than ~a levels" (msgpack-max-depth))))
+    (define (value depth)
+      (let* ((at pos) (tag (u8)))
+        (cond ((< tag #x80) tag)
+              ((>= tag #xe0) (- tag 256))
+              ((< tag #x90) (entries (- tag #x80) depth))
+              ((< tag #xa0) (array (- tag #x90) depth))
+              ((< tag #xc0) (text (- tag #xa0)))
+              (else
+               (case tag
+                 ((#xc0) msgpack-nil)
+                 ((#xc2) #f)
+                 ((#xc3) #t)
+                 ((#xc4) (blob (be 1)))
+                 ((#xc5) (blob (be 2)))
+                 ((#xc6) (blob (be 4)))
+                 ((#xca) (float32))
+                 ((#xcb) (float64))
+                 ((#xcc) (be 1))
+                 ((#xcd) (be 2))
+                 ((#xce) (be 4))
+                 ((#xcf) (let ((n (be 8)))
+                           (if (> n #x7fffffffffffffff)
+                               (msgpack-fail at "uint64 ~a is above the int64 range" n)
+                               n)))
+                 ((#xd0) (signed 1))
+                 ((#xd1) (signed 2))
+                 ((#xd2) (signed 4))
+                 ((#xd3) (signed 8))
+                 ((#xd9) (text (be 1)))
+                 ((#xda) (text (be 2)))
+                 ((#xdb) (text (be 4)))
+                 ((#xdc) (array (be 2) depth))
+                 ((#xdd) (array (be 4) depth))
+                 ((#xde) (entries (be 2) depth))
+                 ((#xdf) (entries (be 4) depth))
+                 ((#xc1) (msgpack-fail at "reserved byte 0xc1"))
+                 (else (msgpack-fail at "ext type 0x~2,'0x is not part of the protocol"
+                                     tag)))))))
+    (let ((v (value 1)))
+      (values v pos))))
+
+(define-decoder (unpack-bytevector bv start end)
+  (lambda (bv start end pos advance!)
+    (let ((i (+ start pos)))
+      (when (>= i end)
+        (msgpack-fail pos "truncated input: need 1 more byte"))
+      (advance!)
+      (bytevector-u8-ref bv i)))
+  (lambda (bv start end pos n)
+    (let ((i (+ start pos)))
+      (when (> (+ i n) end)
+        (msgpack-fail pos "truncated input: need ~a bytes, ~a left" n (- end i)))
+      (let ((out (make-bytevector n)))
+        (bytevector-copy! bv i out 0 n)
+        out)))
+  (lambda (bv start end pos) pos)
+  (lambda (bv start end pos) (- end start pos)))
+
+(define-decoder (unpack-port* port)
+  (lambda (port pos advance!)
+    (let ((b (get-u8 port)))
+      (when (eof-object? b)
+        (msgpack-fail pos "truncated input: end of port"))
+      (advance!)
+      b))
+  (lambda (port pos n)
+    (let ((bv (if (zero? n) (make-bytevector 0) (get-bytevector-n port n))))
+      (when (or (eof-object? bv) (< (bytevector-length bv) n))
+        (msgpack-fail pos "truncated input: need ~a bytes, ~a left" n
+                      (if (eof-object? bv) 0 (bytevector-length bv))))
+      bv))
+  (lambda (port pos) pos)
+  (lambda (port pos) (msgpack-max-length)))
+
+(define* (unpack bv #:key (start 0) (end (bytevector-length bv)) (trailing? #f))
+  "Return the value encoded in bytevector BV between START and END.
+Raise a `&msgpack-error' for truncated or invalid input, and for bytes left after
+the value unless TRAILING? is true; then return two values, the value and the
+offset where the rest begins."
+  (unless (<= 0 start end (bytevector-length bv))
+    (msgpack-fail #f "range ~a..~a outside a bytevector of ~a bytes"
+                  start end (bytevector-length bv)))
+  (when (> (- end start) (msgpack-max-length))
+    (msgpack-fail #f "payload of ~a bytes is larger than ~a" (- end start)
+                  (msgpack-max-length)))
+  (let-values (((value used) (unpack-bytevector bv start end)))
+    (cond (trailing? (values value (+ start used)))
+          ((< (+ start used) end)
+           (msgpack-fail used "~a trailing bytes after the value"
+                         (- end start used)))
+          (else value))))
+
+(define (unpack-from-port port)
+  "Read one msgpack value from binary input PORT and return it.
+Lengths are checked against `msgpack-max-length' before allocating."
+  (let-values (((value used) (unpack-port* port)))
+    value))
+
+;;; msgpack.scm ends here

@@ -1,0 +1,183 @@
+;;; protocol.scm -- the predictor protocol's envelope and the conditions a caller can catch
+
+;;; Commentary:
+;;;
+;;; Pure encode/decode of the request and reply envelopes of protocol/SPEC.md (version
+;;; 1): no sockets here.  Values are in the representation of the msgpack module
+;;; (maps are alists with string keys, arrays are vectors, nil is `msgpack-nil').
+;;;
+;;; The conditions: every failure of a call is an `&ml-predictor-error'; the daemon
+;;; not answering in time is `&ml-predictor-unavailable' (endpoint, seconds waited); an
+;;; error reply is `&ml-predictor-remote-error' (code, message, field); a reply that
+;;; breaks the protocol is `&ml-predictor-protocol-error'.
+;;;
+;;; Code:
+
+(define-module (deploy-ledger plugins ml-predictor protocol)
+  #:use-module (deploy-ledger plugins ml-predictor msgpack)
+  #:use-module ((ice-9 exceptions)
+                #:select (make-exception-type make-exception make-exception-with-message
+                          &error raise-exception exception-accessor exception-predicate
+                          exception-with-message? exception-message))
+  #:export (;; Envelope
+            protocol-version
+            encode-request
+            decode-reply
+            reply-id
+            reply-ok?
+            reply-result
+            reply-error
+            ;; Conditions
+            &ml-predictor-error
+            ml-predictor-error?
+            ml-predictor-unavailable?
+            ml-predictor-unavailable-endpoint
+            ml-predictor-unavailable-seconds
+            raise-unavailable
+            ml-predictor-remote-error?
+            ml-predictor-remote-error-code
+            ml-predictor-remote-error-message
+            ml-predictor-remote-error-field
+            raise-remote-error
+            ml-predictor-protocol-error?
+            raise-protocol-error))
+
+(define protocol-version 1)
+
+;;;
+;;; Conditions.
+;;;
+
+(define &ml-predictor-error
+  (make-exception-type '&ml-predictor-error &error '()))
+
+(define ml-predictor-error? (exception-predicate &ml-predictor-error))
+
+(define &ml-predictor-unavailable
+  (make-exception-type '&ml-predictor-unavailable &ml-predictor-error '(endpoint seconds)))
+
+(define ml-predictor-unavailable? (exception-predicate &ml-predictor-unavailable))
+
+(define ml-predictor-unavailable-endpoint
+  (exception-accessor &ml-predictor-unavailable
+                      (record-accessor &ml-predictor-unavailable 'endpoint)))
+
+(define ml-predictor-unavailable-seconds
+  (exception-accessor &ml-predictor-unavailable
+                      (record-accessor &ml-predictor-unavailable 'seconds)))
+
+(define &ml-predictor-remote-error
+  (make-exception-type '&ml-predictor-remote-error &ml-predictor-error
+                       '(code remote-message field)))
+
+(define ml-predictor-remote-error? (exception-predicate &ml-predictor-remote-error))
+
+(define ml-predictor-remote-error-code
+  (exception-accessor &ml-predictor-remote-error
+                      (record-accessor &ml-predictor-remote-error 'code)))
+
+(define ml-predictor-remote-error-message
+  (exception-accessor &ml-predictor-remote-error
+                      (record-accessor &ml-predictor-remote-error 'remote-message)))
+
+(define ml-predictor-remote-error-field
+  (exception-accessor &ml-predictor-remote-error
+                      (record-accessor &ml-predictor-remote-error 'field)))
+
+(define &ml-predictor-protocol-error
+  (make-exception-type '&ml-predictor-protocol-error &ml-predictor-error '()))
+
+(define ml-predictor-protocol-error? (exception-predicate &ml-predictor-protocol-error))
+
+(define (raise-unavailable endpoint seconds why)
+  "Raise `&ml-predictor-unavailable': no answer from ENDPOINT within SECONDS; WHY says more."
+  (raise-exception
+   (make-exception ((record-constructor &ml-predictor-unavailable) endpoint seconds)
+                   (make-exception-with-message
+                    (format #f "ml-predictor: no answer from the daemon at ~a within ~a s (~a)"
+                            endpoint seconds why)))))
+
+(define (raise-remote-error code message field)
+  "Raise `&ml-predictor-remote-error' for an error reply with CODE, MESSAGE and FIELD."
+  (raise-exception
+   (make-exception ((record-constructor &ml-predictor-remote-error) code message field)
+                   (make-exception-with-message
+                    (format #f "ml-predictor: ~a: ~a~a" code message
+                            (if field (format #f " (field ~a)" field) ""))))))
+
+(define (raise-protocol-error endpoint fmt . args)
+  "Raise `&ml-predictor-protocol-error': the reply from ENDPOINT broke the protocol."
+  (raise-exception
+   (make-exception ((record-constructor &ml-predictor-protocol-error))
+                   (make-exception-with-message
+                    (format #f "ml-predictor: malformed reply from ~a: ~a"
+                            endpoint (apply format #f fmt args))))))
+
+;;;
+;;; Envelopes.
+;;;
+
+(define* (encode-request id method params #:key (deadline-ms #f))
+  "Return the request envelope for METHOD with PARAMS (an alist) as a bytevector.
+ID is the request's id string; DEADLINE-MS, when given, the caller's patience."
+  (pack `(("protocol" . ,protocol-version)
+          ("id" . ,id)
+          ("method" . ,method)
+          ("params" . ,params)
+          ,@(if deadline-ms `(("deadline_ms" . ,deadline-ms)) '()))))
+
+;; A decoded reply: #(id ok? result-or-error).
+(define (reply-id reply) (vector-ref reply 0))
+(define (reply-ok? reply) (vector-ref reply 1))
+(define (reply-result reply) (vector-ref reply 2))
+(define (reply-error reply) (vector-ref reply 2))
+
+(define (alist? value)
+  (and (list? value) (or (null? value) (pair? (car value)))))
+
+(define (decode-reply payload endpoint)
+  "Return the reply envelope in bytevector PAYLOAD, received from ENDPOINT.
+The result is read with `reply-id', `reply-ok?', `reply-result' and `reply-error';
+an error is a list (CODE MESSAGE FIELD), FIELD #f when nil.  Raise
+`&ml-predictor-protocol-error' when PAYLOAD is not a version-1 reply."
+  (let ((reply (catch #t
+                 (lambda () (unpack payload))
+                 (lambda (key . args)
+                   (raise-protocol-error endpoint "~a"
+                                         (if (and (eq? key '%exception)
+                                                  (exception-with-message? (car args)))
+                                             (exception-message (car args))
+                                             (cons key args)))))))
+    (define (field name)
+      (let ((entry (and (alist? reply) (assoc name reply))))
+        (unless entry
+          (raise-protocol-error endpoint "key ~s is missing" name))
+        (cdr entry)))
+    (unless (and (alist? reply) (pair? reply))
+      (raise-protocol-error endpoint "expected a map, found ~s" reply))
+    (let ((version (field "protocol"))
+          (id (field "id"))
+          (ok (field "ok")))
+      (unless (eqv? version protocol-version)
+        (raise-protocol-error endpoint "protocol ~s, expected ~a" version protocol-version))
+      (unless (or (string? id) (msgpack-nil? id))
+        (raise-protocol-error endpoint "id: expected str or nil, found ~s" id))
+      (unless (boolean? ok)
+        (raise-protocol-error endpoint "ok: expected bool, found ~s" ok))
+      (if ok
+          (let ((result (field "result")))
+            (unless (alist? result)
+              (raise-protocol-error endpoint "result: expected a map, found ~s" result))
+            (vector id #t result))
+          (let* ((error (field "error"))
+                 (code (and (alist? error) (assoc-ref error "code")))
+                 (message (and (alist? error) (assoc-ref error "message")))
+                 (where (and (alist? error) (assoc-ref error "field"))))
+            (unless (and (string? code) (string? message)
+                         (or (not where) (string? where) (msgpack-nil? where)))
+              (raise-protocol-error endpoint
+                                    "error: expected a map with str code and message, found ~s"
+                                    error))
+            (vector id #f (list code message (and (string? where) where))))))))
+
+;;; protocol.scm ends here

@@ -1,0 +1,209 @@
+;;; records.scm -- deploy-ledger records and alists to wire maps, and answers back
+
+;;; Commentary:
+;;;
+;;; Going out: a DEPLOYMENT is a deploy-ledger `<deployment-event>' (read through the
+;;; accessors of `(deploy-ledger core types)' when that module is on the load path; it
+;;; is resolved at run time, so this plugin loads without it) or an alist with the
+;;; same field names (id service-name version environment deployment-type started
+;;; completed status initiator metadata parent-id, plus any other key of the wire
+;;; Deployment such as change-size).  A ROLLBACK is a `<rollback-event>' or an alist
+;;; (id service-name from-version to-version reason started completed status initiator
+;;; impact deployment-id recovery-seconds steps).  Keys become snake_case strings
+;;; (service-name becomes "service"); symbols become strings; SRFI-19 times and dates
+;;; become epoch seconds; #f becomes nil, except for the boolean fields; nested alists
+;;; become maps and lists of non-pairs arrays.
+;;;
+;;; Coming back: maps become alists with kebab-case symbol keys, arrays lists, nil #f,
+;;; and the string values of enum-like keys (risk-level, status, kind, ...) symbols.
+;;;
+;;; Code:
+
+(define-module (deploy-ledger plugins ml-predictor records)
+  #:use-module ((deploy-ledger plugins ml-predictor msgpack) #:select (msgpack-nil msgpack-nil?))
+  #:use-module ((srfi srfi-1) #:select (every filter-map filter))
+  #:use-module ((srfi srfi-19)
+                #:select (time? time-type time-second time-nanosecond date? date->time-utc
+                          time-tai->time-utc time-monotonic->time-utc))
+  #:export (deployment->wire
+            rollback->wire
+            value->wire
+            time->epoch
+            wire->scheme
+            ledger-types))
+
+;;;
+;;; The ledger's record types, when they are on the load path.
+;;;
+
+(define %ledger-types 'unresolved)
+
+(define (ledger-types)
+  "Return the module (deploy-ledger core types), or #f when it is not on the load path."
+  (when (eq? %ledger-types 'unresolved)
+    (set! %ledger-types
+          (catch #t
+            (lambda () (resolve-module '(deploy-ledger core types) #:ensure #f))
+            (lambda _ #f))))
+  %ledger-types)
+
+(define ledger-procedures (make-hash-table))
+
+(define (ledger-ref name)
+  "Return the procedure NAME of (deploy-ledger core types), or #f."
+  (let ((module (ledger-types)))
+    (and module
+         (or (hashq-ref ledger-procedures name)
+             (let ((procedure
+                    ;; SRFI-9 accessors are inlinable macros: evaluating the name
+                    ;; in the module yields the procedure behind the macro.
+                    (and (module-variable module name)
+                         (eval name module))))
+               (hashq-set! ledger-procedures name procedure)
+               procedure)))))
+
+(define (record->alist value predicate-name prefix fields)
+  "Return VALUE, a ledger record, as an alist of FIELDS read through the accessors
+named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
+  (let ((predicate (ledger-ref predicate-name)))
+    (and predicate (predicate value)
+         (filter-map (lambda (field)
+                       (let ((accessor (ledger-ref (symbol-append prefix field))))
+                         (and accessor (cons field (accessor value)))))
+                     fields))))
+
+(define deployment-fields
+  '(id service-name version environment deployment-type started completed status
+    initiator metadata parent-id))
+
+(define rollback-fields
+  '(id service-name from-version to-version reason timestamp initiator impact deployment-id))
+
+;;;
+;;; Scheme to wire.
+;;;
+
+(define renamed-keys
+  '((service-name . "service")
+    (timestamp . "started")))
+
+(define time-keys '("started" "completed" "commit_time" "created" "updated" "from" "to"))
+
+(define boolean-keys
+  '("rollback_triggered" "rollback_successful" "automated" "active"
+    "business_hours_only" "avoid_weekends" "useful"))
+
+(define array-keys
+  '("resources" "failure_reasons" "lessons_learned" "steps" "owners" "tags"
+    "dependencies"))
+
+(define (kebab->snake name)
+  (string-map (lambda (c) (if (char=? c #\-) #\_ c)) name))
+
+(define (wire-key key)
+  "Return the wire (snake_case string) name of KEY, a symbol or string."
+  (cond ((assq key renamed-keys) => cdr)
+        ((symbol? key) (kebab->snake (symbol->string key)))
+        ((string? key) key)
+        (else (error "ml-predictor: expected a symbol or string key, found" key))))
+
+(define (time->epoch value)
+  "Return VALUE, an SRFI-19 time or date or an epoch number, as epoch seconds."
+  (cond ((real? value) value)
+        ((date? value) (time->epoch (date->time-utc value)))
+        ((time? value)
+         (let ((utc (case (time-type value)
+                      ((time-utc) value)
+                      ((time-tai) (time-tai->time-utc value))
+                      ((time-monotonic) (time-monotonic->time-utc value))
+                      (else (error "ml-predictor: cannot read a time of type" (time-type value))))))
+           (if (zero? (time-nanosecond utc))
+               (time-second utc)
+               (+ (time-second utc) (/ (time-nanosecond utc) 1e9)))))
+        (else value)))
+
+(define (alist? value)
+  (and (pair? value) (list? value) (every pair? value)))
+
+(define* (value->wire value #:optional (key #f))
+  "Return VALUE (the value of wire KEY, when known) in its wire representation."
+  (cond ((eq? value #f)
+         (if (and key (member key boolean-keys)) #f msgpack-nil))
+        ((or (eq? value #t) (msgpack-nil? value)) value)
+        ((and key (member key time-keys)) (time->epoch value))
+        ((or (time? value) (date? value)) (time->epoch value))
+        ((symbol? value) (symbol->string value))
+        ((null? value) (if (and key (member key array-keys)) #() '()))
+        ((and key (member key array-keys) (list? value))
+         (list->vector (map value->wire value)))
+        ((alist? value)
+         (map (lambda (entry)
+                (let ((name (if (symbol? (car entry)) (symbol->string (car entry)) (car entry))))
+                  (cons name (value->wire (cdr entry)))))
+              value))
+        ((list? value)
+         (if (every string? value)
+             (list->vector value)
+             (list->vector (map value->wire value))))
+        ((vector? value) (list->vector (map value->wire (vector->list value))))
+        (else value)))
+
+(define (fields->wire alist)
+  (map (lambda (entry)
+         (let ((key (wire-key (car entry))))
+           (cons key (value->wire (cdr entry) key))))
+       alist))
+
+(define (deployment->wire deployment)
+  "Return DEPLOYMENT, a ledger `<deployment-event>' or an alist, as a wire Deployment."
+  (fields->wire
+   (or (record->alist deployment 'deployment-event? 'deployment-event- deployment-fields)
+       (if (or (alist? deployment) (null? deployment))
+           deployment
+           (error "ml-predictor: expected a <deployment-event> or an alist, found" deployment)))))
+
+(define (impact->text impact)
+  ;; The ledger keeps a rollback's impact as a list; the wire field is a str.
+  (string-join (filter string? (vector->list impact)) ", "))
+
+(define (rollback->wire rollback)
+  "Return ROLLBACK, a ledger `<rollback-event>' or an alist, as a wire Rollback."
+  (map (lambda (entry)
+         (if (and (string=? (car entry) "impact") (vector? (cdr entry)))
+             (cons "impact" (impact->text (cdr entry)))
+             entry))
+       (fields->wire
+   (or (record->alist rollback 'rollback-event? 'rollback-event- rollback-fields)
+       (if (alist? rollback)
+           rollback
+           (error "ml-predictor: expected a <rollback-event> or an alist, found" rollback))))))
+
+;;;
+;;; Wire to Scheme.
+;;;
+
+(define symbol-valued-keys
+  ;; Keys whose string values name one of a few choices; they come back as symbols.
+  '(risk-level status environment deployment-type kind type outcome code
+    source-environment target-environment strategy))
+
+(define (snake->kebab name)
+  (string->symbol (string-map (lambda (c) (if (char=? c #\_) #\- c)) name)))
+
+(define (wire->scheme value)
+  "Return VALUE, as decoded from the wire, with maps as alists of kebab-case symbol
+keys, arrays as lists, nil as #f and enum-like strings as symbols."
+  (cond ((msgpack-nil? value) #f)
+        ((vector? value) (map wire->scheme (vector->list value)))
+        ((pair? value)
+         (map (lambda (entry)
+                (let ((key (snake->kebab (car entry)))
+                      (item (cdr entry)))
+                  (cons key
+                        (if (and (string? item) (memq key symbol-valued-keys))
+                            (string->symbol item)
+                            (wire->scheme item)))))
+              value))
+        (else value)))
+
+;;; records.scm ends here

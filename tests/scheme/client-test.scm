@@ -1,0 +1,174 @@
+;;; client-test.scm -- timeouts, recovery, remote and protocol errors, against fake daemons
+
+(use-modules (srfi srfi-64)
+             (rnrs bytevectors)
+             (ice-9 threads)
+             ((ice-9 exceptions) #:select (exception-message))
+             (test-support)
+             (deploy-ledger plugins ml-predictor zmq)
+             (deploy-ledger plugins ml-predictor msgpack)
+             (deploy-ledger plugins ml-predictor protocol)
+             (deploy-ledger plugins ml-predictor client)
+             (deploy-ledger plugins ml-predictor))
+
+(start-suite "client")
+
+(define (condition-of thunk)
+  (catch #t (lambda () (thunk) #f) (lambda (key . args) (if (eq? key '%exception) (car args) key))))
+
+(define (reply-to request result)
+  "Return the payload of an ok reply to REQUEST (a decoded envelope) with RESULT."
+  (pack `(("protocol" . 1) ("id" . ,(assoc-ref request "id")) ("ok" . #t) ("result" . ,result))))
+
+(define (with-fake-daemon endpoint answer thunk)
+  "Run THUNK while a thread serves ENDPOINT with a ROUTER: for each request, ANSWER
+is called with the decoded envelope and returns the list of frames to send after
+the identity (or #f to stay silent)."
+  (let* ((stop? #f)
+         (ready (make-condition-variable))
+         (lock (make-mutex))
+         (bound? #f)
+         (server
+          (call-with-new-thread
+           (lambda ()
+             (call-with-zmq-socket ZMQ_ROUTER
+               (lambda (router)
+                 (zmq-bind router endpoint)
+                 (with-mutex lock (set! bound? #t) (signal-condition-variable ready))
+                 (let loop ()
+                   (unless stop?
+                     (when (zmq-wait-readable router 20)
+                       (let* ((frames (zmq-receive-frames router))
+                              (reply (answer (unpack (caddr frames)))))
+                         (when reply
+                           (zmq-send-frames router (cons (car frames) reply)))))
+                     (loop)))))))))
+    (with-mutex lock (unless bound? (wait-condition-variable ready lock)))
+    (dynamic-wind
+      (lambda () #t)
+      thunk
+      (lambda () (set! stop? #t) (join-thread server)))))
+
+(define empty (make-bytevector 0))
+
+(define (pong request)
+  (list empty (reply-to request '(("pong" . #t)))))
+
+(test-group "no daemon: unavailable within the timeout"
+  (let* ((endpoint (fresh-endpoint))
+         (start (get-internal-real-time))
+         (condition (parameterize ((ml-predictor-endpoint endpoint) (ml-predictor-timeout 0.5))
+                      (condition-of (lambda () (ml-predictor-ping)))))
+         (waited (elapsed-seconds start)))
+    (test-assert "the condition is ml-predictor-unavailable?" (ml-predictor-unavailable? condition))
+    (test-assert "and ml-predictor-error?" (ml-predictor-error? condition))
+    (test-assert "it waited the timeout" (>= waited 0.49))
+    (test-assert (format #f "and no more than the timeout + 20% (waited ~,3f s)" waited)
+      (<= waited 0.6))
+    (test-equal "the condition carries the endpoint" endpoint
+      (ml-predictor-unavailable-endpoint condition))
+    (test-equal "and the seconds" 0.5 (ml-predictor-unavailable-seconds condition))
+    (test-assert "the message names both"
+      (let ((message (exception-message condition)))
+        (and (string-contains message endpoint) (string-contains message "0.5 s"))))))
+
+(test-group "fallbacks"
+  (parameterize ((ml-predictor-endpoint (fresh-endpoint)) (ml-predictor-timeout 0.1))
+    (test-equal "a fallback value is returned instead"
+      'no-answer
+      (ml-predictor-ping #:fallback 'no-answer))
+    (test-equal "a fallback procedure gets the condition"
+      #t
+      (predict-deployment-outcome '((service-name . "x") (environment . production))
+                                  #:fallback ml-predictor-unavailable?))
+    (test-assert "a fallback does not hide programming errors"
+      (let ((condition (condition-of
+                        (lambda () (predict-deployment-outcome "not a deployment" #:fallback 0)))))
+        (and condition (not (and (not (symbol? condition)) (ml-predictor-error? condition))))))))
+
+(test-group "a live daemon answers"
+  (let ((endpoint (fresh-endpoint)))
+    (with-fake-daemon endpoint
+      (lambda (request)
+        (if (string=? (assoc-ref request "method") "ping")
+            (pong request)
+            (list empty (reply-to request `(("params" . ,(assoc-ref request "params"))
+                                            ("deadline_ms" . ,(assoc-ref request "deadline_ms")))))))
+      (lambda ()
+        (parameterize ((ml-predictor-endpoint endpoint))
+          (test-equal "ping" #t (ml-predictor-ping))
+          (test-equal "the request carries the timeout as deadline_ms"
+            2000
+            (assoc-ref (call-predictor "echo" '()) "deadline_ms"))
+          (test-equal "params arrive as sent"
+            '(("a" . 1) ("b" . #("x")))
+            (assoc-ref (call-predictor "echo" '(("a" . 1) ("b" . #("x")))) "params")))))))
+
+(test-group "late answers are dropped"
+  (let ((endpoint (fresh-endpoint)))
+    (with-fake-daemon endpoint
+      (lambda (request)
+        (list empty (pack `(("protocol" . 1) ("id" . "not-yours") ("ok" . #t)
+                            ("result" ("pong" . #f))))))
+      (lambda ()
+        (parameterize ((ml-predictor-endpoint endpoint) (ml-predictor-timeout 0.3))
+          (test-assert "a reply with another id is not taken for the answer"
+            (ml-predictor-unavailable? (condition-of (lambda () (ml-predictor-ping))))))))))
+
+(test-group "remote errors"
+  (let ((endpoint (fresh-endpoint)))
+    (with-fake-daemon endpoint
+      (lambda (request)
+        (list empty (pack `(("protocol" . 1) ("id" . ,(assoc-ref request "id")) ("ok" . #f)
+                            ("error" ("code" . "invalid_params")
+                             ("message" . "params.deployment.started: expected epoch seconds")
+                             ("field" . "params.deployment.started"))))))
+      (lambda ()
+        (parameterize ((ml-predictor-endpoint endpoint))
+          (let ((condition (condition-of
+                            (lambda ()
+                              (predict-deployment-outcome '((service-name . "x")
+                                                            (environment . production)))))))
+            (test-assert "raise ml-predictor-remote-error?" (ml-predictor-remote-error? condition))
+            (test-assert "which is not unavailable" (not (ml-predictor-unavailable? condition)))
+            (test-equal "code" "invalid_params" (ml-predictor-remote-error-code condition))
+            (test-equal "message" "params.deployment.started: expected epoch seconds"
+              (ml-predictor-remote-error-message condition))
+            (test-equal "field" "params.deployment.started"
+              (ml-predictor-remote-error-field condition))))))))
+
+(test-group "malformed replies are protocol errors, and the next call recovers"
+  (let ((endpoint (fresh-endpoint)))
+    (parameterize ((ml-predictor-endpoint endpoint))
+      (with-fake-daemon endpoint
+        (lambda (request) (list empty (hex->bytevector "c1deadbeef")))
+        (lambda ()
+          (let ((condition (condition-of (lambda () (ml-predictor-ping)))))
+            (test-assert "garbage is ml-predictor-protocol-error?"
+              (ml-predictor-protocol-error? condition))
+            (test-assert "and names the endpoint"
+              (string-contains (exception-message condition) endpoint)))))
+      (with-fake-daemon endpoint
+        (lambda (request) (list empty (pack #(1 2)) empty))
+        (lambda ()
+          (test-assert "a reply of three frames is a protocol error"
+            (ml-predictor-protocol-error? (condition-of (lambda () (ml-predictor-ping)))))))
+      (with-fake-daemon endpoint pong
+        (lambda ()
+          (test-equal "a well-behaved daemon on the same endpoint answers the next call"
+            #t (ml-predictor-ping)))))))
+
+(test-group "a silent daemon times out, a restarted one answers"
+  (let ((endpoint (fresh-endpoint)))
+    (parameterize ((ml-predictor-endpoint endpoint) (ml-predictor-timeout 0.3))
+      (with-fake-daemon endpoint (lambda (request) #f)
+        (lambda ()
+          (test-assert "silence is unavailable"
+            (ml-predictor-unavailable? (condition-of (lambda () (ml-predictor-ping)))))))
+      (test-assert "no daemon at all is unavailable"
+        (ml-predictor-unavailable? (condition-of (lambda () (ml-predictor-ping)))))
+      (with-fake-daemon endpoint pong
+        (lambda ()
+          (test-equal "the daemon back: the next call works" #t (ml-predictor-ping)))))))
+
+(test-end "client")

@@ -1,0 +1,52 @@
+;;; records-test.scm -- deploy-ledger records (the stand-in types) to wire maps
+
+(use-modules (srfi srfi-64)
+             (srfi srfi-19)
+             (test-support)
+             (deploy-ledger core types)
+             (deploy-ledger plugins ml-predictor msgpack)
+             (deploy-ledger plugins ml-predictor records))
+
+(start-suite "records")
+
+(define event
+  (make-deployment-event #:id "dep-7" #:service-name "checkout" #:version "2.4.1"
+                         #:environment 'production #:deployment-type 'canary
+                         #:started (make-time time-utc 0 1771934400)
+                         #:completed #f #:status 'in-progress #:initiator "alice"
+                         #:metadata '((ticket . "OPS-7") (replicas . 3))))
+
+(test-assert "the ledger's types module is found on the load path"
+  (ledger-types))
+
+(test-equal "a <deployment-event> becomes a wire Deployment"
+  `(("id" . "dep-7") ("service" . "checkout") ("version" . "2.4.1")
+    ("environment" . "production") ("deployment_type" . "canary")
+    ("started" . 1771934400) ("completed" . ,msgpack-nil) ("status" . "in-progress")
+    ("initiator" . "alice") ("metadata" ("ticket" . "OPS-7") ("replicas" . 3))
+    ("parent_id" . ,msgpack-nil))
+  (deployment->wire event))
+
+(test-equal "a <rollback-event> becomes a wire Rollback"
+  '(("id" . "rb-1") ("service" . "checkout") ("from_version" . "2.4.1")
+    ("to_version" . "2.4.0") ("reason" . "error rate") ("started" . 1771935000)
+    ("initiator" . "bob") ("impact" . "cart, search") ("deployment_id" . "dep-7"))
+  (rollback->wire
+   (make-rollback-event #:id "rb-1" #:service-name "checkout" #:from-version "2.4.1"
+                        #:to-version "2.4.0" #:reason "error rate"
+                        #:timestamp (make-time time-utc 0 1771935000) #:initiator "bob"
+                        #:impact '(cart "search") #:deployment-id "dep-7")))
+
+(test-equal "an alist with the record's field names gives the same map"
+  (deployment->wire event)
+  (deployment->wire
+   `((id . "dep-7") (service-name . "checkout") (version . "2.4.1")
+     (environment . "production") (deployment-type . canary) (started . 1771934400)
+     (completed . #f) (status . in-progress) (initiator . "alice")
+     (metadata (ticket . "OPS-7") (replicas . 3)) (parent-id . #f))))
+
+(test-equal "a TAI time is read as UTC"
+  '(("started" . 1771934400))
+  (deployment->wire `((started . ,(time-utc->time-tai (make-time time-utc 0 1771934400))))))
+
+(test-end "records")
