@@ -39,6 +39,9 @@ def serve(
     log_predictions: Annotated[bool, typer.Option("--log-predictions/--no-log-predictions", help="Store every prediction in the predictions table.")] = True,
     retrain_after: Annotated[int, typer.Option("--retrain-after", help="Retrain in the background after this many recorded outcomes (0: never).")] = 0,
     retrain_every: Annotated[float, typer.Option("--retrain-every", help="Retrain in the background every this many seconds (0: never).")] = 0.0,
+    challenger: Annotated[Optional[str], typer.Option("--challenger", help="Failure model version answering a share of predictions (A/B).", show_default=False)] = None,
+    challenger_share: Annotated[float, typer.Option("--challenger-share", help="Share of prediction requests (0 to 1) the challenger answers.", min=0.0, max=1.0)] = 0.1,
+    shadow: Annotated[Optional[str], typer.Option("--shadow", help="Failure model version that also answers every prediction, logged only (role 'shadow').", show_default=False)] = None,
 ) -> None:
     """Serve predictions over ZeroMQ until SIGTERM or SIGINT (the daemon becomes the store's only writer)."""
     from predictor.daemon import ServeOptions, serve as run_daemon
@@ -50,7 +53,8 @@ def serve(
         db=db, endpoint=endpoint, allow_remote=allow_remote, log_level=log_level, log_file=log_file,
         curve_secret_key=curve_secret_key, allow_client_keys=allow_client_keys, max_message_bytes=max_message_bytes,
         high_water_mark=high_water_mark, log_predictions=log_predictions, retrain_after=retrain_after,
-        retrain_every=retrain_every,
+        retrain_every=retrain_every, challenger=challenger, challenger_share=challenger_share if challenger else 0.0,
+        shadow=shadow,
     )
     raise typer.Exit(run_daemon(options))
 
@@ -93,6 +97,8 @@ def status(
         emit_json(result)
         return
     table = Table(show_header=False, box=None)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
     for key in ("endpoint", "pid", "version", "protocol", "uptime_seconds", "model_version", "generation",
                 "requests_served", "errors", "queue_depth", "prediction_log_pending", "outcomes_since_training", "store"):
         table.add_row(key.replace("_", " "), str(result.get(key)))

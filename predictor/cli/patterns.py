@@ -180,6 +180,8 @@ def analytics_command(
 @app.command("demo")
 def demo_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated demo history.")] = 0,
+    days: Annotated[int, typer.Option("--days", help="Days of demo history to generate.", min=7)] = 90,
+    per_day: Annotated[float, typer.Option("--per-day", help="Deployments per day in the demo history.", min=1)] = 24,
     train: Annotated[bool, typer.Option("--train/--no-train", help="Train the models after seeding.")] = True,
     db: DbOption = None,
 ) -> None:
@@ -187,4 +189,4 @@ def demo_command(
     from predictor.config import default_db_path
     from predictor.patterns.demo import run_demo
 
-    run_demo(db or default_db_path(), console, seed=seed, train=train)
+    run_demo(db or default_db_path(), console, seed=seed, days=days, per_day=per_day, train=train)

@@ -75,6 +75,8 @@ class AnswererSet:
     generation: int
     loaded_at: float = field(default_factory=time.time)
     routes: dict[str, Callable[[dict], dict]] = field(default_factory=dict)
+    #: extra failure models by role ("challenger", "shadow"): an AreaState each
+    roles: dict[str, AreaState] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for method, owner in DEFAULT_OWNERS.items():
@@ -94,14 +96,22 @@ class AnswererSet:
 
     def unavailable_message(self, method: str) -> str:
         """Say why METHOD has no answer and what to run."""
+        if self.generation == 0:
+            return f"{method}: the daemon is still loading its models; retry in a moment"
         owner = DEFAULT_OWNERS.get(method, "models")
         state = self.areas.get(owner)
         reason = state.message if state is not None and state.message else f"the {owner} area does not answer {method}"
         return f"{method}: no answer yet: {reason}; {NEXT_STEP.get(owner, 'see `predictor status`')}"
 
     def observers(self) -> list[Any]:
-        """Return the loaded answerers, each to be told about recorded facts."""
-        return [state.answerer for state in self.areas.values() if state.ready]
+        """Return the loaded answerers (challenger and shadow too), each to be told about recorded facts."""
+        states = [*self.areas.values(), *self.roles.values()]
+        return [state.answerer for state in states if state.ready]
+
+    def role(self, name: str) -> AreaState | None:
+        """Return the ready answerer state of role NAME ("challenger", "shadow"), else None."""
+        state = self.roles.get(name)
+        return state if state is not None and state.ready else None
 
     def describe(self) -> dict:
         """Return the ``areas`` map of ``model_info``."""
@@ -138,6 +148,25 @@ def load_area(name: str, store: Any, log: logging.Logger | None = None) -> AreaS
     return AreaState(name, answerer=answerer)
 
 
-def load_answerers(store: Any, generation: int, log: logging.Logger | None = None) -> AnswererSet:
-    """Load every area (in AREA_MODULES order) into a new :class:`AnswererSet`."""
-    return AnswererSet({name: load_area(name, store, log) for name in AREA_MODULES}, generation)
+def load_model_version(version: str, store: Any, log: logging.Logger | None = None) -> AreaState:
+    """Load failure model VERSION as an extra answerer (challenger or shadow); never raises."""
+    name = f"models@{version}"
+    try:
+        from predictor.models.runtime import FailureAnswerer, load_predictor
+    except ImportError as exc:
+        return AreaState(name, message=f"predictor.models.runtime cannot load a given version: {exc}")
+    try:
+        return AreaState(name, answerer=FailureAnswerer(load_predictor(store, version)))
+    except Exception as exc:
+        if log:
+            log.error("loading model %s failed:\n%s", version, traceback.format_exc())
+        return AreaState(name, message=f"model {version} cannot be loaded: {type(exc).__name__}: {exc}")
+
+
+def load_answerers(store: Any, generation: int, log: logging.Logger | None = None,
+                   roles: dict[str, str] | None = None) -> AnswererSet:
+    """Load every area (in AREA_MODULES order), plus the model versions of ROLES, into a new set."""
+    loaded = AnswererSet({name: load_area(name, store, log) for name in AREA_MODULES}, generation)
+    for role, version in (roles or {}).items():
+        loaded.roles[role] = load_model_version(version, store, log)
+    return loaded

@@ -10,21 +10,25 @@ champion, a challenger or a shadow model answered, with its ``model_version``.
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import json
 import logging
 import threading
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from predictor.daemon.journal import event
 
+#: the pending rows arrive as an Arrow table registered under this name (one bulk insert per flush)
 _INSERT = """
-INSERT INTO predictions (request_id, deployment_id, method, requested_at, model_version, role, request, features, answer)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT DO NOTHING
+INSERT OR IGNORE INTO predictions
+    (request_id, deployment_id, method, requested_at, model_version, role, request, features, answer)
+SELECT request_id, deployment_id, method, make_timestamp(requested_us), model_version, role,
+       request, features, answer
+FROM pending_predictions
 """
+_COLUMNS = ("request_id", "deployment_id", "method", "requested_us", "model_version", "role", "request", "features", "answer")
 
 
 class PredictionLog:
@@ -59,16 +63,24 @@ class PredictionLog:
             return
         self.pending.append((request_id, method, requested_at, role, deployment, answer))
 
-    def _rows(self, entries: list) -> list:
-        rows = []
+    def _table(self, entries: list) -> pa.Table:
+        columns: dict[str, list] = {name: [] for name in _COLUMNS}
+        seen = set()
         for request_id, method, requested_at, role, deployment, answer in entries:
-            rows.append((
-                request_id, deployment.get("id") if isinstance(deployment, dict) else None, method,
-                dt.datetime.fromtimestamp(requested_at, dt.timezone.utc).replace(tzinfo=None),
-                answer.get("model_version"), role,
-                json.dumps(deployment, default=str), _features_json(answer), json.dumps(answer, default=str),
-            ))
-        return rows
+            if (request_id, role) in seen:  # a client reused a request id: keep the first
+                continue
+            seen.add((request_id, role))
+            columns["request_id"].append(request_id)
+            columns["deployment_id"].append(deployment.get("id") if isinstance(deployment, dict) else None)
+            columns["method"].append(method)
+            columns["requested_us"].append(int(requested_at * 1_000_000))
+            columns["model_version"].append(answer.get("model_version") if isinstance(answer, dict) else None)
+            columns["role"].append(role)
+            columns["request"].append(json.dumps(deployment, default=str))
+            columns["features"].append(_features_json(answer))
+            columns["answer"].append(json.dumps(answer, default=str))
+        return pa.table({name: pa.array(values, type=pa.int64() if name == "requested_us" else pa.string())
+                         for name, values in columns.items()})
 
     def flush(self, con: Any) -> int:
         """Write every pending entry with CON (a DuckDB connection or cursor); return rows written."""
@@ -78,21 +90,19 @@ class PredictionLog:
                 entries.append(self.pending.popleft())
             if not entries:
                 return 0
-            rows = self._rows(entries)
+            table = self._table(entries)
             try:
-                con.execute("BEGIN TRANSACTION")
-                con.executemany(_INSERT, rows)
-                con.execute("COMMIT")
-            except duckdb.Error as exc:
+                con.register("pending_predictions", table)
                 try:
-                    con.execute("ROLLBACK")
-                except duckdb.Error:
-                    pass
-                self.dropped += len(rows)
-                event(self.log, logging.ERROR, "prediction_log_failed", rows=len(rows), error=str(exc))
+                    con.execute(_INSERT)
+                finally:
+                    con.unregister("pending_predictions")
+            except duckdb.Error as exc:
+                self.dropped += table.num_rows
+                event(self.log, logging.ERROR, "prediction_log_failed", rows=table.num_rows, error=str(exc))
                 return 0
-            self.written += len(rows)
-            return len(rows)
+            self.written += table.num_rows
+            return table.num_rows
 
     def _run(self) -> None:
         cursor = self.store.con.cursor()

@@ -25,6 +25,7 @@ import signal
 import threading
 import time
 import traceback
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,7 +33,7 @@ import zmq
 
 from predictor import __version__
 from predictor.config import default_endpoint
-from predictor.daemon.answerers import AnswererSet, load_answerers
+from predictor.daemon.answerers import AREA_MODULES, AnswererSet, AreaState, load_answerers
 from predictor.daemon.journal import event, open_journal
 from predictor.daemon.prediction_log import PredictionLog
 from predictor.daemon.security import (
@@ -70,6 +71,9 @@ class ServeOptions:
     retrain_after: int = 0           # outcomes recorded before retraining in the background (0: never)
     retrain_every: float = 0.0       # seconds between scheduled retrainings (0: never)
     summary_every: float = 60.0      # seconds between summary log lines
+    challenger: str | None = None    # failure model version answering a share of predict requests
+    challenger_share: float = 0.0    # 0..1, chosen by a stable hash of the request id
+    shadow: str | None = None        # failure model version answering every prediction too, logged only
     shutdown_grace: float = 0.2      # seconds to keep answering already-sent requests after SIGTERM
 
 
@@ -116,8 +120,8 @@ class Daemon:
         """Open the store, load answerers, bind, serve until told to stop, shut down cleanly."""
         self._refuse_if_running()
         self.store = open_store(self.options.db)
-        self._answerer_view = store_view(self.store)
-        self.answerers = load_answerers(self._answerer_view, 1, self.log)
+        self.answerers = AnswererSet({name: AreaState(name, message="the daemon is still loading its models; retry in a moment")
+                                      for name in AREA_MODULES}, generation=0)
         self.prediction_log = PredictionLog(self.store, self.log, interval=self.options.flush_interval,
                                             enabled=self.options.log_predictions)
         self.prediction_log.start()
@@ -140,7 +144,8 @@ class Daemon:
             raise EndpointError(f"{self.endpoint}: cannot listen: {exc}") from exc
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         event(self.log, INFO, "serving", endpoint=self.endpoint, pid=os.getpid(), store=str(self.store.path),
-              protocol=PROTOCOL_VERSION, areas=self.answerers.describe(), curve=authenticator is not None)
+              protocol=PROTOCOL_VERSION, curve=authenticator is not None)
+        self.start_reload("startup")  # answerers load in the background; ping and status answer at once
         try:
             self._loop()
             self._shutdown()
@@ -278,12 +283,15 @@ class Daemon:
             else:
                 params = request.params
                 check_params(method, params)
+                role = "champion"
                 handler = self.answerers.routes.get(method)
+                if method in PREDICTION_METHODS and self.answerers.roles:
+                    handler, role = self._challenger_or(handler, request.id, method)
                 if handler is None:
                     raise ModelNotReadyError(self.answerers.unavailable_message(method))
                 result = handler(params)
                 if method in PREDICTION_METHODS:
-                    self._log_predictions(request, result)
+                    self._log_predictions(request, result, role)
             if type(result) is not dict:
                 raise TypeError(f"{method} handler returned a {type(result).__name__}, expected a dict")
             payload = encode({"protocol": PROTOCOL_VERSION, "id": request.id, "ok": True, "result": result})
@@ -298,6 +306,8 @@ class Daemon:
             return
         envelope.append(payload)
         self.router.send_multipart(envelope)
+        if method in PREDICTION_METHODS and self.answerers.roles:
+            self._shadow(request)
         if self.log.isEnabledFor(DEBUG):
             event(self.log, DEBUG, "request", id=request.id, method=method, ok=True,
                   ms=round((time.monotonic() - received) * 1000, 3))
@@ -311,16 +321,37 @@ class Daemon:
         event(self.log, INFO if code != "internal" else ERROR, "error_reply", id=request_id, code=code,
               field=field, message=message)
 
-    def _log_predictions(self, request: Any, result: dict) -> None:
+    def _challenger_or(self, handler: Any, request_id: str, method: str) -> tuple[Any, str]:
+        """Route a stable share of prediction requests (by request id) to the challenger."""
+        challenger = self.answerers.role("challenger")
+        if challenger is None:
+            return handler, "champion"
+        if zlib.crc32(request_id.encode()) % 10_000 < self.options.challenger_share * 10_000:
+            return challenger.answerer.methods.get(method, handler), "challenger"
+        return handler, "champion"
+
+    def _shadow(self, request: Any) -> None:
+        """Answer the request again with the shadow model, after the reply left; log it only."""
+        shadow = self.answerers.role("shadow")
+        if shadow is None:
+            return
+        try:
+            result = shadow.answerer.methods[request.method](request.params)
+        except Exception as exc:
+            event(self.log, WARNING, "shadow_failed", id=request.id, error=f"{type(exc).__name__}: {exc}")
+            return
+        self._log_predictions(request, result, "shadow")
+
+    def _log_predictions(self, request: Any, result: dict, role: str) -> None:
         log = self.prediction_log
         if not log.enabled:
             return
         now = time.time()
         if request.method == "predict":
-            log.add(request.id, "predict", now, "champion", request.params["deployment"], result)
+            log.add(request.id, "predict", now, role, request.params["deployment"], result)
         else:
             for index, (deployment, answer) in enumerate(zip(request.params["deployments"], result.get("predictions", ()))):
-                log.add(f"{request.id}#{index}", "predict_batch", now, "champion", deployment, answer)
+                log.add(f"{request.id}#{index}", "predict_batch", now, role, deployment, answer)
 
     # -- background events --------------------------------------------------------------------
     def _handle_events(self) -> None:
@@ -347,7 +378,7 @@ class Daemon:
 
         def load() -> None:
             try:
-                loaded = load_answerers(view, generation, self.log)
+                loaded = load_answerers(view, generation, self.log, self._roles())
             except Exception as exc:  # load_answerers catches area errors; this is a daemon bug
                 event(self.log, ERROR, "reload_failed", error=f"{type(exc).__name__}: {exc}",
                       traceback=traceback.format_exc())
@@ -355,6 +386,14 @@ class Daemon:
             self.events.append(("loaded", (loaded, view)))
 
         threading.Thread(target=load, name="answerer-loader", daemon=True).start()
+
+    def _roles(self) -> dict[str, str]:
+        roles = {}
+        if self.options.challenger and self.options.challenger_share > 0:
+            roles["challenger"] = self.options.challenger
+        if self.options.shadow:
+            roles["shadow"] = self.options.shadow
+        return roles
 
     def _swap(self, loaded: AnswererSet | None, view: Store) -> None:
         self.loading = False
@@ -389,7 +428,7 @@ class Daemon:
             "errors": self.errors, "queue_depth": self.queue_depth,
             "prediction_log_pending": len(self.prediction_log.pending),
             "outcomes_since_training": self.outcomes_since_training, "model_version": self.answerers.model_version,
-            "generation": self.answerers.generation, "store": str(self.store.path),
+            "generation": self.answerers.generation, "loading": self.loading, "store": str(self.store.path),
             "prediction_log_written": self.prediction_log.written, "prediction_log_dropped": self.prediction_log.dropped,
             "by_method": dict(self.by_method), "retraining": self.retrainer.describe() if self.retrainer else None,
         }
@@ -401,7 +440,9 @@ class Daemon:
         models = [{"version": version, "kind": kind, "created_at": _epoch(created),
                    "n_train": n_train, "champion": bool(champion), "metrics": _json_map(metrics)}
                   for version, kind, created, n_train, champion, metrics in rows]
-        return {"model_version": self.answerers.model_version, "challenger": None, "shadow": None,
+        roles = {role: (state.version if state.ready else None) for role, state in self.answerers.roles.items()}
+        return {"model_version": self.answerers.model_version, "challenger": roles.get("challenger"),
+                "shadow": roles.get("shadow"), "roles": {role: state.describe() for role, state in self.answerers.roles.items()},
                 "generation": self.answerers.generation, "loaded_at": self.answerers.loaded_at,
                 "areas": self.answerers.describe(), "models": models}
 

@@ -26,7 +26,7 @@ Releases, environments, versions
     Each release is one new semantic version of one service (per-service versions increase in
     time; bumps major/minor/patch 6/29/65%). It deploys to production at an anchor time drawn
     with the volume seasonality below; 85% go to staging first (lognormal gap, median 2.5 h),
-    35% to dev before that (median 5 h earlier). Production follows a staging deployment with
+    35% to dev before that (median 2 h earlier). Production follows a staging deployment with
     probability 0.90 after success, 0.45 after failure, 0.50 after cancellation; releases
     without staging always go to production. ``parent_id`` of a production deployment is the
     release's staging (else dev) deployment, of a staging deployment its dev deployment. The
@@ -39,7 +39,7 @@ Volume seasonality
     a-b-test 10%; dev uses big-bang 35%).
 
 Failure model (logistic; ``planted.failure_logit``)
-    log-odds = -3.05 + service base (type effect monolith +0.4, serverless -0.2, batch-job
+    log-odds = -2.85 + service base (type effect monolith +0.4, serverless -0.2, batch-job
     +0.1, edge-function -0.1, plus N(0, 0.4) per service; ``catalog.base_logit``) + environment
     (dev -0.3, staging 0, production +0.2) + hour (00-05 +0.9, 06-08 +0.3, 09-16 0, 17-19 +0.5,
     20-23 +0.8) + weekday (Mon +0.1, Fri +0.3, Sat/Sun +0.5) + Friday from 15:00 +0.6 + type

@@ -40,10 +40,21 @@ def _to_datetime(seconds: int) -> dt.datetime:
     return EPOCH + dt.timedelta(seconds=seconds)
 
 
+_TIME_OF_DAY: list[str] = []
+
+
 def iso_times(seconds: np.ndarray) -> list[str]:
-    """Return epoch SECONDS as ISO-8601 UTC strings ``2026-01-05T09:30:00Z`` (vectorised)."""
-    text = np.datetime_as_string(np.asarray(seconds, dtype="int64").astype("datetime64[s]"), unit="s")
-    return [t + "Z" for t in text.tolist()]
+    """Return epoch SECONDS as ISO-8601 UTC strings ``2026-01-05T09:30:00Z`` (fast for millions)."""
+    if not _TIME_OF_DAY:
+        _TIME_OF_DAY.extend(f"T{h:02d}:{m:02d}:{s:02d}Z" for h in range(24) for m in range(60) for s in range(60))
+    seconds = np.asarray(seconds, dtype="int64")
+    if seconds.size == 0:
+        return []
+    days = seconds // 86400
+    first = int(days.min())
+    dates = np.datetime_as_string(np.arange(first, int(days.max()) + 1).astype("datetime64[D]")).tolist()
+    clock = _TIME_OF_DAY
+    return [dates[d] + clock[t] for d, t in zip((days - first).tolist(), (seconds % 86400).tolist())]
 
 
 def _datetimes(seconds: np.ndarray) -> list[dt.datetime]:
@@ -183,6 +194,25 @@ def _concurrency(service: np.ndarray, started: np.ndarray, dependencies: list[li
     return count
 
 
+def _earlier_in_working_hours(rng: np.random.Generator, later: np.ndarray, median: float, longest: int,
+                              tries: int = 8) -> np.ndarray:
+    """Return a time a lognormal gap (MEDIAN seconds, sigma 0.6) before each of LATER.
+
+    Gaps are redrawn (up to TRIES times) with acceptance probability proportional to the
+    hour's volume, so earlier stages also happen mostly in working hours.
+    """
+    n = later.size
+    result = later - np.clip(_lognormal(rng, median, 0.6, n), 600, longest).astype(np.int64)
+    accepted = np.zeros(n, dtype=bool)
+    weight = P.HOUR_VOLUME / P.HOUR_VOLUME.max()
+    for _ in range(tries):
+        candidate = later - np.clip(_lognormal(rng, median, 0.6, n), 600, longest).astype(np.int64)
+        ok = ~accepted & (rng.random(n) < weight[(candidate // 3600) % 24])
+        result[ok] = candidate[ok]
+        accepted |= ok
+    return result
+
+
 def _hour_weekday(started: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     hour = (started // 3600) % 24
     weekday = (started // 86400 + 3) % 7  # 1970-01-01 was a Thursday
@@ -294,9 +324,9 @@ def generate_history(seed: int = 0, services: int = 20, days: int = 120,
     rel["change_size"] = np.where(rel["bump"] == 0, size * P.MAJOR_CHANGE_FACTOR, size)
     has_dev = rng.random(R) < P.DEV_SHARE
     has_staging = rng.random(R) < P.STAGING_SHARE
-    staging_start = anchor - np.clip(_lognormal(rng, P.STAGING_GAP_MEDIAN, 0.6, R), 600, 36 * 3600).astype(np.int64)
-    dev_start = (np.where(has_staging, staging_start, anchor)
-                 - np.clip(_lognormal(rng, P.DEV_GAP_MEDIAN, 0.6, R), 600, 48 * 3600).astype(np.int64))
+    staging_start = _earlier_in_working_hours(rng, anchor, P.STAGING_GAP_MEDIAN, 36 * 3600)
+    dev_start = _earlier_in_working_hours(rng, np.where(has_staging, staging_start, anchor), P.DEV_GAP_MEDIAN,
+                                          48 * 3600)
     first = np.where(has_dev, dev_start, np.where(has_staging, staging_start, anchor))
     rel["commit_time"] = first - np.clip(_lognormal(rng, P.COMMIT_LEAD_MEDIAN, P.COMMIT_LEAD_SIGMA, R),
                                          60, 30 * 86400).astype(np.int64)

@@ -34,7 +34,7 @@ PRODUCTION_AFTER_STAGING_FAILURE = 0.45
 PRODUCTION_AFTER_STAGING_CANCELLED = 0.50
 #: gaps before production (lognormal medians, seconds): staging then dev
 STAGING_GAP_MEDIAN = 2.5 * 3600
-DEV_GAP_MEDIAN = 5 * 3600
+DEV_GAP_MEDIAN = 2 * 3600
 #: version bump kind probabilities (major, minor, patch)
 BUMP_SHARE = (0.06, 0.29, 0.65)
 #: deployment type probabilities per environment (order of DEPLOYMENT_TYPES)
@@ -54,7 +54,7 @@ COMMIT_LEAD_MEDIAN = 4 * 3600
 COMMIT_LEAD_SIGMA = 0.9
 
 # -- failure model (log-odds) --------------------------------------------------------------
-FAILURE_INTERCEPT = -3.05
+FAILURE_INTERCEPT = -2.85
 ENVIRONMENT_EFFECT = {"dev": -0.3, "staging": 0.0, "production": 0.2}
 #: per UTC hour of day: late night and evening worse than business hours
 HOUR_EFFECT = np.array([
@@ -134,7 +134,7 @@ FAILURE_CAUSES = (
 #: database; health-check-timeout +0.3 when timeout_seconds is 30 in production;
 #: dependency-unavailable +0.25 when the deployment had concurrent deployments
 CAUSE_WEIGHT = {
-    "database-migration": 0.25, "config-error": 0.20, "health-check-timeout": 0.20,
+    "database-migration": 0.40, "config-error": 0.20, "health-check-timeout": 0.20,
     "dependency-unavailable": 0.10, "resource-exhaustion": 0.10, "test-regression": 0.15,
 }
 #: reason texts per cause (each text belongs to exactly one cause; some carry quotes and

@@ -77,6 +77,28 @@ def _summary(path: Path, fmt: str, **counts: int) -> dict:
     return {"path": str(path), "format": fmt, **counts}
 
 
+def configuration_codes(history: DemoHistory) -> tuple[list[int], list[dict]]:
+    """Return a code per deployment and the distinct configuration dicts the codes index."""
+    c = history.columns
+    keys = ("replicas", "timeout_seconds", "ssl_verify", "audit_logging", "health_check_grace")
+    stacked = np.stack([c[key].astype(np.int64) for key in keys], axis=1)
+    distinct, code = np.unique(stacked, axis=0, return_inverse=True)
+    configs = [
+        {"replicas": int(r), "timeout_seconds": int(t), "ssl_verify": bool(s), "audit_logging": bool(a),
+         "health_check_grace": int(g)}
+        for r, t, s, a, g in distinct.tolist()
+    ]
+    return code.reshape(-1).tolist(), configs
+
+
+def _ledger(history: DemoHistory) -> "_Ledger":
+    """Return the text columns of HISTORY, built once per history and shared by the writers."""
+    cached = history.__dict__.get("_ledger_text")
+    if cached is None:
+        cached = history.__dict__["_ledger_text"] = _Ledger(history)
+    return cached
+
+
 class _Ledger:
     """The ledger fields of every deployment and rollback as lists of text, built once."""
 
@@ -97,17 +119,16 @@ class _Ledger:
         self.statuses = [STATUS_NAMES[s] for s in c["status"].tolist()]
         self.initiators = [INITIATORS[i] for i in c["initiator"].tolist()]
         self.parents = [self.ids[p] if p >= 0 else None for p in c["parent"].tolist()]
-        commit_iso = iso_times(c["commit_time"])
-        boolean = ("#f", "#t")
+        self.commit_iso = iso_times(c["commit_time"])
+        # configurations take few distinct values: write each once, pick by code
+        self.config_code, configs = configuration_codes(history)
+        self.configs = configs
+        region_text = [f'((region . "{region}") (change-size . ' for region in P.REGIONS]
+        config_text = [" (configuration . " + sexp_value(config) + "))" for config in configs]
         self.metadata = [
-            f'((region . "{P.REGIONS[region]}") (change-size . {size}) (commit-time . "{commit}") '
-            f"(configuration . ((replicas . {replicas}) (timeout_seconds . {timeout}) "
-            f"(ssl_verify . {boolean[ssl]}) (audit_logging . {boolean[audit]}) "
-            f"(health_check_grace . {grace}))))"
-            for region, size, commit, replicas, timeout, ssl, audit, grace in zip(
-                c["region"].tolist(), c["change_size"].tolist(), commit_iso, c["replicas"].tolist(),
-                c["timeout_seconds"].tolist(), c["ssl_verify"].astype(int).tolist(),
-                c["audit_logging"].astype(int).tolist(), c["health_check_grace"].tolist())
+            f'{region_text[region]}{size}) (commit-time . "{commit}"){config_text[code]}'
+            for region, size, commit, code in zip(
+                c["region"].tolist(), c["change_size"].tolist(), self.commit_iso, self.config_code)
         ]
         rb = history.rollback_columns
         rows = rb["deployment"].tolist()
@@ -249,7 +270,7 @@ def write_ledger_sqlite(history: DemoHistory, path: str | Path, schema: str = "m
     if schema not in SQLITE_SCHEMAS:
         raise ValidationError("schema", f"expected one of {', '.join(SQLITE_SCHEMAS)}, got {schema!r}")
     path = _prepare(path, overwrite)
-    ledger = _Ledger(history)
+    ledger = _ledger(history)
     con = sqlite3.connect(str(path), isolation_level=None)
     try:
         con.execute("PRAGMA journal_mode = OFF")
@@ -320,7 +341,7 @@ def write_sexp_export(history: DemoHistory, path: str | Path, *, overwrite: bool
     by an empty line (Guile's ``pretty-print`` then ``newline``).
     """
     path = _prepare(path, overwrite)
-    ledger = _Ledger(history)
+    ledger = _ledger(history)
     q = sexp_string
     with path.open("w", encoding="utf-8") as out:
         out.write("(deploy-ledger-export (version 1))\n")
@@ -353,7 +374,7 @@ def write_json_export(history: DemoHistory, path: str | Path, *, overwrite: bool
     service, version, environment, deployment_type, started, completed, status, initiator,
     parent_id (ISO-8601 ``Z`` times; ``null`` for no completion or parent)."""
     path = _prepare(path, overwrite)
-    ledger = _Ledger(history)
+    ledger = _ledger(history)
     enc = json.dumps
     with path.open("w", encoding="utf-8") as out:
         out.write("[\n")
@@ -380,7 +401,7 @@ def write_csv_export(history: DemoHistory, path: str | Path, *, overwrite: bool 
     ``id,service,version,environment,type,started,completed,status,initiator`` and every field
     double-quoted (the ledger does not escape values; demo values never hold quotes)."""
     path = _prepare(path, overwrite)
-    ledger = _Ledger(history)
+    ledger = _ledger(history)
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write(CSV_HEADER + "\n")
         for begin in range(0, ledger.n, _CHUNK):
@@ -433,29 +454,74 @@ def write_feature_lines(history: DemoHistory, path: str | Path, *, overwrite: bo
 
 # -- executions ------------------------------------------------------------------------------------
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
 def write_executions_jsonl(history: DemoHistory, path: str | Path, *, overwrite: bool = False) -> dict:
     """Write every deployment as one JSON object per line with all canonical columns.
 
     These are the pattern learner's executions: configuration, resources, strategy, source and
     target environment, target host, failure reasons, rollback flags, performance, lessons.
-    Times are ISO-8601 UTC strings with ``Z``; the ids are the ledger files' ids, so the same
-    deployment ingested from a ledger file and from here is one row (this one adds details).
+    Each line equals ``history.deployments[i]`` with times as ISO-8601 UTC strings ending in
+    ``Z``. The ids are the ledger files' ids: the same deployment ingested from a ledger file
+    and from here is one deployment (this file adds the execution details).
     """
     path = _prepare(path, overwrite)
-    dumps = json.JSONEncoder(default=_json_default, ensure_ascii=False).encode
-    records = history.deployments
+    ledger = _ledger(history)
+    c = history.columns
+    cat = history.catalog
+    enc = json.dumps
+    _, configs = configuration_codes(history)
+    config_json = [enc(config) for config in configs]
+    service_json = [enc(name) for name in cat.names]
+    resources_json = [enc(list(res)) for res in cat.resources]
+    reasons_json = [enc([reason]) for reason in REASONS] + ["[]"]
+    logs_json = [enc(f"ERROR {reason}") for reason in REASONS]
+    lessons_json = [enc([P.CAUSE_LESSONS[cause]]) for cause in P.FAILURE_CAUSES] + ["[]"]
+    initiators_json = [enc(name) for name in INITIATORS]
+    cancelled = STATUS_NAMES.index("cancelled")
+    done_log = enc("deployment finished: all health checks passing")
+    cancelled_log = enc("deployment cancelled by operator")
+    boolean = ("false", "true")
+    columns = zip(
+        c["service"].tolist(), c["env"].tolist(), c["region"].tolist(), c["change_size"].tolist(),
+        c["duration"].tolist(), c["initiator"].tolist(), c["status"].tolist(), c["parent"].tolist(),
+        c["reason"].tolist(), c["cause"].tolist(), c["rollback_triggered"].tolist(),
+        c["rollback_successful"].tolist(), c["automated"].tolist(), c["host"].tolist(),
+        c["cpu_percent"].tolist(), c["memory_mb"].tolist(), c["response_time_ms"].tolist(),
+        c["error_rate"].tolist(), ledger.config_code,
+    )
     with path.open("w", encoding="utf-8") as out:
-        for begin in range(0, len(records), _CHUNK):
-            out.write("".join(dumps(record) + "\n" for record in records[begin:begin + _CHUNK]))
-    return _summary(path, "jsonl", deployments=len(records))
+        lines = []
+        for i, (s, e, region, size, duration, initiator, status, parent, reason, cause, triggered, restored,
+                automated, host, cpu, memory, response, errors, code) in enumerate(columns):
+            env = P.ENVIRONMENTS[e]
+            name = cat.names[s]
+            version = ledger.versions[i]
+            dtype = ledger.types[i]
+            config = config_json[code]
+            log = logs_json[reason] if reason >= 0 else (cancelled_log if status == cancelled else done_log)
+            lines.append(
+                f'{{"id": "{ledger.ids[i]}", "service": {service_json[s]}, "version": "{version}", '
+                f'"environment": "{env}", "deployment_type": "{dtype}", "started": "{ledger.started_iso[i]}", '
+                f'"completed": "{ledger.completed_iso[i]}", "status": "{ledger.statuses[i]}", '
+                f'"initiator": {initiators_json[initiator]}, "metadata": {{"region": "{P.REGIONS[region]}", '
+                f'"change-size": {size}, "commit-time": "{ledger.commit_iso[i]}", "configuration": {config}}}, '
+                f'"parent_id": {enc(ledger.parents[i])}, "duration_seconds": {duration}.0, '
+                f'"change_size": {size}, "configuration": {config}, "commit_time": "{ledger.commit_iso[i]}", '
+                f'"name": {enc(f"{name}-{version}-{env}")}, "strategy": "{dtype}", '
+                f'"source_environment": {enc(ledger.environments[parent]) if parent >= 0 else "null"}, '
+                f'"target_host": {enc(f"{name}-{env}-{host}.{P.REGIONS[region]}.example.internal")}, '
+                f'"resources": {resources_json[s]}, "failure_reasons": {reasons_json[reason]}, '
+                f'"rollback_triggered": {boolean[triggered]}, '
+                f'"rollback_successful": {boolean[restored] if triggered else "null"}, '
+                f'"automated": {boolean[automated]}, "log_excerpt": {log}, '
+                f'"performance": {{"cpu_percent": {cpu!r}, "memory_mb": {memory}, '
+                f'"response_time_ms": {response!r}, "error_rate": {errors!r}}}, '
+                f'"lessons_learned": {lessons_json[cause]}}}\n'
+            )
+            if len(lines) == _CHUNK:
+                out.write("".join(lines))
+                lines.clear()
+        out.write("".join(lines))
+    return _summary(path, "jsonl", deployments=ledger.n)
 
 
 #: writer per format name (the CLI's --formats)
@@ -474,3 +540,41 @@ FILE_NAMES = {
     "json": "ledger-export.json", "csv": "ledger-export.csv", "features": "training-data.sexp",
     "executions": "executions.jsonl",
 }
+
+
+def write_demo_files(out_dir: str | Path, formats=("sqlite", "sexp"), *, seed: int = 0, services: int = 20,
+                     days: int = 120, deployments_per_day: float = 40, start: dt.datetime | None = None,
+                     overwrite: bool = False) -> dict:
+    """Generate a demo history and write it in FORMATS (names of :data:`WRITERS`) into OUT_DIR.
+
+    Returns ``{"history": {seed, deployments, rollbacks, services, start, end}, "files": [summary
+    per file]}``. Checks every target before writing any, so an existing file stops the run
+    before anything is written (unless OVERWRITE).
+    """
+    formats = list(dict.fromkeys(formats))
+    unknown = [name for name in formats if name not in WRITERS]
+    if unknown or not formats:
+        raise ValidationError("formats", f"expected a comma-separated subset of {','.join(WRITERS)}, "
+                                         f"got {','.join(formats) or 'nothing'}")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValidationError("out_dir", f"{out} exists and is not a directory")
+    if not overwrite:
+        for name in formats:
+            if (out / FILE_NAMES[name]).exists():
+                raise OutputExistsError(f"{out / FILE_NAMES[name]}: already exists; pass --force to replace it")
+    history_args = {"seed": seed, "services": services, "days": days, "deployments_per_day": deployments_per_day}
+    if start is not None:
+        history_args["start"] = start
+    from predictor.demo.history import generate_history
+
+    history = generate_history(**history_args)
+    out.mkdir(parents=True, exist_ok=True)
+    files = [WRITERS[name](history, out / FILE_NAMES[name], overwrite) for name in formats]
+    return {
+        "history": {
+            "seed": seed, "deployments": len(history), "rollbacks": int(history.rollback_columns["started"].size),
+            "services": len(history.services), "start": history.start.isoformat(), "end": history.end.isoformat(),
+        },
+        "files": files,
+    }

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import sklearn
 from sklearn.ensemble import HistGradientBoostingRegressor
+from threadpoolctl import threadpool_limits
 
 from predictor.config import models_dir
 from predictor.errors import ModelFileError, ModelNotReadyError
@@ -189,10 +190,12 @@ class DurationModel:
         X = self._matrix(rows)
         y = np.log(np.asarray(durations, float))
         cut = int(len(rows) * (1 - self.calibration_fraction))
-        self.p50_ = self._regressor(0.5).fit(X[:cut], y[:cut])
-        self.p90_ = self._regressor(0.9).fit(X[:cut], y[:cut])
-        residual50 = y[cut:] - self.p50_.predict(X[cut:])
-        residual90 = y[cut:] - self.p90_.predict(X[cut:])
+        # one thread: OpenMP threads spin badly when the machine is shared (the daemon, other jobs)
+        with threadpool_limits(1, user_api="openmp"):
+            self.p50_ = self._regressor(0.5).fit(X[:cut], y[:cut])
+            self.p90_ = self._regressor(0.9).fit(X[:cut], y[:cut])
+            residual50 = y[cut:] - self.p50_.predict(X[cut:])
+            residual90 = y[cut:] - self.p90_.predict(X[cut:])
         n = len(residual90)
         self.shift50_ = float(np.quantile(residual50, 0.5))
         self.shift90_ = float(np.quantile(residual90, min(1.0, math.ceil((n + 1) * 0.9) / n)))
@@ -203,8 +206,9 @@ class DurationModel:
     def predict(self, rows: list[list]) -> tuple[np.ndarray, np.ndarray]:
         """Return (p50, p90) durations in seconds for feature ROWS."""
         X = self._matrix(rows)
-        p50 = np.exp(self.p50_.predict(X) + self.shift50_)
-        p90 = np.exp(self.p90_.predict(X) + self.shift90_)
+        with threadpool_limits(1, user_api="openmp"):
+            p50 = np.exp(self.p50_.predict(X) + self.shift50_)
+            p90 = np.exp(self.p90_.predict(X) + self.shift90_)
         return p50, np.maximum(p90, p50)
 
     # -- persistence --------------------------------------------------------------------------

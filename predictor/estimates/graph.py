@@ -207,8 +207,13 @@ class BlastRadiusAnalyzer:
         self.activity = activity
 
     def criticality(self, service: str, graph: DependencyGraph, at: float | None) -> dict:
-        """The criticality of SERVICE in [0, 1] and what it is made of."""
-        volume = self.activity.deploys_per_week(service, at)
+        """The criticality of SERVICE in [0, 1] and what it is made of.
+
+        Deploy volume is counted over the four weeks before AT, or before the latest known
+        deployment when AT lies beyond the history (an imported history that ended earlier).
+        """
+        latest = self.activity.latest
+        volume = self.activity.deploys_per_week(service, at if at is None or not latest <= at else latest)
         failure_rate = self.activity.failure_rate(service)
         dependents = graph.dependents_count(service)
         score = (0.5 * (1 - math.exp(-dependents / 4.0))

@@ -81,6 +81,7 @@ class EstimatesAnswerer:
         self._forecaster: VolumeForecaster | None = None
         self._scorer = None
         self._observed_starts: list[tuple[str, str, float]] = []
+        self._window_lengths: dict[tuple, float] = {}
         self.methods: dict[str, Callable[[dict], dict]] = {
             "analyze_risk": self.analyze_risk,
             "estimate": self.estimate,
@@ -281,13 +282,26 @@ class EstimatesAnswerer:
             raise ModelNotReadyError("suggest_time: no failure model and too little history to learn the risk "
                                      "surface (need 100 outcomes with 5 failures)")
         typical = None
+        if request.window_minutes is None:
+            typical = self._window_duration(request)
+        return suggest_windows(scorer, self.activity, request, typical_duration=typical)
+
+    def _window_duration(self, request) -> float | None:
+        """The p90 duration estimate used as the window length (cached per kind of deployment)."""
         model, _, state, _ = self.durations
-        if model is not None and request.window_minutes is None:
+        if model is None:
+            return None
+        key = (request.service, request.environment, request.deployment_type, request.change_size)
+        cached = self._window_lengths.get(key)
+        if cached is None:
             row = state.features(request.service, self.history.service_type_of(request.service), request.environment,
                                  request.deployment_type, float("nan") if request.change_size is None
                                  else request.change_size, request.now)
-            typical = float(model.predict([row])[1][0])
-        return suggest_windows(scorer, self.activity, request, typical_duration=typical)
+            cached = float(model.predict([row])[1][0])
+            if len(self._window_lengths) > 4096:
+                self._window_lengths.clear()
+            self._window_lengths[key] = cached
+        return cached
 
 
 def _with_starts(history: DeploymentHistory, observed: list[tuple[str, str, float]]) -> DeploymentHistory:

@@ -10,6 +10,7 @@ its own start time (not only "now"), with the same definitions as the training q
 from __future__ import annotations
 
 import bisect
+import math
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,8 +38,8 @@ class ServiceHistory:
     start_times: list[int] = field(default_factory=list)
     #: per environment: sorted (started, id, version)
     env_starts: dict[str, list[tuple[int, str, str | None]]] = field(default_factory=dict)
-    #: sorted (known_at, id, failed, duration or None)
-    outcomes: list[tuple[int, str, int, float | None]] = field(default_factory=list)
+    #: sorted (known_at, id, failed, duration in whole milliseconds or None)
+    outcomes: list[tuple[int, str, int, int | None]] = field(default_factory=list)
     _outcome_times: list[int] | None = None
     _prefix: tuple[list[int], list[float], list[int]] | None = None
 
@@ -47,14 +48,14 @@ class ServiceHistory:
         self._outcome_times = None
         self._prefix = None
 
-    def outcome_index(self) -> tuple[list[int], list[int], list[float], list[int]]:
+    def outcome_index(self) -> tuple[list[int], list[int], list[int], list[int]]:
         """Return outcome times and prefix sums of failures, durations and duration counts."""
         if self._prefix is None:
-            times, fails, dur_sum, dur_n = [], [0], [0.0], [0]
+            times, fails, dur_sum, dur_n = [], [0], [0], [0]
             for known_at, _id, failed, duration in self.outcomes:
                 times.append(known_at)
                 fails.append(fails[-1] + failed)
-                dur_sum.append(dur_sum[-1] + (duration if duration is not None else 0.0))
+                dur_sum.append(dur_sum[-1] + (duration if duration is not None else 0))
                 dur_n.append(dur_n[-1] + (duration is not None))
             self._outcome_times = times
             self._prefix = (fails, dur_sum, dur_n)
@@ -71,7 +72,7 @@ class _Stored:
     version: str | None
     known_at: int | None
     failed: int | None
-    duration: float | None
+    duration: int | None  # whole milliseconds
 
 
 class FeatureState:
@@ -123,7 +124,7 @@ class FeatureState:
         else:
             known_at = None
         return id_, _Stored(service, environment, started, version, known_at, failed,
-                            None if duration is None else float(duration))
+                            None if duration is None else math.floor(float(duration) * 1000 + 0.5))
 
     # -- updates ----------------------------------------------------------------------------
     def observe(self, kind: str, record: dict) -> None:
@@ -292,7 +293,7 @@ class FeatureState:
             "failure_rate_smoothed": (fails[known] + strength * prior) / (known + strength),
             "failure_streak": float(streak),
             "previous_outcome": previous_outcome,
-            "typical_duration": dur_sum[known] / dur_n[known] if dur_n[known] else -1.0,
+            "typical_duration": float(dur_sum[known]) / dur_n[known] / 1000 if dur_n[known] else -1.0,
             "change_size": change_size(record),
             "config_replicas": config_replicas(record),
             "config_keys": config_keys(record),

@@ -29,12 +29,13 @@ base AS (
                 THEN greatest(epoch_us(coalesce(d.completed, d.started)), epoch_us(d.started)) END AS t_known,
            CASE WHEN d.status IN ('failure', 'rolled-back', 'partial') THEN 1
                 WHEN d.status = 'success' THEN 0 END AS failed,
-           coalesce(d.duration_seconds, (epoch_us(d.completed) - epoch_us(d.started)) / 1e6) AS duration,
+           floor(coalesce(d.duration_seconds, (epoch_us(d.completed) - epoch_us(d.started)) / 1e6) * 1000 + 0.5)::BIGINT
+               AS duration,  -- milliseconds, so sums are exact whatever the summation order
            (d.started AT TIME ZONE 'UTC') AT TIME ZONE $tz AS local_started
     FROM deployments d
 ),
 events AS (
-    SELECT service, t AS et, 0 AS kind, id, NULL::INTEGER AS failed, NULL::DOUBLE AS duration FROM base
+    SELECT service, t AS et, 0 AS kind, id, NULL::INTEGER AS failed, NULL::BIGINT AS duration FROM base
     UNION ALL
     SELECT service, t_known, 1, id, failed, duration FROM base WHERE t_known IS NOT NULL
 ),
@@ -123,7 +124,7 @@ same_version AS (
     GROUP BY a.id
 )
 SELECT
-    b.id, b.service, b.t AS started_us, b.failed AS label,
+    b.id, b.service, b.t AS started_us, b.failed AS label, b.status,
     hour(b.local_started)::DOUBLE AS hour,
     (isodow(b.local_started) - 1)::DOUBLE AS day_of_week,
     coalesce((b.t - a.prev_t) / $day, -1)::DOUBLE AS days_since_previous,
@@ -138,7 +139,7 @@ SELECT
     ((k.n_fail + $strength * $prior) / (k.n_out + $strength))::DOUBLE AS failure_rate_smoothed,
     k.streak::DOUBLE AS failure_streak,
     coalesce(k.last_failed, -1)::DOUBLE AS previous_outcome,
-    CASE WHEN k.duration_n > 0 THEN k.duration_sum / k.duration_n ELSE -1 END::DOUBLE AS typical_duration,
+    CASE WHEN k.duration_n > 0 THEN k.duration_sum::DOUBLE / k.duration_n / 1000 ELSE -1 END::DOUBLE AS typical_duration,
     coalesce(b.change_size_column::DOUBLE,
              TRY_CAST(json_extract_string(b.metadata, '$.change_size') AS DOUBLE),
              TRY_CAST(json_extract_string(b.metadata, '$.lines_changed') AS DOUBLE), -1)::DOUBLE AS change_size,
@@ -183,6 +184,8 @@ class FeatureFrame:
     started_us: np.ndarray
     label: np.ndarray
     columns: dict[str, np.ndarray]
+    versions: np.ndarray | None = None
+    statuses: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -190,7 +193,9 @@ class FeatureFrame:
     def take(self, index: np.ndarray) -> "FeatureFrame":
         """Return the rows at INDEX (integer positions or a boolean mask)."""
         return FeatureFrame(self.ids[index], self.services[index], self.started_us[index], self.label[index],
-                            {name: values[index] for name, values in self.columns.items()})
+                            {name: values[index] for name, values in self.columns.items()},
+                            None if self.versions is None else self.versions[index],
+                            None if self.statuses is None else self.statuses[index])
 
     def row(self, position: int) -> dict:
         """Return one row's features as a dict (numbers as float, categories as str)."""
@@ -238,6 +243,8 @@ def training_features(store, config: FeatureConfig | None = None) -> FeatureFram
         started_us=np.asarray(data["started_us"], dtype=np.int64),
         label=label,
         columns=columns,
+        versions=versions,
+        statuses=_objects(data["status"]),
     )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
 from predictor.features.training import DAY_US, FeatureFrame
+from predictor.models.failure_model import training_threads
 
 BASELINES = ("previous_outcome", "service_failure_rate", "environment_strategy_rule", "experiment_001_forest")
 
@@ -61,7 +62,7 @@ def experiment_001_forest(train: FeatureFrame, test: FeatureFrame, train_profile
     if len(X) > max_rows:
         keep = np.random.default_rng(seed).choice(len(X), max_rows, replace=False)
         X, y = X[keep], y[keep]
-    forest = RandomForestClassifier(n_estimators=100, min_samples_leaf=10, max_depth=14, n_jobs=2, random_state=seed)
+    forest = RandomForestClassifier(n_estimators=100, min_samples_leaf=10, max_depth=14, n_jobs=training_threads(), random_state=seed)
     forest.fit(X, y)
     return forest.predict_proba(_profile_matrix(test, test_profiles))[:, 1]
 

@@ -7,9 +7,11 @@ map is fitted on the later part (a later time slice), never on rows the trees sa
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
 
@@ -27,6 +29,15 @@ CALIBRATION_SHARE = 0.2
 MAX_NEIGHBOURS = 50_000
 
 
+def training_threads() -> int:
+    """Threads for tree fitting (``PREDICTOR_TRAIN_THREADS``, default 1). One is the default
+    because OpenMP workers spin-wait: on a shared 2-core machine two threads fitted 10x slower."""
+    try:
+        return max(1, int(os.environ.get("PREDICTOR_TRAIN_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
 @dataclass
 class NeighbourPool:
     """Past finished deployments in a scaled feature space, for "similar past deployments"."""
@@ -39,6 +50,8 @@ class NeighbourPool:
     deployment_types: list[str]
     started_us: np.ndarray
     failed: np.ndarray
+    versions: list[str | None]
+    statuses: list[str]
     _by_service: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     @classmethod
@@ -49,10 +62,13 @@ class NeighbourPool:
         scale = np.where(scale > 1e-9, scale, 1.0)
         return cls(matrix[keep] / scale, scale, list(frame.ids[keep]), list(frame.services[keep]),
                    list(frame.columns["environment"][keep]), list(frame.columns["deployment_type"][keep]),
-                   frame.started_us[keep].astype(np.int64), frame.label[keep].astype(np.int64))
+                   frame.started_us[keep].astype(np.int64), frame.label[keep].astype(np.int64),
+                   list(frame.versions[keep]) if frame.versions is not None else [None] * (keep.stop - keep.start),
+                   list(frame.statuses[keep]) if frame.statuses is not None
+                   else ["failure" if x else "success" for x in frame.label[keep]])
 
     def add(self, row: np.ndarray, deployment_id: str, service: str, environment: str, deployment_type: str,
-            started_us: int, failed: int) -> None:
+            started_us: int, failed: int, version: str | None = None, status: str | None = None) -> None:
         """Append one finished deployment (its encoded features as of its start)."""
         self.matrix = np.vstack([self.matrix, row / self.scale])
         self.ids.append(deployment_id)
@@ -61,6 +77,8 @@ class NeighbourPool:
         self.deployment_types.append(deployment_type)
         self.started_us = np.append(self.started_us, started_us)
         self.failed = np.append(self.failed, failed)
+        self.versions.append(version)
+        self.statuses.append(status or ("failure" if failed else "success"))
         self._by_service = None
 
     def nearest(self, row: np.ndarray, service: str, before_us: int, k: int = 3) -> list[dict]:
@@ -81,9 +99,10 @@ class NeighbourPool:
         distance = np.sqrt(((self.matrix[candidates] - row / self.scale) ** 2).sum(axis=1))
         best = np.argsort(distance, kind="stable")[:k]
         return [
-            {"id": self.ids[i], "service": self.services[i], "environment": self.environments[i],
-             "deployment_type": self.deployment_types[i], "started": self.started_us[i] / 1e6,
-             "outcome": "failed" if self.failed[i] else "succeeded", "distance": round(float(distance[j]), 4)}
+            {"id": self.ids[i], "service": self.services[i], "version": self.versions[i],
+             "environment": self.environments[i], "deployment_type": self.deployment_types[i],
+             "status": self.statuses[i], "started": int(self.started_us[i]) / 1e6,
+             "similarity": round(1.0 / (1.0 + float(distance[j])), 4)}
             for j, i in ((j, int(candidates[j])) for j in best)
         ]
 
@@ -91,14 +110,16 @@ class NeighbourPool:
         """Plain data for the skops file (numpy arrays, lists of str)."""
         return {"matrix": self.matrix, "scale": self.scale, "ids": self.ids, "services": self.services,
                 "environments": self.environments, "deployment_types": self.deployment_types,
-                "started_us": self.started_us, "failed": self.failed}
+                "started_us": self.started_us, "failed": self.failed,
+                "versions": ["" if v is None else str(v) for v in self.versions], "statuses": self.statuses}
 
     @classmethod
     def from_dict(cls, data: dict) -> "NeighbourPool":
         """Inverse of :meth:`to_dict`."""
         return cls(np.asarray(data["matrix"], float), np.asarray(data["scale"], float), list(data["ids"]),
                    list(data["services"]), list(data["environments"]), list(data["deployment_types"]),
-                   np.asarray(data["started_us"], np.int64), np.asarray(data["failed"], np.int64))
+                   np.asarray(data["started_us"], np.int64), np.asarray(data["failed"], np.int64),
+                   [v or None for v in data["versions"]], list(data["statuses"]))
 
 
 @dataclass
@@ -116,7 +137,8 @@ class FailureModel:
 
     def probability_many(self, matrix: np.ndarray) -> np.ndarray:
         """Calibrated failure probabilities with scikit-learn (batch work and the reference)."""
-        return self.calibrator.predict(self.classifier.predict_proba(matrix)[:, 1])
+        with threadpool_limits(limits=training_threads()):
+            return self.calibrator.predict(self.classifier.predict_proba(matrix)[:, 1])
 
     def probability_frame(self, frame: FeatureFrame) -> np.ndarray:
         """Calibrated failure probabilities of every row of FRAME."""
@@ -140,10 +162,12 @@ def fit_failure_model(frame: FeatureFrame, config: FeatureConfig, *, calibration
     encoder = FeatureEncoder.fit(fit_part)
     fit_matrix = encoder.matrix(fit_part)
     classifier = HistGradientBoostingClassifier(**(tree_params or TREE_PARAMS))
-    classifier.fit(fit_matrix, fit_part.label)
     calibration_matrix = encoder.matrix(calibration_part)
+    with threadpool_limits(limits=training_threads()):
+        classifier.fit(fit_matrix, fit_part.label)
+        uncalibrated = classifier.predict_proba(calibration_matrix)[:, 1]
     calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0, increasing=True)
-    calibrator.fit(classifier.predict_proba(calibration_matrix)[:, 1], calibration_part.label)
+    calibrator.fit(uncalibrated, calibration_part.label)
     packed = PackedEnsemble.from_sklearn(classifier, calibrator, encoder.column_group, len(encoder.groups))
     all_matrix = np.vstack([fit_matrix, calibration_matrix])
     return FailureModel(

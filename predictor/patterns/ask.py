@@ -9,37 +9,37 @@ An explicit ``--db`` always means "this file, directly".
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import uuid
 from pathlib import Path
 from typing import Any
 
-from predictor.errors import ValidationError
+from predictor.errors import NotFoundError, ValidationError
 from predictor.patterns.executions import History, to_datetime, to_epoch
 from predictor.patterns.runtime import answer
 from predictor.store import open_store, utcnow
+
+#: seconds to wait for the daemon's answer (analytics over a long history take a moment)
+REMOTE_TIMEOUT = 30.0
 
 RECORD_KINDS = {"deployment": "deployments", "execution": "deployments", "outcome": "deployments",
                 "rollback": "rollbacks", "service": "services"}
 
 
 def _daemon_running(endpoint: str | None) -> bool:
-    """True when a daemon answers at ENDPOINT (False when the client module is not available)."""
-    try:
-        from predictor.client import daemon_running
-    except ImportError:
-        return False
-    return bool(daemon_running(endpoint) if endpoint else daemon_running())
+    """True when a daemon answers ``ping`` at ENDPOINT (default endpoint when None)."""
+    from predictor.client import daemon_running
+
+    return daemon_running(endpoint)
 
 
 def _remote(method: str, params: dict, endpoint: str | None) -> dict:
     """Call METHOD on the daemon through :mod:`predictor.client`."""
-    from predictor import client
+    from predictor.client import call
 
-    if hasattr(client, "call"):
-        return client.call(method, params, endpoint=endpoint)
-    with client.Client(endpoint) as connection:
-        return connection.call(method, params)
+    given = {key: value for key, value in params.items() if value is not None and value != []}
+    return call(method, given, endpoint=endpoint, timeout=REMOTE_TIMEOUT)
 
 
 def ask(method: str, params: dict, *, db: Path | None = None, endpoint: str | None = None) -> dict:
@@ -99,6 +99,29 @@ def _report_dict(report: Any) -> dict:
     return {"report": str(report)}
 
 
+_REQUIRED = ("service", "environment", "started", "status")
+
+
+def complete_outcome(store: Any, record: dict) -> dict:
+    """Return RECORD, an outcome update lacking required keys, merged over the stored deployment of its id."""
+    if all(record.get(key) is not None for key in _REQUIRED):
+        return record
+    columns = CANONICAL_KEYS["deployments"]
+    row = store.con.execute("SELECT " + ", ".join(columns) + " FROM deployments WHERE id = ?",
+                            [record.get("id")]).fetchone()
+    if row is None:
+        missing = next(key for key in _REQUIRED if record.get(key) is None)
+        raise NotFoundError(f"deployment {record.get('id')!r} is not in the store, so {missing!r} is needed: "
+                            "record the execution first, or give --service, --environment and --started")
+    stored = {}
+    for key, value in zip(columns, row):
+        if key in ("metadata", "configuration", "resources", "failure_reasons", "performance", "lessons_learned") \
+                and isinstance(value, str):
+            value = json.loads(value)
+        stored[key] = to_epoch(value) if isinstance(value, dt.datetime) else value
+    return {**{k: v for k, v in stored.items() if v is not None}, **record}
+
+
 def record(records: dict[str, list[dict]], *, db: Path | None = None, endpoint: str | None = None) -> dict:
     """Store RECORDS (upsert): through the daemon when one runs (and no --db), else directly in the store."""
     total = sum(len(records.get(name, [])) for name in ("deployments", "rollbacks", "services"))
@@ -106,11 +129,18 @@ def record(records: dict[str, list[dict]], *, db: Path | None = None, endpoint: 
         raise ValidationError("records", "nothing to record: give options or --file")
     params = _wire_times({name: records.get(name, []) for name in ("deployments", "rollbacks", "services")})
     if db is None and _daemon_running(endpoint):
+        for item in params["deployments"]:
+            missing = [key for key in _REQUIRED if item.get(key) is None]
+            if missing:
+                raise ValidationError(f"--{missing[0]}", f"the daemon holds the store and needs "
+                                      f"{', '.join('--' + key for key in missing)} with this outcome update of "
+                                      f"{item.get('id')!r} (or stop the daemon and record directly)")
         result = _remote("record", params, endpoint)
         return {"via": "daemon", **result}
     from predictor.store.ingest import ingest_records
 
     with open_store(db) as store:
+        params["deployments"] = [complete_outcome(store, item) for item in params["deployments"]]
         report = ingest_records(store, deployments=params["deployments"], rollbacks=params["rollbacks"],
                                 services=params["services"], source="record", mode="upsert")
     return {"via": "store", "deployments": len(params["deployments"]), "rollbacks": len(params["rollbacks"]),

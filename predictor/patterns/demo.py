@@ -132,21 +132,48 @@ def _report_text(report: Any) -> str:
 
 
 def train_and_show(run: DemoRun, console: Console) -> None:
-    """Train and register the models when the models area provides ``train_and_register``."""
+    """Train and register the models when the models area provides ``train_and_register``; print the evaluation."""
     try:
         from predictor.models.train import train_and_register
     except ImportError:
         _note(run, console, "model training (predictor.models.train.train_and_register) is not available yet: skipped")
         return
+    from predictor.config import default_db_path
+
+    options = {}
+    if run.store_path.resolve() != default_db_path().resolve():
+        options["artifacts_root"] = run.store_path.parent / "models"
     with open_store(run.store_path) as store:
-        run.trained = train_and_register(store)
-    table = getattr(run.trained, "evaluation_table", None)
-    if callable(table):
-        table = table()
+        run.trained = train_and_register(store, **options)
+    console.print(f"trained {getattr(run.trained, 'version', run.trained)} on "
+                  f"{getattr(run.trained, 'n_train', '?')} deployments"
+                  + (" (champion)" if getattr(run.trained, "champion", False) else ""))
+    table = evaluation_table(getattr(run.trained, "metrics", None))
     if table is not None:
         console.print(table)
-    else:
-        console.print(Text(f"trained: {run.trained}", style="dim"))
+
+
+#: evaluation figures shown by the demo, with their direction
+EVALUATION_COLUMNS = (("roc_auc", "ROC AUC ↑"), ("pr_auc", "PR AUC ↑"), ("brier", "Brier ↓"), ("ece", "ECE ↓"),
+                      ("caught_at_20", "caught @20% ↑"))
+
+
+def evaluation_table(metrics: Any) -> Table | None:
+    """Return a table of the model and its baselines from a model record's metrics, or None."""
+    methods = (metrics or {}).get("evaluation", {}).get("methods") if isinstance(metrics, dict) else None
+    if not isinstance(methods, dict) or not methods:
+        return None
+    table = Table(title="Failure model vs baselines (time-ordered evaluation, newest slice)")
+    table.add_column("method")
+    for _, label in EVALUATION_COLUMNS:
+        table.add_column(label, justify="right")
+    for name, figures in methods.items():
+        if not isinstance(figures, dict):
+            continue
+        cells = [f"{figures[key]:.3f}" if isinstance(figures.get(key), (int, float)) else "n/a"
+                 for key, _ in EVALUATION_COLUMNS]
+        table.add_row(name.replace("_", " "), *cells, style="bold" if name == "model" else None)
+    return table
 
 
 def ask_all(run: DemoRun, console: Console, history: History) -> None:

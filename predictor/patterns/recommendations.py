@@ -31,7 +31,7 @@ class RecommendationQuery:
     resources: list[str] = field(default_factory=list)
     strategy: str | None = None
     service: str | None = None
-    limit: int = 5
+    limit: int = 10
     min_confidence: float = 0.0
     min_support: int = 1
     half_life_days: float | None = DEFAULT_HALF_LIFE_DAYS
@@ -46,7 +46,7 @@ class RecommendationQuery:
             resources=p.str_list(params, "resources"),
             strategy=p.optional_str(params, "strategy") or p.optional_str(params, "deployment_type"),
             service=p.optional_str(params, "service"),
-            limit=p.number(params, "limit", 5, low=1, high=1000, integer=True),
+            limit=p.number(params, "limit", 10, low=1, high=100, integer=True),
             min_confidence=p.number(params, "min_confidence", 0.0, low=0.0, high=1.0),
             min_support=p.number(params, "min_support", 1, low=1, integer=True),
             half_life_days=p.number(params, "half_life_days", DEFAULT_HALF_LIFE_DAYS, low=0.0),

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from predictor.patterns.configuration import describe
-from predictor.patterns.wording import duration
+from predictor.patterns.wording import duration, plural
 
 
 def _pct(value: float | None) -> str:
@@ -76,7 +76,7 @@ def render_adaptations(result: dict, console: Console) -> None:
 
 def render_rollback_scenarios(result: dict, console: Console) -> None:
     """Print the rollback scenarios of RESULT: a summary table, then a panel per top scenario."""
-    table = Table(title=f"Rollback scenarios ({result['rollbacks']} rollbacks)", box=box.SIMPLE_HEAVY)
+    table = Table(title=f"Rollback scenarios ({plural(result['rollbacks'], 'rollback')})", box=box.SIMPLE_HEAVY)
     table.add_column("failure pattern", ratio=1)
     for column in ("count", "recovery median", "p90", "restored"):
         table.add_column(column, justify="right", no_wrap=True)

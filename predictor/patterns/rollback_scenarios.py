@@ -60,7 +60,7 @@ class ScenarioQuery:
             environment=p.optional_str(params, "environment"),
             resources=p.str_list(params, "resources"),
             service=p.optional_str(params, "service"),
-            limit=p.number(params, "limit", 10, low=1, high=1000, integer=True),
+            limit=p.number(params, "limit", 10, low=1, high=100, integer=True),
             min_count=p.number(params, "min_count", 1, low=1, integer=True),
         )
 

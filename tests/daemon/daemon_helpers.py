@@ -75,8 +75,8 @@ class DaemonProcess:
                    "--endpoint", endpoint, "--log-file", str(self.log_path), *args]
         self.proc = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
-    def wait_ready(self, timeout: float = 30.0, **client_options) -> None:
-        """Wait until the daemon answers ping (raises with its stderr when it died)."""
+    def wait_ready(self, timeout: float = 60.0, loaded: bool = True, **client_options) -> None:
+        """Wait until the daemon answers ping and (when LOADED) has loaded its answerers."""
         end = time.monotonic() + scaled(timeout)
         while time.monotonic() < end:
             if self.proc.poll() is not None:
@@ -90,7 +90,11 @@ class DaemonProcess:
                     time.sleep(0.05)
                     continue
             if daemon_running(self.endpoint, timeout=0.3):
-                return
+                if not loaded:
+                    return
+                with Client(self.endpoint, timeout=2.0) as client:
+                    if client.call("status")["generation"] >= 1:
+                        return
             time.sleep(0.05)
         raise AssertionError(f"daemon at {self.endpoint} not ready after {timeout} s")
 

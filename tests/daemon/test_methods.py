@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from daemon_helpers import DaemonProcess, raw_call, request_bytes
 from predictor.client import Client
 from predictor.errors import RemoteError
-from predictor.protocol import ERROR_CODES, decode_reply
+from predictor.protocol import ERROR_CODES, decode_reply, encode
 from predictor.protocol_vectors import load_cases
 
 DAY = 86400
@@ -138,7 +138,7 @@ BAD_REQUESTS = [
     ("not msgpack", b"\xc1", "malformed", None),
     ("truncated", b"\x92\x01", "malformed", None),
     ("not a map", b"\x93\x01\x02\x03", "malformed", None),
-    ("no id", request_bytes("ping")[:0] + b"\x83\xa8protocol\x01\xa6method\xa4ping\xa6params\x80", "invalid_envelope", "id"),
+    ("no id", encode({"protocol": 1, "method": "ping", "params": {}}), "invalid_envelope", "id"),
     ("protocol 2", request_bytes("ping", protocol=2), "unsupported_protocol", "protocol"),
     ("unknown method", request_bytes("predikt"), "unknown_method", "method"),
     ("params not a map", request_bytes("ping")[:-1] + b"\x90", "invalid_envelope", "params"),
@@ -188,7 +188,7 @@ def test_extra_fields_are_ignored(served):
 @pytest.mark.parametrize("case", [c for c in load_cases("envelopes") if c["direction"] == "request"],
                          ids=lambda c: c["name"])
 def test_request_vectors_are_answered_with_their_id(served, case):
-    reply = raw_call(served[0].endpoint, bytes.fromhex(case["hex"]))
+    reply = raw_call(served[0].endpoint, bytes.fromhex(case["hex"]), timeout=20)
     assert reply is not None
     assert reply["id"] is not None and case["hex"].find(reply["id"].encode().hex()) > 0
     assert reply["ok"] or reply["error"]["code"] in ERROR_CODES
@@ -265,7 +265,7 @@ def test_fuzzed_frames_never_kill_the_daemon(served, client):
     socket.connect(daemon.endpoint)
     answered = []
 
-    @settings(max_examples=2500, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=2000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(st.one_of(st.binary(max_size=64), _mutations()))
     def send_one(payload: bytes) -> None:
         socket.send_multipart([b"", payload])
@@ -276,9 +276,9 @@ def test_fuzzed_frames_never_kill_the_daemon(served, client):
 
     send_one()
     socket.close()
-    assert len(answered) >= 2500
+    assert len(answered) >= 2000
     assert client.call("ping") == {"pong": True}
-    assert client.call("status")["requests_served"] >= 2500
+    assert client.call("status")["requests_served"] >= 2000
     with pytest.raises(RemoteError) as caught:
         client.call("predict", {"deployment": {"service": "a", "environment": "p", "started": -1}})
     assert caught.value.field == "params.deployment.started"

@@ -104,7 +104,7 @@ def test_no_insight_is_invented_from_uniform_data():
 
 
 def test_plots_are_png_files(tmp_path):
-    result = analytics(History.from_records(friday_history()), AnalyticsQuery(days=60))
+    result = analytics(History.from_records(friday_history()), AnalyticsQuery(days=200))
     written = write_plots(result, tmp_path / "charts")
     assert [p.name for p in written] == ["deployments.png", "durations.png", "dora.png", "insights.png"]
     for path in written:

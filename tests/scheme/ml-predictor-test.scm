@@ -13,7 +13,8 @@
 ;;;
 ;;; Code:
 
-(use-modules (srfi srfi-1)
+(use-modules (ice-9 format)
+             (srfi srfi-1)
              (srfi srfi-19)
              (srfi srfi-64)
              ((ice-9 exceptions) #:select (exception-message))
@@ -41,12 +42,15 @@
         (dup2 (port->fdes log) 1)
         (dup2 (port->fdes log) 2)
         (execl python python "-m" "predictor" "serve" "--db" store "--endpoint" endpoint)))
+    ;; Wait for the first answer, then for the first load of the models (generation 1).
     (let loop ((tries 0))
       (cond ((parameterize ((ml-predictor-endpoint endpoint) (ml-predictor-timeout 0.25))
-               (ml-predictor-ping #:fallback #f))
+               (call-with-fallback
+                #f
+                (lambda () (>= (assoc-ref (call-predictor "model_info" '()) "generation") 1))))
              pid)
-            ((> tries 160) (error "the daemon did not answer within 40 s; see" log-file))
-            (else (loop (+ tries 1)))))))
+            ((> tries 240) (error "the daemon did not load its models within 60 s; see" log-file))
+            (else (usleep 100000) (loop (+ tries 1)))))))
 
 (define (stop-daemon pid)
   (kill pid SIGTERM)
@@ -155,6 +159,15 @@
     (test-assert "whose field names the deployment's service"
       (and (not (symbol? condition))
            (string-contains (or (ml-predictor-remote-error-field condition) "") "service")))))
+
+(test-equal "the example session runs against the daemon"
+  0
+  (status:exit-val
+   (parameterize ((current-output-port (open-output-file "/dev/null")))
+     (system* "env" (string-append "PREDICTOR_ENDPOINT=" endpoint)
+              "guile" "-L" (string-append (repository-root) "/scheme")
+              (string-append (repository-root) "/scheme/examples/ml-predictor-demo.scm")
+              service))))
 
 (test-group "the daemon stops, and comes back"
   (stop-daemon daemon)

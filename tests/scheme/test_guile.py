@@ -106,7 +106,8 @@ def test_end_to_end_against_the_daemon(demo_store: tuple[Path, str], tmp_path: P
 def test_plugin_loads_without_the_ledger_and_without_libzmq(tmp_path: Path) -> None:
     """The module loads with neither (deploy-ledger core types) nor libzmq; a call then fails clearly."""
     script = """
-      (use-modules (deploy-ledger plugins ml-predictor)
+      (use-modules (rnrs bytevectors)
+                   (deploy-ledger plugins ml-predictor)
                    (deploy-ledger plugins ml-predictor msgpack))
       (display (bytevector-length (pack '((\"a\" . 1)))))
       (newline)
@@ -140,6 +141,8 @@ def test_default_endpoint_matches_python(variables: dict, tmp_path: Path) -> Non
     env = {k: v for k, v in os.environ.items()
            if k not in ("PREDICTOR_ENDPOINT", "PREDICTOR_HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME")}
     env.update(variables)
+    # HOME moves (for ~ expansion); Guile's compiled-file cache stays where it was.
+    env["XDG_CACHE_HOME"] = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     env["HOME"] = str(tmp_path)
     python = subprocess.run([sys.executable, "-c", "from predictor.config import default_endpoint; "
                              "print(default_endpoint())"], capture_output=True, text=True, env=env,

@@ -279,3 +279,27 @@ def test_usage_without_required_options(tmp_path: Path) -> None:
     proc = collect("--out", str(tmp_path / "x.sexp"))
     assert proc.returncode == 1
     assert "--db and --out are required" in proc.stderr and "Usage: guile collect-data.scm" in proc.stderr
+
+
+EDGE_TIMES = [0, -1, 946684799, 951782400, 951868800, 1709251199, 1772323200, 4102444800, 1763000000.4]
+
+
+def test_times_are_iso8601_utc_across_calendar_edges(tmp_path: Path) -> None:
+    db = make_ledger(tmp_path / "ledger.db", "migrations")
+    con = sqlite3.connect(db)
+    con.execute("DELETE FROM deployments")
+    con.executemany(
+        "INSERT INTO deployments (id, service_name, version, environment, deployment_type, started, completed,"
+        " status, initiator, metadata, parent_id) VALUES (?, 'api', '1', 'production', 'canary', ?, NULL,"
+        " 'success', 'ci', NULL, NULL)",
+        [(f"edge-{index:02d}", seconds) for index, seconds in enumerate(EDGE_TIMES)],
+    )
+    con.commit()
+    con.close()
+    out = tmp_path / "history.sexp"
+    proc = collect("--db", str(db), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    started = [line.split('"')[1] for line in out.read_text().splitlines() if line.startswith(" (started ")]
+    expected = sorted((dt.datetime(1970, 1, 1) + dt.timedelta(seconds=round(s))).strftime("%Y-%m-%dT%H:%M:%SZ")
+                      for s in EDGE_TIMES)
+    assert started == expected

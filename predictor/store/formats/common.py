@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 
 from predictor import sexp
 
@@ -143,6 +145,8 @@ def stage_rows(con, table: str, columns: dict[str, str], rows: Iterable[dict], l
     JSON-kind values are written as JSON text, everything else with :func:`raw_text`.
     Returns the number of rows staged.
     """
+    import pyarrow as pa
+
     names = list(columns)
     data: dict[str, list] = {name: [] for name in names}
     line_list = list(lines)

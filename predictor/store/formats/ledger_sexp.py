@@ -55,7 +55,7 @@ def read(con, path: Path, *, skip_invalid: bool = False) -> Batch:
     where = str(path)
     batch = Batch(FORMAT)
     try:
-        data = sexp.iter_data(text)
+        data = iter(list(sexp.iter_data(text)))      # syntax errors first, before any entry check
         first = next(data, None)
         if first is None or not _is_header(first[1]):
             line = first[0] if first else 1

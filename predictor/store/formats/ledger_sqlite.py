@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 
 from predictor import sexp
 from predictor.errors import IngestError
@@ -94,6 +96,8 @@ _JSON_META = {"configuration", "resources", "failure_reasons", "performance", "l
 
 
 def _deployments(con, db: sqlite3.Connection, where: str, batch: Batch, skip_invalid: bool) -> None:
+    import pyarrow as pa
+
     rows = db.execute(
         "SELECT rowid, id, service_name, version, environment, deployment_type, started, "
         "NULLIF(completed, 0), status, initiator, metadata, parent_id FROM deployments ORDER BY rowid"
@@ -112,7 +116,7 @@ def _deployments(con, db: sqlite3.Connection, where: str, batch: Batch, skip_inv
             bad[text] = str(error)
             continue
         carried = metadata_columns(metadata)
-        parsed[text] = (to_json_text(metadata) if metadata else None,) + tuple(
+        parsed[text] = (to_json_text(metadata),) + tuple(
             _carried(carried.get(name), name in _JSON_META) for name in _META_COLUMNS)
     if bad:
         keep = []
@@ -155,6 +159,8 @@ def _deployments(con, db: sqlite3.Connection, where: str, batch: Batch, skip_inv
 
 
 def _text_array(values: tuple) -> pa.Array:
+    import pyarrow as pa
+
     try:
         return pa.array(values, pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -163,6 +169,8 @@ def _text_array(values: tuple) -> pa.Array:
 
 def _number_array(values: tuple) -> pa.Array:
     """Epoch seconds as float64 (SQLite may hand back int, float, or text typed into the column)."""
+    import pyarrow as pa
+
     try:
         return pa.array(values, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowTypeError):

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S guile --no-auto-compile -s
+#!/usr/bin/env -S guile -s
 !#
 ;;; collect-data.scm -- export a deploy-ledger history for `predictor ingest'
 ;;;
@@ -13,11 +13,12 @@
              (ice-9 format)
              (srfi srfi-1)
              (srfi srfi-9)
-             ((srfi srfi-19) #:select (time? time-second make-time time-utc
-                                       time-utc->date date->string))
+             ((srfi srfi-19) #:select (time? time-second))
              ((sqlite3) #:select (sqlite-open sqlite-close sqlite-prepare
                                   sqlite-bind-arguments sqlite-step sqlite-finalize
                                   SQLITE_OPEN_READONLY)))
+
+(read-disable 'positions)             ; stored S-expressions need no source locations
 
 (define (fail fmt . args)
   "Print the message made of FMT and ARGS on the error port and exit with status 1."
@@ -69,15 +70,19 @@ or the migrations variant (rollbacks.timestamp, service_metadata.name)"
 
 ;;; Values as the ledger stores them
 
+(define (place where)
+  "Return the text naming WHERE, a list (FILE TABLE-ROW ID COLUMN), for an error message."
+  (apply format #f "~a: ~a ~s, column ~a" where))
+
 (define (epoch-seconds value where)
   "Return VALUE (epoch seconds as stored, or a SRFI-19 time) as an exact integer or #f.
-WHERE names the row and column for the error message."
+WHERE, a list (FILE TABLE-ROW ID COLUMN), names the place for an error message."
   (cond ((not value) #f)
         ((and (integer? value) (exact? value)) value)
         ((real? value) (inexact->exact (round value)))
         ((time? value) (time-second value))
         ((and (string? value) (string->number value)) => (lambda (n) (epoch-seconds n where)))
-        (else (fail "~a: expected epoch seconds, found ~s" where value))))
+        (else (fail "~a: expected epoch seconds, found ~s" (place where) value))))
 
 (define (sexp-text value where)
   "Read the S-expression text VALUE (how the ledger stores alists and lists); #f when empty.
@@ -88,18 +93,44 @@ A value that is already a list (from the ledger's own reader) is returned as it 
         ((string? value)
          (catch #t
            (lambda () (call-with-input-string value read))
-           (lambda _ (fail "~a: expected an S-expression, found ~s" where value))))
-        (else (fail "~a: expected S-expression text, found ~s" where value))))
+           (lambda _ (fail "~a: expected an S-expression, found ~s" (place where) value))))
+        (else (fail "~a: expected S-expression text, found ~s" (place where) value))))
 
 (define (as-symbol value)
   "Return VALUE (a string or symbol as the ledger stores enumerations) as a symbol."
   (if (string? value) (string->symbol value) value))
 
+(define (civil-date days)
+  "Return the (YEAR MONTH DAY) of DAYS since 1970-01-01 in the proleptic Gregorian calendar."
+  ;; Howard Hinnant's days-to-civil: eras of 400 years, years starting in March.
+  (let* ((z (+ days 719468))
+         (era (floor-quotient z 146097))
+         (day-of-era (- z (* era 146097)))
+         (year-of-era (quotient (- day-of-era (quotient day-of-era 1460)
+                                   (- (quotient day-of-era 36524))
+                                   (quotient day-of-era 146096))
+                                365))
+         (day-of-year (- day-of-era (+ (* 365 year-of-era) (quotient year-of-era 4)
+                                       (- (quotient year-of-era 100)))))
+         (shifted-month (quotient (+ (* 5 day-of-year) 2) 153))
+         (day (+ 1 (- day-of-year (quotient (+ (* 153 shifted-month) 2) 5))))
+         (month (if (< shifted-month 10) (+ shifted-month 3) (- shifted-month 9))))
+    (list (+ year-of-era (* era 400) (if (<= month 2) 1 0)) month day)))
+
+(define (two-digits n)
+  "Return N (0-99) as two decimal digits."
+  (if (< n 10) (string-append "0" (number->string n)) (number->string n)))
+
 (define (iso8601 seconds)
   "Return epoch SECONDS as an ISO-8601 UTC time such as 2026-11-21T15:30:05Z, or #f."
   (and seconds
-       (date->string (time-utc->date (make-time time-utc 0 seconds) 0)
-                     "~Y-~m-~dT~H:~M:~SZ")))
+       (let ((time-of-day (floor-remainder seconds 86400)))
+         (match (civil-date (floor-quotient seconds 86400))
+           ((year month day)
+            (string-append (number->string year) "-" (two-digits month) "-" (two-digits day)
+                           "T" (two-digits (quotient time-of-day 3600))
+                           ":" (two-digits (quotient (remainder time-of-day 3600) 60))
+                           ":" (two-digits (remainder time-of-day 60)) "Z"))))))
 
 ;;; Deployments
 
@@ -123,16 +154,16 @@ A value that is already a list (from the ledger's own reader) is returned as it 
   "Make a <deployment> of ROW, the eleven ledger columns in order, read from PATH."
   (match (vector->list row)
     ((id service version environment type started completed status initiator metadata parent-id)
-     (let ((where (lambda (column) (format #f "~a: deployment ~s, column ~a" path id column))))
+     (let ((where (lambda (column) (list path "deployment" id column))))
        (make-deployment id service version (as-symbol environment) (as-symbol type)
                         (or (epoch-seconds started (where "started"))
-                            (fail "~a: missing start time" (where "started")))
+                            (fail "~a: missing start time" (place (where "started"))))
                         (epoch-seconds completed (where "completed"))
                         (as-symbol status) initiator
                         (let ((alist (or (sexp-text metadata (where "metadata")) '())))
                           (unless (list? alist)
                             (fail "~a: expected an association list, found ~s"
-                                  (where "metadata") metadata))
+                                  (place (where "metadata")) metadata))
                           alist)
                         parent-id)))))
 
@@ -196,7 +227,7 @@ how they were read: 'ledger-api or 'direct."
 
 (define (read-rollbacks db path schema)
   "Return the rollbacks of DB (read from PATH, schema variant SCHEMA) as export fields."
-  (define (where id column) (format #f "~a: rollback ~s, column ~a" path id column))
+  (define (where id column) (list path "rollback" id column))
   (case schema
     ((migrations)
      (map (match-lambda
@@ -236,10 +267,13 @@ how they were read: 'ledger-api or 'direct."
 
 (define (write-entry tag fields port)
   "Write the export entry (TAG (NAME VALUE) ...) for the alist FIELDS to PORT, one field a line."
-  (format port "(~a" tag)
+  (display "(" port)
+  (display tag port)
   (for-each (match-lambda
               ((name . value)
-               (format port "~% (~a " name)
+               (display "\n (" port)
+               (display name port)
+               (display " " port)
                (write value port)
                (display ")" port)))
             fields)

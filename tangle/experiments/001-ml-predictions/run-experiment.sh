@@ -32,7 +32,7 @@ else
 fi
 
 step "collect the history with Guile"
-$GUILE --no-auto-compile collect-data.scm --db "$ledger" \
+$GUILE collect-data.scm --db "$ledger" \
   --out "$work/history.sexp" --features "$work/features.lines" 2>"$work/collect.log"
 cat "$work/collect.log" >&2
 

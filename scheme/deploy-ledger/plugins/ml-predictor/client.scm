@@ -3,7 +3,8 @@
 ;;; Commentary:
 ;;;
 ;;; `call-predictor' sends one request and waits for its reply at most
-;;; `ml-predictor-timeout' seconds.  The connection is a DEALER socket kept between calls
+;;; `ml-predictor-timeout' seconds in all (idempotent methods get a second attempt on a
+;;; fresh socket within that budget, as the Python client does).  The connection is a DEALER socket kept between calls
 ;;; (one per process, guarded by a mutex).  When a call times out, or the reply breaks
 ;;; the protocol, the socket is closed with ZMQ_LINGER 0 (Lazy Pirate) so that nothing
 ;;; stale is left and the next call connects afresh: it works as soon as the daemon is
@@ -86,46 +87,78 @@
   (set! request-counter (+ request-counter 1))
   (string-append "guile-" (number->string (getpid)) "-" (number->string request-counter)))
 
-(define (seconds-since start)
-  (exact->inexact (/ (- (get-internal-real-time) start) internal-time-units-per-second)))
+(define (now)
+  "Return a monotonic time in seconds."
+  (exact->inexact (/ (get-internal-real-time) internal-time-units-per-second)))
+
+(define non-idempotent-methods
+  ;; Methods never sent twice by the client itself (protocol/SPEC.md, section 6).
+  '("record" "feedback" "reload"))
+
+(define (await-reply socket endpoint id until)
+  "Return the decoded reply to request ID on SOCKET, or #f when time UNTIL passes first."
+  (let wait ()
+    (let ((left-ms (* 1000 (- until (now)))))
+      (and (> left-ms 0)
+           (zmq-wait-readable socket left-ms)
+           (let ((frames (zmq-receive-frames socket #:dont-wait? #t)))
+             (unless (and (= (length frames) 2) (zero? (bytevector-length (car frames))))
+               (discard-socket!)
+               (raise-protocol-error endpoint "expected 2 frames (delimiter, payload), found ~a"
+                                     (length frames)))
+             (let ((reply (on-failure discard-socket!
+                                      (lambda () (decode-reply (cadr frames) endpoint)))))
+               (if (equal? (reply-id reply) id)
+                   reply
+                   ;; A late answer to an earlier attempt: not ours, keep waiting.
+                   (wait))))))))
+
+(define (send-request socket id method params until)
+  "Queue request ID on SOCKET without blocking; return #f when it cannot be queued."
+  (let ((payload (encode-request id method params
+                                 #:deadline-ms (max 1 (inexact->exact
+                                                       (floor (* 1000 (- until (now)))))))))
+    (with-exception-handler
+        (lambda (condition) #f)
+      (lambda ()
+        (zmq-send-frames socket (list empty-frame payload) #:dont-wait? #t)
+        #t)
+      #:unwind? #t
+      #:unwind-for-type &zmq-error)))
 
 (define* (call-predictor method params
                          #:key (endpoint (ml-predictor-endpoint))
-                         (timeout (ml-predictor-timeout)))
+                         (timeout (ml-predictor-timeout))
+                         (retries 1))
   "Send METHOD with PARAMS (a wire-shaped alist) to the daemon at ENDPOINT and return
-the reply's result (a wire-shaped alist).  Wait at most TIMEOUT seconds; then raise
-`&ml-predictor-unavailable'.  An error reply raises `&ml-predictor-remote-error', a
-reply that breaks the protocol `&ml-predictor-protocol-error'."
+the reply's result (a wire-shaped alist).  Wait at most TIMEOUT seconds in all, then
+raise `&ml-predictor-unavailable'.  Idempotent methods are tried RETRIES more times
+within that budget, each attempt on a fresh socket (Lazy Pirate).  An error reply
+raises `&ml-predictor-remote-error', a reply that breaks the protocol
+`&ml-predictor-protocol-error'."
   (with-mutex lock
-    (let* ((start (get-internal-real-time))
-           (timeout-ms (* 1000 timeout))
-           (socket (socket-for endpoint))
-           (id (next-request-id))
-           (payload (encode-request id method params
-                                    #:deadline-ms (inexact->exact (ceiling timeout-ms)))))
-      (define (give-up why)
-        (discard-socket!)
-        (raise-unavailable endpoint timeout why))
-      (catch #t
-        (lambda () (zmq-send-frames socket (list empty-frame payload) #:dont-wait? #t))
-        (lambda (key . args)
-          (give-up "the request could not be queued")))
-      (let wait ()
-        (let ((left-ms (- timeout-ms (* 1000 (seconds-since start)))))
-          (unless (and (> left-ms 0) (zmq-wait-readable socket left-ms))
-            (give-up (format #f "waited ~,3f s" (seconds-since start))))
-          (let ((frames (zmq-receive-frames socket #:dont-wait? #t)))
-            (unless (and (= (length frames) 2) (zero? (bytevector-length (car frames))))
-              (discard-socket!)
-              (raise-protocol-error endpoint "expected 2 frames (delimiter, payload), found ~a"
-                                    (length frames)))
-            (let ((reply (on-failure discard-socket!
-                                     (lambda () (decode-reply (cadr frames) endpoint)))))
-              (cond ((not (equal? (reply-id reply) id))
-                     ;; A late answer to an earlier request: not ours, keep waiting.
-                     (wait))
-                    ((reply-ok? reply) (reply-result reply))
-                    (else (apply raise-remote-error (reply-error reply)))))))))))
+    (let* ((start (now))
+           (end (+ start timeout))
+           (attempts (if (member method non-idempotent-methods) 1 (+ 1 retries))))
+      (let attempt ((n 0))
+        (let ((remaining (- end (now))))
+          (if (or (= n attempts) (<= remaining 0))
+              (raise-unavailable endpoint timeout
+                                 (string-append
+                                  "waited "
+                                  (number->string (/ (round (* 1000 (- (now) start))) 1000))
+                                  " s, " (number->string n) " attempt(s)"))
+              (let* ((until (+ (now) (/ remaining (- attempts n))))
+                     (socket (socket-for endpoint))
+                     (id (next-request-id))
+                     (reply (and (send-request socket id method params until)
+                                 (await-reply socket endpoint id until))))
+                (cond ((not reply)
+                       ;; Never reuse a socket that may hold a lost request.
+                       (discard-socket!)
+                       (attempt (+ n 1)))
+                      ((reply-ok? reply) (reply-result reply))
+                      (else (apply raise-remote-error (reply-error reply)))))))))))
 
 (define no-fallback
   ;; The default of every #:fallback option: raise conditions, return no default.

@@ -100,12 +100,31 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
 (define (kebab->snake name)
   (string-map (lambda (c) (if (char=? c #\-) #\_ c)) name))
 
+(define wire-keys
+  ;; Symbol -> wire key string, filled as keys are met (a ledger uses a handful).
+  (make-hash-table))
+
 (define (wire-key key)
   "Return the wire (snake_case string) name of KEY, a symbol or string."
-  (cond ((assq key renamed-keys) => cdr)
-        ((symbol? key) (kebab->snake (symbol->string key)))
-        ((string? key) key)
+  (cond ((string? key) key)
+        ((hashq-ref wire-keys key))
+        ((symbol? key)
+         (let ((name (cond ((assq key renamed-keys) => cdr)
+                           (else (kebab->snake (symbol->string key))))))
+           (hashq-set! wire-keys key name)
+           name))
         (else (error "ml-predictor: expected a symbol or string key, found" key))))
+
+(define key-kinds
+  ;; Wire key -> time, boolean or array: how its value is converted.
+  (let ((table (make-hash-table)))
+    (for-each (lambda (key) (hash-set! table key 'time)) time-keys)
+    (for-each (lambda (key) (hash-set! table key 'boolean)) boolean-keys)
+    (for-each (lambda (key) (hash-set! table key 'array)) array-keys)
+    table))
+
+(define (key-kind key)
+  (and key (hash-ref key-kinds key)))
 
 (define (time->epoch value)
   "Return VALUE, an SRFI-19 time or date or an epoch number, as epoch seconds."
@@ -127,26 +146,27 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
 
 (define* (value->wire value #:optional (key #f))
   "Return VALUE (the value of wire KEY, when known) in its wire representation."
-  (cond ((eq? value #f)
-         (if (and key (member key boolean-keys)) #f msgpack-nil))
-        ((or (eq? value #t) (msgpack-nil? value)) value)
-        ((and key (member key time-keys)) (time->epoch value))
-        ((or (time? value) (date? value)) (time->epoch value))
-        ((symbol? value) (symbol->string value))
-        ((null? value) (if (and key (member key array-keys)) #() '()))
-        ((and key (member key array-keys) (list? value))
-         (list->vector (map value->wire value)))
-        ((alist? value)
-         (map (lambda (entry)
-                (let ((name (if (symbol? (car entry)) (symbol->string (car entry)) (car entry))))
-                  (cons name (value->wire (cdr entry)))))
-              value))
-        ((list? value)
-         (if (every string? value)
-             (list->vector value)
-             (list->vector (map value->wire value))))
-        ((vector? value) (list->vector (map value->wire (vector->list value))))
-        (else value)))
+  (let ((kind (key-kind key)))
+    (cond ((eq? value #f) (if (eq? kind 'boolean) #f msgpack-nil))
+          ((or (string? value) (eq? value #t) (msgpack-nil? value)) value)
+          ((eq? kind 'time) (time->epoch value))
+          ((number? value) value)
+          ((symbol? value) (symbol->string value))
+          ((or (time? value) (date? value)) (time->epoch value))
+          ((null? value) (if (eq? kind 'array) #() '()))
+          ((and (eq? kind 'array) (list? value))
+           (list->vector (map value->wire value)))
+          ((alist? value)
+           (map (lambda (entry)
+                  (let ((name (if (symbol? (car entry)) (symbol->string (car entry)) (car entry))))
+                    (cons name (value->wire (cdr entry)))))
+                value))
+          ((list? value)
+           (if (every string? value)
+               (list->vector value)
+               (list->vector (map value->wire value))))
+          ((vector? value) (list->vector (map value->wire (vector->list value))))
+          (else value))))
 
 (define (fields->wire alist)
   (map (lambda (entry)

@@ -45,6 +45,7 @@
             zmq-receive-frames
             zmq-wait-readable
             ;; Errors
+            &zmq-error
             zmq-error?
             zmq-error-errno
             zmq-error-function

@@ -1,0 +1,217 @@
+"""Benchmark the daemon over ipc: predict and ping round trips, concurrency, batch throughput.
+
+Builds a demo store (20 services, 120 days), trains a failure model with the models area's
+``train_and_register`` (unless --home points at a trained store), starts ``predictor serve``
+and measures from Python clients (:class:`predictor.client.Client`):
+
+* ``ping`` and ``predict`` round trips, interleaved in the same run (1 client), p50/p99;
+* ``predict`` with 4 concurrent client processes, p50/p99 over all calls;
+* ``predict_batch`` throughput with batches of 100 deployments (with and without factors);
+
+twice: pinned (daemon and clients on CPU 0 with ``taskset``/sched_setaffinity) and un-pinned.
+
+Run: ``.venv/bin/python bench/daemon.py [--calls 5000] [--home DIR] [--no-log-predictions]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from predictor.client import Client, daemon_running  # noqa: E402
+
+
+def build_home(home: Path) -> str:
+    """Ingest the demo history into HOME and train a champion; return its version."""
+    from predictor.demo_data import generate_history
+    from predictor.models.train import train_and_register
+    from predictor.store import open_store
+    from predictor.store.ingest import ingest_records
+
+    os.environ["PREDICTOR_HOME"] = str(home)
+    history = generate_history(seed=0)
+    with open_store(home / "history.duckdb") as store:
+        ingest_records(store, deployments=history.deployments, rollbacks=history.rollbacks,
+                       services=history.services, source="bench", mode="upsert")
+        record = train_and_register(store, promote="always", evaluate_first=False, plots=False)
+        store.con.execute("CHECKPOINT")
+    return record.version
+
+
+def sample_deployments(home: Path, count: int) -> list[dict]:
+    """Return COUNT wire deployments like the newest of the store (times shifted a day later)."""
+    from predictor.store import open_store
+
+    with open_store(home / "history.duckdb", read_only=True) as store:
+        rows = store.con.execute(
+            "SELECT id, service, version, environment, deployment_type, epoch(started), change_size "
+            "FROM deployments ORDER BY started DESC LIMIT ?", [count]).fetchall()
+    return [{"id": f"bench-{i}", "service": service, "version": version, "environment": environment,
+             "deployment_type": kind, "started": started + 86400, "change_size": change or 0}
+            for i, (_, service, version, environment, kind, started, change) in enumerate(rows)]
+
+
+def start_daemon(home: Path, endpoint: str, pinned: bool, log_predictions: bool) -> subprocess.Popen:
+    command = [sys.executable, "-m", "predictor", "serve", "--db", str(home / "history.duckdb"), "--endpoint", endpoint,
+               "--log-file", str(home / "daemon.log")]
+    if not log_predictions:
+        command.append("--no-log-predictions")
+    if pinned:
+        command = ["taskset", "-c", "0", *command]
+    proc = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, PREDICTOR_HOME=str(home)))
+    end = time.monotonic() + 120
+    while time.monotonic() < end:
+        if daemon_running(endpoint, timeout=0.5):
+            with Client(endpoint, timeout=5) as client:
+                if client.call("status")["generation"] >= 1:
+                    return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("daemon did not start")
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def interleaved(endpoint: str, deployment: dict, calls: int) -> dict:
+    """Alternate ping and predict on one client; return both latency lists in microseconds."""
+    client = Client(endpoint, timeout=5)
+    params = {"deployment": deployment}
+    for _ in range(200):  # warm up
+        client.call("ping")
+        client.call("predict", params)
+    pings, predicts = [], []
+    clock = time.perf_counter
+    for _ in range(calls):
+        started = clock()
+        client.call("ping")
+        middle = clock()
+        client.call("predict", params)
+        ended = clock()
+        pings.append((middle - started) * 1e6)
+        predicts.append((ended - middle) * 1e6)
+    client.close()
+    return {"ping": pings, "predict": predicts}
+
+
+def _predict_worker(endpoint: str, deployment: dict, calls: int, queue) -> None:
+    client = Client(endpoint, timeout=5)
+    params = {"deployment": deployment}
+    for _ in range(100):
+        client.call("predict", params)
+    latencies = []
+    clock = time.perf_counter
+    for _ in range(calls):
+        started = clock()
+        client.call("predict", params)
+        latencies.append((clock() - started) * 1e6)
+    client.close()
+    queue.put(latencies)
+
+
+def concurrent(endpoint: str, deployment: dict, calls: int, clients: int) -> tuple[list[float], float]:
+    """Run CLIENTS processes each doing CALLS predicts; return all latencies and the aggregate rate."""
+    queue = multiprocessing.Queue()
+    workers = [multiprocessing.Process(target=_predict_worker, args=(endpoint, deployment, calls, queue))
+               for _ in range(clients)]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    latencies = []
+    for _ in workers:
+        latencies.extend(queue.get())
+    for worker in workers:
+        worker.join()
+    return latencies, clients * calls / (time.perf_counter() - started)
+
+
+def batch_throughput(endpoint: str, deployments: list[dict], rounds: int, explain: bool) -> float:
+    client = Client(endpoint, timeout=30)
+    params = {"deployments": deployments[:100], "explain": explain}
+    client.call("predict_batch", params)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        client.call("predict_batch", params)
+    elapsed = time.perf_counter() - started
+    client.close()
+    return rounds * 100 / elapsed
+
+
+def run_mode(home: Path, pinned: bool, args, deployments: list[dict]) -> None:
+    endpoint = f"ipc://{home / ('pinned.sock' if pinned else 'free.sock')}"
+    all_cpus = os.sched_getaffinity(0)
+    proc = start_daemon(home, endpoint, pinned, args.log_predictions)
+    try:
+        if pinned:
+            os.sched_setaffinity(0, {0})
+        label = "pinned (taskset -c 0: daemon and client on CPU 0)" if pinned else "un-pinned"
+        print(f"\n== {label} ==")
+        single = interleaved(endpoint, deployments[0], args.calls)
+        ping50, ping99 = percentile(single["ping"], 0.5), percentile(single["ping"], 0.99)
+        pred50, pred99 = percentile(single["predict"], 0.5), percentile(single["predict"], 0.99)
+        print(f"ping    1 client : p50 {ping50:7.1f} us  p99 {ping99:7.1f} us  ({args.calls} calls)")
+        print(f"predict 1 client : p50 {pred50:7.1f} us  p99 {pred99:7.1f} us  ({args.calls} calls)")
+        print(f"predict/ping p50 ratio: {pred50 / ping50:.2f}")
+        latencies, rate = concurrent(endpoint, deployments[0], args.calls // 2, 4)
+        print(f"predict 4 clients: p50 {percentile(latencies, 0.5):7.1f} us  p99 {percentile(latencies, 0.99):7.1f} us  "
+              f"({len(latencies)} calls, {rate:,.0f} calls/s)")
+        for explain in (True, False):
+            throughput = batch_throughput(endpoint, deployments, args.batches, explain)
+            print(f"predict_batch x100 ({'with factors' if explain else 'explain=false'}): {throughput:,.0f} predictions/s")
+        with Client(endpoint) as client:
+            status = client.call("status")
+        print(f"daemon: {status['requests_served']} requests, {status['errors']} errors, "
+              f"prediction log written {status['prediction_log_written']} dropped {status['prediction_log_dropped']}")
+    finally:
+        os.sched_setaffinity(0, all_cpus)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=5000, help="round trips per measurement")
+    parser.add_argument("--batches", type=int, default=100, help="predict_batch calls per throughput figure")
+    parser.add_argument("--home", type=Path, help="a PREDICTOR_HOME with a trained store (default: build one)")
+    parser.add_argument("--no-log-predictions", dest="log_predictions", action="store_false",
+                        help="run the daemon without the prediction log")
+    args = parser.parse_args()
+    scratch = None
+    if args.home is None:
+        scratch = Path(tempfile.mkdtemp(prefix="bench-daemon-"))
+        started = time.perf_counter()
+        version = build_home(scratch)
+        home = scratch
+        print(f"built demo store and trained {version} in {time.perf_counter() - started:.1f} s")
+    else:
+        home = args.home
+    os.environ["PREDICTOR_HOME"] = str(home)
+    deployments = sample_deployments(home, 100)
+    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min), "
+          f"{os.cpu_count()} CPUs; prediction log {'on' if args.log_predictions else 'off'}")
+    print("sample request:", json.dumps(deployments[0]))
+    try:
+        for pinned in (True, False):
+            run_mode(home, pinned, args, deployments)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    print(f"\nload after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

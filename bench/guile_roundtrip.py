@@ -1,0 +1,155 @@
+"""Guile -> daemon -> Guile round trip of predict-deployment-outcome, next to the Python client.
+
+Usage: .venv/bin/python bench/guile_roundtrip.py [--db STORE] [--calls N]
+
+Without --db, a demo history is generated, ingested and trained in a temporary store. For two
+placements, un-pinned and pinned to one CPU (`taskset -c 0`, daemon and clients alike), the
+script starts `predictor serve` on a fresh ipc endpoint, then times the same `predict` call
+from Guile (bench/guile_roundtrip.scm, through the plugin) and from Python
+(`predictor.client.Client`), one after the other in the same run, and prints p50/p99 in
+microseconds, the Guile/Python p50 ratio, and the plugin's msgpack encode/decode time per
+request/reply. The machine's load (`uptime`) is printed next to the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEPLOYMENT = {  # the wire form of the deployment bench/guile_roundtrip.scm sends
+    "id": "bench-1", "version": "2.4.1", "environment": "production", "deployment_type": "canary",
+    "started": 1771934400, "completed": None, "status": "in-progress", "initiator": "bench",
+    "metadata": {"ticket": "OPS-7", "region": "eu-west-1"}, "parent_id": None, "change_size": 120,
+    "strategy": "canary", "automated": True, "resources": ["cpu", "memory"],
+}
+
+
+def build_store(directory: Path) -> tuple[Path, str, str]:
+    """Return (store, service, note): a demo history ingested and, when possible, trained."""
+    from predictor.demo_data import generate_history
+    from predictor.store import open_store
+    from predictor.store.ingest import ingest_records
+
+    history = generate_history(seed=0, services=12, days=60, deployments_per_day=20)
+    path = directory / "history.duckdb"
+    store = open_store(path)
+    note = "trained"
+    try:
+        ingest_records(store, deployments=history.deployments, rollbacks=history.rollbacks,
+                       services=history.services)
+        try:
+            from predictor.models.train import train_and_register
+            train_and_register(store, promote="always")
+        except Exception as exc:  # the figures are still worth printing; say why they are partial
+            note = f"not trained ({type(exc).__name__}: {exc})"
+    finally:
+        store.con.close()
+    return path, history.deployments[0]["service"], note
+
+
+def python_client_run(endpoint: str, service: str, calls: int) -> None:
+    """Time CALLS predict calls through predictor.client and print KEY=VALUE figures."""
+    from predictor.client import Client
+    from predictor.errors import RemoteError
+
+    params = {"deployment": dict(DEPLOYMENT, service=service)}
+    outcome = "ok"
+    samples = []
+    with Client(endpoint) as client:
+        for i in range(min(300, calls) + calls):
+            start = time.perf_counter_ns()
+            try:
+                client.call("predict", params)
+            except RemoteError as exc:
+                outcome = exc.code
+            if i >= min(300, calls):
+                samples.append(time.perf_counter_ns() - start)
+    samples.sort()
+    p50 = samples[len(samples) // 2] / 1000
+    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] / 1000
+    print(f"python outcome={outcome} calls={calls} p50_us={p50:.1f} p99_us={p99:.1f}")
+
+
+def figures(line: str) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in line.split()[1:])
+
+
+def start_daemon(prefix: list[str], store: Path, endpoint: str, log: Path) -> subprocess.Popen:
+    daemon = subprocess.Popen(prefix + [sys.executable, "-m", "predictor", "serve", "--db", str(store),
+                                        "--endpoint", endpoint, "--log-level", "warning"],
+                              stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
+    from predictor.client import daemon_running
+    for _ in range(200):
+        if daemon_running(endpoint, timeout=0.3):
+            return daemon
+        if daemon.poll() is not None:
+            raise SystemExit(f"the daemon exited: {log.read_text()[-2000:]}")
+        time.sleep(0.1)
+    daemon.terminate()
+    raise SystemExit("the daemon did not answer within 20 s")
+
+
+def run_placement(name: str, prefix: list[str], store: Path, service: str, calls: int, work: Path) -> dict:
+    endpoint = f"ipc://{work / (name + '.sock')}"
+    daemon = start_daemon(prefix, store, endpoint, work / f"{name}.log")
+    try:
+        guile = subprocess.run(prefix + ["guile", "-L", str(ROOT / "scheme"), str(ROOT / "bench" / "guile_roundtrip.scm"),
+                                         endpoint, service, str(calls)],
+                               capture_output=True, text=True, check=True, cwd=ROOT)
+        python = subprocess.run(prefix + [sys.executable, __file__, "--python-client", endpoint, service, str(calls)],
+                                capture_output=True, text=True, check=True, cwd=ROOT)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+    g = figures([line for line in guile.stdout.splitlines() if line.startswith("guile ")][0])
+    p = figures([line for line in python.stdout.splitlines() if line.startswith("python ")][0])
+    return {"placement": name, "guile": g, "python": p}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path, help="a store with a trained model (default: build a demo one)")
+    parser.add_argument("--service", help="service to ask about (default: the demo's first)")
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--python-client", nargs=3, metavar=("ENDPOINT", "SERVICE", "CALLS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.python_client:
+        endpoint, service, calls = args.python_client
+        python_client_run(endpoint, service, int(calls))
+        return
+    work = Path(tempfile.mkdtemp(prefix="guile-bench-"))
+    try:
+        if args.db:
+            store, service, note = args.db, args.service or "payments", "given store"
+        else:
+            store, service, note = build_store(work)
+        placements = [("un-pinned", [])]
+        if shutil.which("taskset"):
+            placements.append(("pinned cpu0", ["taskset", "-c", "0"]))
+        print(f"store: {note}; service {service}; {args.calls} calls per client")
+        print(f"{'placement':<12} {'client':<7} {'outcome':<18} {'p50 us':>8} {'p99 us':>9}")
+        for name, prefix in placements:
+            result = run_placement(name.split()[0], prefix, store, service, args.calls, work)
+            for client in ("guile", "python"):
+                f = result[client]
+                print(f"{name:<12} {client:<7} {f['outcome']:<18} {float(f['p50_us']):>8.1f} {float(f['p99_us']):>9.1f}")
+            g, p = result["guile"], result["python"]
+            print(f"{name:<12} Guile/Python p50 ratio {float(g['p50_us']) / float(p['p50_us']):.2f}; "
+                  f"Guile codec: encode request {g['encode_us']} us, decode reply {g['decode_us']} us "
+                  f"({g['request_bytes']}-byte request)")
+        print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

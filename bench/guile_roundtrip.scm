@@ -1,0 +1,76 @@
+;;; guile_roundtrip.scm -- time predict-deployment-outcome from Guile, and the msgpack codec
+;;;
+;;; Usage: guile -L scheme bench/guile_roundtrip.scm ENDPOINT SERVICE CALLS
+;;; Prints one line of KEY=VALUE figures (microseconds) for bench/guile_roundtrip.py.
+
+(use-modules (ice-9 format)
+             (rnrs bytevectors)
+             (deploy-ledger plugins ml-predictor)
+             (deploy-ledger plugins ml-predictor msgpack)
+             (deploy-ledger plugins ml-predictor protocol)
+             (deploy-ledger plugins ml-predictor records))
+
+(define-values (endpoint service calls)
+  (let ((args (cdr (command-line))))
+    (values (car args) (cadr args) (string->number (caddr args)))))
+
+(define deployment
+  ;; The fields the ledger sends, plus a few the wire Deployment knows: 15 in all.
+  `((id . "bench-1") (service-name . ,service) (version . "2.4.1") (environment . production)
+    (deployment-type . canary) (started . 1771934400) (completed . #f) (status . in-progress)
+    (initiator . "bench") (metadata (ticket . "OPS-7") (region . "eu-west-1"))
+    (parent-id . #f) (change-size . 120) (strategy . "canary") (automated . #t)
+    (resources "cpu" "memory")))
+
+(define (now-ns) (get-internal-real-time))
+
+(define (percentile sorted p)
+  (vector-ref sorted (min (- (vector-length sorted) 1)
+                          (inexact->exact (floor (* p (vector-length sorted)))))))
+
+(define outcome 'ok)
+
+(define (one-call)
+  (catch #t
+    (lambda () (predict-deployment-outcome deployment))
+    (lambda (key . args)
+      (if (and (eq? key '%exception) (ml-predictor-remote-error? (car args)))
+          (set! outcome (string->symbol (ml-predictor-remote-error-code (car args))))
+          (apply throw key args)))))
+
+(define (time-calls n)
+  (let ((samples (make-vector n 0)))
+    (do ((i 0 (+ i 1))) ((= i n))
+      (let ((start (now-ns)))
+        (one-call)
+        (vector-set! samples i (- (now-ns) start))))
+    (sort! samples <)
+    samples))
+
+(define (per-op-us n thunk)
+  (let ((start (now-ns)))
+    (do ((i 0 (+ i 1))) ((= i n)) (thunk))
+    (/ (- (now-ns) start) n 1000.0)))
+
+(define ns->us (lambda (ns) (/ ns 1000.0)))
+
+(parameterize ((ml-predictor-endpoint endpoint))
+  (time-calls (min 300 calls))                 ; warm up
+  (let* ((samples (time-calls calls))
+         (params `(("deployment" . ,(deployment->wire deployment))))
+         (request (encode-request "guile-1-1" "predict" params #:deadline-ms 2000))
+         (reply (pack `(("protocol" . 1) ("id" . "guile-1-1") ("ok" . #t)
+                        ("result" ("deployment_id" . "bench-1") ("failure_probability" . 0.18)
+                         ("risk_level" . "medium") ("abstained" . #f) ("base_rate" . 0.09)
+                         ("factors" . #((("feature" . "change_size") ("value" . 120)
+                                         ("contribution" . 0.05) ("description" . "large change"))))
+                         ("similar_deployments" . #()) ("model_version" . "failure-1"))))))
+    (format #t "guile outcome=~a calls=~a p50_us=~,1f p99_us=~,1f encode_us=~,2f decode_us=~,2f request_bytes=~a~%"
+            outcome calls
+            (ns->us (percentile samples 0.5)) (ns->us (percentile samples 0.99))
+            (per-op-us 5000 (lambda ()
+                              (encode-request "guile-1-1" "predict"
+                                              `(("deployment" . ,(deployment->wire deployment)))
+                                              #:deadline-ms 2000)))
+            (per-op-us 5000 (lambda () (wire->scheme (reply-result (decode-reply reply endpoint)))))
+            (bytevector-length request))))

@@ -1,0 +1,174 @@
+"""Failure-risk answers for one deployment: probability, level, reasons, similar cases.
+
+:class:`FailurePredictor` joins a loaded :class:`FailureModel` with a live
+:class:`FeatureState`; the daemon's answerer, ``predictor predict`` and the batch scorer all go
+through :meth:`FailurePredictor.answer`. Contributions are path attributions in log-odds
+(positive raises the risk); they sum to the raw score minus the model's bias.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from predictor.errors import ValidationError
+from predictor.features import CATEGORICAL_FEATURES
+from predictor.features.records import epoch_us, to_utc_naive
+from predictor.features.serving import FeatureState
+from predictor.models.failure_model import FailureModel
+from predictor.store import FAILED_STATUSES
+
+#: (upper bound, level): probability below the bound gets the level; at or above 0.5 "critical"
+RISK_LEVELS = ((0.10, "low"), (0.25, "medium"), (0.50, "high"))
+MAX_TIME = 4_102_444_800
+
+DESCRIPTIONS = {
+    "hour": "deploying at {value:.0f}:00",
+    "day_of_week": "deploying on {weekday}",
+    "days_since_previous": "{value:.1f} days since the service's previous deployment",
+    "deployments_7d": "{value:.0f} deployments of the service in the last 7 days",
+    "deployments_28d": "{value:.0f} deployments of the service in the last 28 days",
+    "velocity_trend": "deployment pace {value:.2f}x the 4-week average",
+    "dependencies": "{value:.0f} direct dependencies",
+    "dependencies_transitive": "{value:.0f} transitive dependencies",
+    "dependents": "{value:.0f} services depending on it directly",
+    "dependents_transitive": "{value:.0f} services depending on it transitively",
+    "past_outcomes": "{value:.0f} finished deployments of the service so far",
+    "failure_rate_smoothed": "a historical failure rate of {percent}",
+    "failure_streak": "{value:.0f} failures in a row most recently",
+    "previous_outcome": "the previous deployment {previous}",
+    "typical_duration": "typical duration {value:.0f} s",
+    "change_size": "a change of size {value:.0f}",
+    "config_replicas": "{value:.0f} replicas",
+    "config_keys": "{value:.0f} configuration keys",
+    "version_succeeded_elsewhere": "this version {maybe}succeeded in another environment before",
+    "version_failed_elsewhere": "this version {maybe}failed in another environment before",
+    "concurrent_service": "{value:.0f} other deployments of the service in the preceding hours",
+    "concurrent_neighbours": "{value:.0f} deployments of its dependencies or dependents in the preceding hours",
+    "environment": "target environment {value}",
+    "deployment_type": "deployment type {value}",
+    "service_type": "service type {value}",
+    "version_bump": "version change: {value}",
+}
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def risk_level(probability: float) -> str:
+    """Return low / medium / high / critical for a failure probability."""
+    for bound, level in RISK_LEVELS:
+        if probability < bound:
+            return level
+    return "critical"
+
+
+def describe_factor(feature: str, value: Any, contribution: float) -> str:
+    """One sentence for a person: what the factor is and which way it pushes."""
+    template = DESCRIPTIONS.get(feature, feature + " = {value}")
+    numeric = value if isinstance(value, (int, float)) else 0.0
+    if numeric < 0 and feature not in CATEGORICAL_FEATURES and feature != "previous_outcome":
+        text = f"{feature.replace('_', ' ')} unknown"
+    else:
+        text = template.format(
+            value=value, weekday=WEEKDAYS[int(numeric) % 7], percent=f"{numeric:.0%}",
+            previous={-1.0: "is unknown", 0.0: "succeeded", 1.0: "failed"}.get(numeric, "is unknown"),
+            maybe="" if numeric else "never ",
+        )
+    direction = "raises" if contribution > 0 else "lowers"
+    return f"{text[0].upper()}{text[1:]} {direction} the risk"
+
+
+def validate_deployment(params: Any, field: str) -> dict:
+    """Check a wire Deployment map (service, environment, started) and return it with
+    ``started`` filled in (default now) as a naive UTC datetime."""
+    if not isinstance(params, dict):
+        raise ValidationError(field, f"expected a map, found {type(params).__name__}")
+    for key in ("service", "environment"):
+        value = params.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(f"{field}.{key}", f"expected a non-empty string, found {value!r}")
+    for key in ("deployment_type", "version", "id"):
+        value = params.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(f"{field}.{key}", f"expected a string or nil, found {type(value).__name__}")
+    change = params.get("change_size")
+    if change is not None and (isinstance(change, bool) or not isinstance(change, (int, float)) or change < 0):
+        raise ValidationError(f"{field}.change_size", f"expected a non-negative integer or nil, found {change!r}")
+    for key in ("metadata", "configuration"):
+        value = params.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise ValidationError(f"{field}.{key}", f"expected a map or nil, found {type(value).__name__}")
+    started = params.get("started")
+    if started is None:
+        started = time.time()
+    if isinstance(started, (int, float)) and not isinstance(started, bool):
+        if not (math.isfinite(started) and 0 <= started <= MAX_TIME):
+            raise ValidationError(f"{field}.started",
+                                  f"expected epoch seconds between 1970 and 2100, found {started!r}")
+    record = dict(params)
+    record["started"] = to_utc_naive(started, f"{field}.started")
+    return record
+
+
+class FailurePredictor:
+    """A failure model serving answers from a live feature state."""
+
+    def __init__(self, model: FailureModel, state: FeatureState, *, min_history: int | None = None,
+                 top_factors: int = 5, similar: int = 3) -> None:
+        self.model = model
+        self.state = state
+        self.version = str(model.meta.get("version", "unregistered"))
+        self.min_history = int(model.meta.get("min_history", 5) if min_history is None else min_history)
+        self.top_factors = top_factors
+        self.similar = similar
+        self._seen_in_pool = set(model.neighbours.ids)
+
+    def answer(self, record: dict, *, explain: bool = True) -> dict:
+        """Answer for a validated record (``started`` a naive UTC datetime)."""
+        features = self.state.features(record)
+        row = self.model.encoder.vector(features)
+        history = int(features["past_outcomes"])
+        service = record["service"]
+        started_us = epoch_us(record["started"])
+        base = {"deployment_id": record.get("id"), "base_rate": round(self.model.base_rate, 6),
+                "model_version": self.version}
+        if history < self.min_history:
+            similar = self.model.neighbours.nearest(row, service, started_us, self.similar) if explain else []
+            return {**base, "failure_probability": round(self.model.base_rate, 6),
+                    "risk_level": risk_level(self.model.base_rate), "abstained": True,
+                    "reason": f"insufficient history: {history} past deployments of {service} "
+                              f"(need {self.min_history})",
+                    "factors": [], "similar_deployments": similar}
+        if not explain:
+            probability = self.model.packed.calibrate_one(self.model.packed.raw_one(row))
+            return {**base, "failure_probability": probability, "risk_level": risk_level(probability),
+                    "abstained": False, "factors": [], "similar_deployments": []}
+        probability, _raw, contributions = self.model.packed.explain_one(row)
+        groups = self.model.encoder.groups
+        order = sorted(range(len(groups)), key=lambda i: -abs(contributions[i]))[: self.top_factors]
+        factors = []
+        for i in order:
+            if contributions[i] == 0:
+                continue
+            name = groups[i]
+            value = features[name]
+            factors.append({"feature": name, "value": value, "contribution": round(float(contributions[i]), 6),
+                            "description": describe_factor(name, value, float(contributions[i]))})
+        return {**base, "failure_probability": probability, "risk_level": risk_level(probability),
+                "abstained": False, "factors": factors,
+                "similar_deployments": self.model.neighbours.nearest(row, service, started_us, self.similar)}
+
+    def observe(self, kind: str, record: dict) -> None:
+        """Learn a recorded fact; finished deployments also join the similar-deployments pool."""
+        self.state.observe(kind, record)
+        if kind != "deployment" or record.get("status") not in ("success", *FAILED_STATUSES):
+            return
+        if record.get("id") in self._seen_in_pool or not record.get("environment"):
+            return
+        started = to_utc_naive(record.get("started"), "deployment.started")
+        row = self.model.encoder.vector(self.state.features({**record, "started": started}))
+        failed = int(record["status"] in FAILED_STATUSES)
+        self.model.neighbours.add(row, record["id"], record["service"], record["environment"],
+                                  record.get("deployment_type") or "unknown", epoch_us(started), failed,
+                                  record.get("version"), record["status"])
+        self._seen_in_pool.add(record["id"])

@@ -1,0 +1,125 @@
+"""Point-in-time features: no leakage from the future; training SQL and serving state agree."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from predictor.errors import ValidationError
+from predictor.features import ALL_FEATURES, CATEGORICAL_FEATURES, FeatureConfig
+from predictor.features.serving import FeatureState
+from predictor.features.training import training_features
+
+RECORD_COLUMNS = ("id", "service", "version", "environment", "deployment_type", "started", "completed", "status",
+                  "metadata", "configuration", "change_size", "duration_seconds")
+
+
+def records(store) -> list[dict]:
+    rows = store.con.execute(f"SELECT {', '.join(RECORD_COLUMNS)} FROM deployments ORDER BY started, id").fetchall()
+    return [dict(zip(RECORD_COLUMNS, row)) for row in rows]
+
+
+def assert_same(sql_row: dict, served: dict, where: str) -> None:
+    for name in ALL_FEATURES:
+        if name in CATEGORICAL_FEATURES:
+            assert sql_row[name] == served[name], f"{where} {name}: sql {sql_row[name]!r} serving {served[name]!r}"
+        else:
+            assert math.isclose(sql_row[name], served[name], rel_tol=1e-12, abs_tol=1e-12), \
+                f"{where} {name}: sql {sql_row[name]!r} serving {served[name]!r}"
+
+
+def frame_by_id(frame) -> dict[str, dict]:
+    return {frame.ids[i]: frame.row(i) for i in range(len(frame))}
+
+
+def test_changing_the_future_leaves_past_features_unchanged(small_history):
+    store, _ = small_history
+    config = FeatureConfig(timezone="America/New_York")
+    before_frame = training_features(store, config)
+    before = frame_by_id(before_frame)
+    cutoff, cutoff_us = store.con.execute(
+        "SELECT quantile_disc(started, 0.5), epoch_us(quantile_disc(started, 0.5)) FROM deployments").fetchone()
+    # outcomes that became known after the cutoff flip (including deployments that started
+    # before it and were still running), later deployments vanish, new ones appear
+    flipped = store.con.execute(
+        "UPDATE deployments SET status = CASE WHEN status = 'success' THEN 'failure' ELSE 'success' END "
+        "WHERE completed >= ? AND status IN ('success', 'failure', 'rolled-back', 'partial')", [cutoff]).fetchone()[0]
+    assert flipped > 100
+    store.con.execute("UPDATE deployments SET completed = completed + INTERVAL 3 HOUR WHERE completed >= ?", [cutoff])
+    store.con.execute("DELETE FROM deployments WHERE started > ? AND id LIKE '%3'", [cutoff])
+    store.con.execute(
+        """INSERT INTO deployments (id, service, version, environment, deployment_type, started, completed, status,
+                                    source_id, ingested_at)
+           SELECT 'future-' || id, service, '99.0.0', environment, 'big-bang', started + INTERVAL 2 DAY,
+                  started + INTERVAL 2 DAY + INTERVAL 5 MINUTE, 'failure', source_id, ingested_at
+           FROM deployments WHERE started > ?""", [cutoff])
+    after = frame_by_id(training_features(store, config))
+    past = [before_frame.ids[i] for i in range(len(before_frame)) if before_frame.started_us[i] < cutoff_us]
+    assert len(past) > 1000
+    for deployment_id in past:
+        assert after[deployment_id] == before[deployment_id], deployment_id
+    # and the future did change something, so the check above could fail
+    changed = [i for i in before if i in after and after[i] != before[i]]
+    assert changed
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Europe/Berlin", "Asia/Kolkata"])
+def test_training_and_serving_features_are_identical(small_history, timezone):
+    store, _ = small_history
+    # ties: two deployments of one service starting at the very same instant
+    store.con.execute("UPDATE deployments SET started = (SELECT started FROM deployments WHERE id = 'dep-0000100') "
+                      "WHERE id = 'dep-0000101'")
+    config = FeatureConfig(timezone=timezone)
+    frame = training_features(store, config)
+    state = FeatureState.from_store(store, config)
+    by_id = {r["id"]: r for r in records(store)}
+    for i in range(len(frame)):
+        assert_same(frame.row(i), state.features(by_id[frame.ids[i]]), frame.ids[i])
+
+
+def test_incremental_updates_in_any_order_match_the_training_query(small_history):
+    store, _ = small_history
+    config = FeatureConfig(timezone="Europe/Berlin", concurrency_hours=3)
+    frame = training_features(store, config)
+    state = FeatureState(config)
+    for name, kind in store.con.execute("SELECT name, type FROM services").fetchall():
+        deps = [{"depends_on": d, "kind": k} for d, k in store.con.execute(
+            "SELECT depends_on, kind FROM service_dependencies WHERE service = ?", [name]).fetchall()]
+        state.observe("service", {"name": name, "type": kind, "dependencies": deps})
+    rows = records(store)
+    random.Random(5).shuffle(rows)
+    for row in rows:  # first as pending, later the outcome arrives (an upsert)
+        state.observe("deployment", {**row, "status": "pending", "completed": None, "duration_seconds": None})
+    for row in rows:
+        state.observe("deployment", row)
+    by_id = {r["id"]: r for r in rows}
+    for i in range(0, len(frame), 3):
+        assert_same(frame.row(i), state.features(by_id[frame.ids[i]]), frame.ids[i])
+
+
+def test_a_running_deployment_reveals_no_outcome_until_it_completes(small_history):
+    store, _ = small_history
+    state = FeatureState.from_store(store)
+    base = {"service": "brand-new", "environment": "production", "status": "failure"}
+    state.observe("deployment", {**base, "id": "a", "started": 1_000_000, "completed": 1_000_600})
+    probe = {"service": "brand-new", "environment": "production", "deployment_type": "canary"}
+    during = state.features({**probe, "started": 1_000_300})
+    after = state.features({**probe, "started": 1_000_601})
+    assert during["past_outcomes"] == 0 and during["previous_outcome"] == -1
+    assert during["concurrent_service"] == 1 and during["deployments_7d"] == 1
+    assert after["past_outcomes"] == 1 and after["previous_outcome"] == 1 and after["failure_streak"] == 1
+    assert after["service_type"] == "unknown" and after["version_bump"] == "unknown"  # previous had no version
+    assert state.features({**probe, "started": 900_000})["version_bump"] == "first"
+
+
+def test_bad_records_name_the_field():
+    state = FeatureState()
+    with pytest.raises(ValidationError, match="deployment.started"):
+        state.features({"service": "s", "environment": "production", "started": "yesterday-ish"})
+    with pytest.raises(ValidationError, match="deployment.environment"):
+        state.features({"service": "s", "started": 0})
+    with pytest.raises(ValidationError, match="timezone"):
+        FeatureConfig(timezone="Mars/Olympus").validate()
