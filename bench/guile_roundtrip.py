@@ -6,9 +6,9 @@ Without --db, a demo history is generated, ingested and trained in a temporary s
 placements, un-pinned and pinned to one CPU (`taskset -c 0`, daemon and clients alike), the
 script starts `predictor serve` on a fresh ipc endpoint, then times the same `predict` call
 from Guile (bench/guile_roundtrip.scm, through the plugin) and from Python
-(`predictor.client.Client`), one after the other in the same run, and prints p50/p99 in
-microseconds, the Guile/Python p50 ratio, and the plugin's msgpack encode/decode time per
-request/reply. The machine's load (`uptime`) is printed next to the figures.
+(`predictor.client.Client`), alternating for three rounds in the same run, and prints the
+median over rounds of p50/p99 in microseconds, the Guile/Python p50 ratio, and the plugin's
+msgpack encode/decode time per request/reply. The machine's load (`uptime`) is printed next to the figures.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+ROUNDS = 3  # per placement: Guile, Python, Guile, Python, ... medians reported
 
 DEPLOYMENT = {  # the wire form of the deployment bench/guile_roundtrip.scm sends
     "id": "bench-1", "version": "2.4.1", "environment": "production", "deployment_type": "canary",
@@ -87,32 +90,49 @@ def start_daemon(prefix: list[str], store: Path, endpoint: str, log: Path) -> su
     daemon = subprocess.Popen(prefix + [sys.executable, "-m", "predictor", "serve", "--db", str(store),
                                         "--endpoint", endpoint, "--log-level", "warning"],
                               stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
-    from predictor.client import daemon_running
-    for _ in range(200):
-        if daemon_running(endpoint, timeout=0.3):
-            return daemon
+    from predictor.client import call
+    from predictor.errors import DaemonUnavailableError
+    for _ in range(1200):  # until the first load of the models is done (generation 1)
+        try:
+            if call("model_info", {}, endpoint=endpoint, timeout=0.3, retries=0)["generation"] >= 1:
+                return daemon
+        except DaemonUnavailableError:
+            pass
         if daemon.poll() is not None:
             raise SystemExit(f"the daemon exited: {log.read_text()[-2000:]}")
         time.sleep(0.1)
     daemon.terminate()
-    raise SystemExit("the daemon did not answer within 20 s")
+    raise SystemExit("the daemon did not load its models within 120 s")
 
 
 def run_placement(name: str, prefix: list[str], store: Path, service: str, calls: int, work: Path) -> dict:
     endpoint = f"ipc://{work / (name + '.sock')}"
     daemon = start_daemon(prefix, store, endpoint, work / f"{name}.log")
+    rounds: dict[str, list[dict]] = {"guile": [], "python": []}
     try:
-        guile = subprocess.run(prefix + ["guile", "-L", str(ROOT / "scheme"), str(ROOT / "bench" / "guile_roundtrip.scm"),
-                                         endpoint, service, str(calls)],
-                               capture_output=True, text=True, check=True, cwd=ROOT)
-        python = subprocess.run(prefix + [sys.executable, __file__, "--python-client", endpoint, service, str(calls)],
-                                capture_output=True, text=True, check=True, cwd=ROOT)
+        for _ in range(ROUNDS):  # alternate the clients so a change of load hits both alike
+            guile = subprocess.run(prefix + ["guile", "-L", str(ROOT / "scheme"),
+                                             str(ROOT / "bench" / "guile_roundtrip.scm"), endpoint, service, str(calls)],
+                                   capture_output=True, text=True, check=True, cwd=ROOT)
+            python = subprocess.run(prefix + [sys.executable, __file__, "--python-client", endpoint, service, str(calls)],
+                                    capture_output=True, text=True, check=True, cwd=ROOT)
+            rounds["guile"].append(figures([line for line in guile.stdout.splitlines() if line.startswith("guile ")][0]))
+            rounds["python"].append(figures([line for line in python.stdout.splitlines() if line.startswith("python ")][0]))
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
-    g = figures([line for line in guile.stdout.splitlines() if line.startswith("guile ")][0])
-    p = figures([line for line in python.stdout.splitlines() if line.startswith("python ")][0])
-    return {"placement": name, "guile": g, "python": p}
+    return {"placement": name, **{client: median_figures(runs) for client, runs in rounds.items()}}
+
+
+def median_figures(runs: list[dict]) -> dict:
+    """Return the per-key median over RUNS (numbers) and the last run's text values."""
+    merged = dict(runs[-1])
+    for key, value in runs[-1].items():
+        try:
+            merged[key] = f"{statistics.median(float(run[key]) for run in runs):.2f}"
+        except ValueError:
+            pass
+    return merged
 
 
 def main() -> None:
@@ -135,7 +155,8 @@ def main() -> None:
         placements = [("un-pinned", [])]
         if shutil.which("taskset"):
             placements.append(("pinned cpu0", ["taskset", "-c", "0"]))
-        print(f"store: {note}; service {service}; {args.calls} calls per client")
+        print(f"store: {note}; service {service}; {args.calls} calls per client per round, "
+              f"{ROUNDS} rounds (medians)")
         print(f"{'placement':<12} {'client':<7} {'outcome':<18} {'p50 us':>8} {'p99 us':>9}")
         for name, prefix in placements:
             result = run_placement(name.split()[0], prefix, store, service, args.calls, work)

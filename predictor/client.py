@@ -141,9 +141,17 @@ def _curve_options(server_public_key: bytes | str | Path | None, client_secret_k
     return [(zmq.CURVE_SERVERKEY, server), (zmq.CURVE_PUBLICKEY, public), (zmq.CURVE_SECRETKEY, secret)]
 
 
-def call(method: str, params: dict | None = None, *, endpoint: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+#: patience of :func:`call` (CLI commands): a person waits longer than the ledger's plugin
+CLI_TIMEOUT = 30.0
+
+
+def call(method: str, params: dict | None = None, *, endpoint: str | None = None, timeout: float = CLI_TIMEOUT,
          retries: int = 1) -> dict:
-    """Call METHOD once on the daemon at ENDPOINT with a short-lived client; return the result map."""
+    """Call METHOD once on the daemon at ENDPOINT with a short-lived client; return the result map.
+
+    Meant for CLI commands (see :func:`daemon_running`): the default timeout is generous because
+    some answers (long ``suggest_time`` ranges, ``record`` of thousands of facts) take seconds.
+    """
     with Client(endpoint, timeout=timeout, retries=retries) as client:
         return client.call(method, params)
 

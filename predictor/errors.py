@@ -104,3 +104,15 @@ class RemoteError(PredictorError):
         self.code = code
         self.field = field
         super().__init__(f"{code}: {message}" + (f" (field {field})" if field else ""))
+
+
+class EndpointError(PredictorError):
+    """The daemon cannot listen on this endpoint (transport, non-loopback address, or in use)."""
+
+    code = "invalid_endpoint"
+
+
+class KeyFileError(PredictorError):
+    """A CurveZMQ key file or directory is missing or not a zmq.auth certificate."""
+
+    code = "invalid_key"

@@ -78,8 +78,16 @@ class SexpError(ValueError):
 
 # One token per match; whitespace other than newlines is skipped by findall itself.
 # Order matters: strings and comments before atoms.
+_SYMBOL_CHARS = r"""[^\s()\[\]";'`,]"""
+# A two-element list or pair of plain atoms on one line, e.g. (status success), (region . "eu"),
+# is one token: most of an export is made of them, and one token is cheaper than four.
+_SHORT_LIST = (
+    r"""\((?![.#0-9+-])""" + _SYMBOL_CHARS + r"""+ (?:\. )?"""
+    r"""(?:"(?:[^"\\\n]|\\[^\n])*"|\#[tf](?=\))|(?![.#'`,])""" + _SYMBOL_CHARS + r"""+)\)"""
+)
 _TOKEN = re.compile(
-    r"""\n|[()\[\]]|"(?:[^"\\]|\\.)*"|;[^\n]*|\#\|.*?\|\#|\#;|\#\(|'|`|,@|,|"|[^\s()\[\]";']+""",
+    _SHORT_LIST
+    + r"""|\n|[()\[\]]|"(?:[^"\\]|\\.)*"|;[^\n]*|\#\|.*?\|\#|\#;|\#\(|'|`|,@|,|"|[^\s()\[\]";']+""",
     re.DOTALL,
 )
 _INT = re.compile(r"[+-]?\d+\Z")
@@ -164,13 +172,23 @@ def iter_data(text: str, *, start_line: int = 1) -> Iterator[tuple[int, Any]]:
     parents: list[list] = []            # the lists enclosing cur
     opened: list[tuple[str, int]] = []  # (kind, line) of every open list, outermost first
     atoms: dict[str, Any] = dict(_COMMON_ATOMS)   # token -> value; most atoms repeat
+    pairs: dict[str, tuple] = {}        # short-list token -> (first, second, proper?)
     top_line = line
     skip_depths: list[int] = []         # nesting depth of each pending '#;' datum comment
     quoting = 0                         # open quote frames (rare): check them only when > 0
     dotted = 0                          # dots seen in open lists (rare)
     for tok in tokens:
         c = tok[0]
-        if c == "(":
+        if c == "(" and len(tok) > 1:
+            pair = pairs.get(tok)
+            if pair is None:
+                pair = _short_list(tok, atoms, line)
+                if tok[-2] != '"':          # unique strings (ids, times) would only fill the cache
+                    pairs[tok] = pair
+            value = [pair[0], pair[1]] if pair[2] else Dotted([pair[0]], pair[1])
+            if cur is None:
+                top_line = line
+        elif c == "(":
             if cur is None:
                 top_line = line
             else:
@@ -178,7 +196,7 @@ def iter_data(text: str, *, start_line: int = 1) -> Iterator[tuple[int, Any]]:
             cur = []
             opened.append(("(", line))
             continue
-        if c == ")":
+        elif c == ")":
             if cur is None:
                 raise SexpError(_close_error(tok, opened), line)
             kind = opened[-1][0]
@@ -279,6 +297,26 @@ def iter_data(text: str, *, start_line: int = 1) -> Iterator[tuple[int, Any]]:
                         f"({len(opened)} unclosed)", line)
     if skip_depths:
         raise SexpError("#; with no datum after it", line)
+
+
+def _short_list(tok: str, atoms: dict, line: int) -> tuple[Any, Any, bool]:
+    """Split a short-list token ``(a b)`` / ``(a . b)`` into (a, b, is-a-proper-list)."""
+    first, _, rest = tok[1:-1].partition(" ")
+    proper = True
+    if rest.startswith(". "):
+        rest = rest[2:]
+        proper = False
+    values = []
+    for text in (first, rest):
+        if text[0] == '"':
+            body = text[1:-1]
+            values.append(_unescape(body, line) if "\\" in body else body)
+        else:
+            value = atoms.get(text, _DOT)
+            if value is _DOT:
+                value = atoms[text] = _atom(text, line)
+            values.append(value)
+    return values[0], values[1], proper
 
 
 def _close_error(tok: str, opened: list[tuple[str, int]]) -> str:

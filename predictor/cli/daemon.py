@@ -1,4 +1,4 @@
-"""CLI commands of the daemon area: serve, ping, status, keys."""
+"""CLI commands of the daemon area: serve, ping, status, reload, keys."""
 
 from __future__ import annotations
 
@@ -119,3 +119,21 @@ def keys_generate(
         emit_json({"public": str(public), "secret": str(secret)})
     else:
         console.print(f"public key: {public}\nsecret key: {secret}")
+
+
+@app.command()
+def reload(
+    endpoint: EndpointOption = None,
+    timeout: TimeoutOption = 120.0,
+    json_output: JsonOption = False,
+) -> None:
+    """Make the running daemon load the newest promoted models, without dropping a request."""
+    from predictor.client import Client
+
+    with Client(endpoint, timeout=timeout, retries=0) as client:
+        result = client.call("reload", {})
+    if json_output:
+        emit_json(result)
+        return
+    ready = ", ".join(name for name, area in result["areas"].items() if area["ready"]) or "none"
+    console.print(f"generation {result['generation']}: model {result['model_version'] or 'none'}; ready areas: {ready}")

@@ -19,21 +19,12 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
-from predictor.errors import PredictorError
+from predictor.errors import EndpointError, KeyFileError
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
-
-class EndpointError(PredictorError):
-    """The endpoint is not one the daemon may listen on (transport, address, or already in use)."""
-
-    code = "invalid_endpoint"
-
-
-class KeyFileError(PredictorError):
-    """A CurveZMQ key file or directory is missing or unreadable."""
-
-    code = "invalid_key"
+__all__ = ["EndpointError", "KeyFileError", "bind_private", "check_endpoint", "generate_keys", "load_keypair",
+           "load_public_key", "remove_socket_file", "start_curve"]
 
 
 def ipc_path(endpoint: str) -> Path | None:

@@ -197,15 +197,6 @@ def _array(params: dict, name: str, low: int, high: int) -> list:
     return value
 
 
-def _int_in(params: dict, name: str, low: int, high: int) -> None:
-    value = params.get(name)
-    if value is None:
-        return
-    if type(value) is not int or not low <= value <= high:
-        found = value if type(value) is int else describe(value)
-        raise ValidationError(f"params.{name}", f"expected int between {low} and {high}, found {found}")
-
-
 def _param_text(params: dict, name: str, *, required: bool) -> None:
     value = params.get(name)
     if value is None and not required:

@@ -34,7 +34,8 @@ Releases, environments, versions
 
 Volume seasonality
     Per UTC hour, business hours 09-17 are busiest and 00-05 quietest (``HOUR_VOLUME``); per
-    weekday Monday..Sunday 1.0, 1.1, 1.1, 1.0, 0.8, 0.2, 0.12. Deployment types by environment
+    weekday Monday..Sunday 1.0, 1.1, 1.1, 1.0, 0.8, 0.2, 0.12; a linear trend (``growth``,
+    default +30% from the first day to the last, around the average). Deployment types by environment
     (production: blue-green 22%, canary 22%, rolling 25%, big-bang 8%, feature-flag 13%,
     a-b-test 10%; dev uses big-bang 35%).
 
@@ -99,18 +100,26 @@ Failure causes and rollbacks
 
 Writers (:mod:`predictor.demo.writers`): ``write_ledger_sqlite(history, path,
 schema="migrations"|"init")``, ``write_sexp_export``, ``write_json_export``,
-``write_csv_export``, ``write_feature_lines``, ``write_executions_jsonl``.
+``write_csv_export``, ``write_feature_lines``, ``write_executions_jsonl``,
+``write_rollbacks_jsonl`` (each
+``(history, path, *, overwrite=False)``, returning a summary dict), and
+``write_demo_files(out_dir, formats, seed=..., ...)`` behind ``predictor demo-data``. The
+ledger files carry the ledger fields plus metadata ``((region . "eu-west-1") (change-size .
+120) (commit-time . "2026-01-05T07:12:00Z") (configuration . ((replicas . 3) (timeout_seconds
+. 60) (ssl_verify . #t) (audit_logging . #t) (health_check_grace . 30))))``; the executions
+JSON Lines carry every canonical column under the same ids, so ingesting a ledger file and
+then the executions adds the details to the same deployments.
 """
 
 from predictor.demo.history import DemoHistory, generate_history, true_risk
 from predictor.demo.planted import planted_recovery_median
 from predictor.demo.writers import (
-    write_csv_export, write_executions_jsonl, write_feature_lines, write_json_export,
-    write_ledger_sqlite, write_sexp_export,
+    write_csv_export, write_demo_files, write_executions_jsonl, write_feature_lines, write_json_export,
+    write_ledger_sqlite, write_rollbacks_jsonl, write_sexp_export,
 )
 
 __all__ = [
     "DemoHistory", "generate_history", "true_risk", "planted_recovery_median",
     "write_ledger_sqlite", "write_sexp_export", "write_json_export", "write_csv_export",
-    "write_feature_lines", "write_executions_jsonl",
+    "write_feature_lines", "write_executions_jsonl", "write_rollbacks_jsonl", "write_demo_files",
 ]

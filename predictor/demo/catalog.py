@@ -9,6 +9,7 @@ probability :data:`HUB_EDGE_SHARE`, so hubs have many transitive dependents.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,8 @@ TEAMS = {
     "edge": ("sybil", "trent", "victor"),
 }
 BOTS = ("ci-bot", "deploy-bot")
+#: every service name matches this, so writers may quote names without escaping
+SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 HUB_COUNT = 3
 HUB_EDGE_SHARE = 0.6
 HUB_EDGE_KIND = ("hard", "soft", "hard")
@@ -102,6 +105,7 @@ def build_catalog(rng: np.random.Generator, count: int, start: dt.datetime) -> C
     if count < 1:
         raise ValueError("services: expected at least 1")
     named = _service_names(count, rng)
+    assert all(SAFE_NAME.match(name) for name, _ in named)
     hub_count = min(HUB_COUNT, max(1, count // 4))
     team_names = list(TEAMS)
     names, types, teams, deps, resources = [], [], [], [], []

@@ -9,6 +9,7 @@ the columns on first access; the writers work on the columns directly.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -74,7 +75,7 @@ def _choice_rows(rng: np.random.Generator, probabilities: np.ndarray) -> np.ndar
     return np.minimum((draws > cumulative).sum(axis=1), probabilities.shape[1] - 1)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class DemoHistory:
     """A generated history: services, deployments and rollbacks as canonical dicts.
 
@@ -92,6 +93,11 @@ class DemoHistory:
     columns: dict[str, Any]
     rollback_columns: dict[str, Any]
     best_templates: dict[tuple[str, tuple[str, ...]], int] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"DemoHistory(seed={self.seed}, deployments={len(self)}, "
+                f"rollbacks={self.rollback_columns['started'].size}, services={len(self.catalog.names)}, "
+                f"start={self.start.isoformat()}, end={self.end.isoformat()})")
 
     # -- simple views -----------------------------------------------------------------------
     @property
@@ -159,12 +165,27 @@ class DemoHistory:
     @cached_property
     def deployments(self) -> list[dict]:
         """Every deployment as a canonical dict (keys = the store's deployments columns)."""
-        return build_deployment_records(self)
+        return _without_gc(build_deployment_records, self)
 
     @cached_property
     def rollbacks(self) -> list[dict]:
         """Every rollback as a canonical dict."""
-        return build_rollback_records(self)
+        return _without_gc(build_rollback_records, self)
+
+
+def _without_gc(build, history: DemoHistory) -> list[dict]:
+    """Run BUILD(HISTORY) with the cyclic garbage collector paused.
+
+    Millions of fresh dicts would trigger a collection every few hundred allocations (more than
+    half the time spent); the records hold no cycles, so nothing is lost by waiting.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return build(history)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # -- generation ---------------------------------------------------------------------------------
@@ -181,7 +202,7 @@ def _concurrency(service: np.ndarray, started: np.ndarray, dependencies: list[li
     sorted_started = started[order]
     for s in np.unique(service):
         by_service[int(s)] = sorted_started[sorted_service == s]
-    for s, times in by_service.items():
+    for s in by_service:
         rows = np.nonzero(service == s)[0]
         t = started[rows]
         total = np.zeros(rows.size, dtype=np.int64)
@@ -217,16 +238,6 @@ def _hour_weekday(started: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     hour = (started // 3600) % 24
     weekday = (started // 86400 + 3) % 7  # 1970-01-01 was a Thursday
     return hour, weekday
-
-
-@dataclass
-class _Rows:
-    """The deployment rows of one environment, as aligned arrays."""
-
-    release: np.ndarray
-    env: int
-    started: np.ndarray
-    columns: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _draw_rows(rng, cat: Catalog, rel: dict, release: np.ndarray, env: int, started: np.ndarray,
@@ -274,17 +285,21 @@ def _draw_rows(rng, cat: Catalog, rel: dict, release: np.ndarray, env: int, star
 
 def generate_history(seed: int = 0, services: int = 20, days: int = 120,
                      start: dt.datetime = dt.datetime(2026, 1, 5), deployments_per_day: float = 40,
-                     ) -> DemoHistory:
+                     growth: float = P.VOLUME_GROWTH) -> DemoHistory:
     """Generate a deterministic demo history of about DAYS x DEPLOYMENTS_PER_DAY deployments.
 
     SERVICES services deploy releases (service versions) that go to dev (sometimes), staging
-    (usually) and production, starting on START (naive UTC) for DAYS days. The planted
-    structure is described in :mod:`predictor.demo`; the same SEED gives the same history.
+    (usually) and production, starting on START (naive UTC) for DAYS days. Daily volume
+    grows linearly by GROWTH (a share) from the first day to the last, around the average
+    DEPLOYMENTS_PER_DAY. The planted structure is described in :mod:`predictor.demo`; the same
+    SEED gives the same history.
     """
     if services < 1:
         raise ValidationError("services", f"expected at least 1 service, got {services}")
     if days < 1:
         raise ValidationError("days", f"expected at least 1 day, got {days}")
+    if not -2 < growth < 2:
+        raise ValidationError("growth", f"expected a share between -2 and 2, got {growth}")
     if deployments_per_day <= 0:
         raise ValidationError("deployments_per_day", f"expected a positive number, got {deployments_per_day}")
     if start.tzinfo is not None:
@@ -310,7 +325,8 @@ def generate_history(seed: int = 0, services: int = 20, days: int = 120,
     per_release = P.DEV_SHARE + P.STAGING_SHARE + production_share
     day = np.arange(days)
     weekday = (start.weekday() + day) % 7
-    rate = deployments_per_day * P.WEEKDAY_VOLUME[weekday] / P.WEEKDAY_VOLUME.mean() / per_release
+    trend = 1.0 + growth * (day / max(days - 1, 1) - 0.5)
+    rate = deployments_per_day * trend * P.WEEKDAY_VOLUME[weekday] / P.WEEKDAY_VOLUME.mean() / per_release
     release_day = np.repeat(day, rng.poisson(rate))
     R = release_day.size
     hour = rng.choice(24, R, p=P.HOUR_VOLUME / P.HOUR_VOLUME.sum())
@@ -474,80 +490,79 @@ def generate_history(seed: int = 0, services: int = 20, days: int = 120,
 # -- canonical records ----------------------------------------------------------------------------
 
 def build_deployment_records(history: DemoHistory) -> list[dict]:
-    """Build the canonical deployment dicts from HISTORY's columns."""
+    """Build the canonical deployment dicts from HISTORY's columns (fresh objects per record)."""
     c = history.columns
     cat = history.catalog
     ids = history.deployment_ids()
     names = cat.names
     envs = P.ENVIRONMENTS
     types = P.DEPLOYMENT_TYPES
-    started = _datetimes(c["started"])
-    completed = _datetimes(c["started"] + c["duration"])
-    commit = _datetimes(c["commit_time"])
-    duration = c["duration"].tolist()
-    commit_iso = iso_times(c["commit_time"])
-    columns = {key: c[key].tolist() for key in (
-        "service", "env", "type", "status", "initiator", "parent", "change_size", "region", "replicas",
-        "timeout_seconds", "ssl_verify", "audit_logging", "health_check_grace", "reason", "cause",
-        "rollback_triggered", "rollback_successful", "automated", "host", "cpu_percent", "memory_mb",
-        "response_time_ms", "error_rate")}
-    versions = c["version"]
+    regions = P.REGIONS
+    resources = [list(r) for r in cat.resources]
+    logs = [f"ERROR {reason}" for reason in REASONS]
+    lessons = [P.CAUSE_LESSONS[cause] for cause in P.FAILURE_CAUSES]
+    env_of = c["env"].tolist()
+    rows = zip(
+        ids, c["service"].tolist(), c["version"], env_of, c["type"].tolist(), _datetimes(c["started"]),
+        _datetimes(c["started"] + c["duration"]), c["status"].tolist(), c["initiator"].tolist(),
+        c["region"].tolist(), c["change_size"].tolist(), iso_times(c["commit_time"]), c["parent"].tolist(),
+        c["duration"].tolist(), _datetimes(c["commit_time"]), c["replicas"].tolist(),
+        c["timeout_seconds"].tolist(), c["ssl_verify"].tolist(), c["audit_logging"].tolist(),
+        c["health_check_grace"].tolist(), c["host"].tolist(), c["reason"].tolist(), c["cause"].tolist(),
+        c["rollback_triggered"].tolist(), c["rollback_successful"].tolist(), c["automated"].tolist(),
+        c["cpu_percent"].tolist(), c["memory_mb"].tolist(), c["response_time_ms"].tolist(),
+        c["error_rate"].tolist(),
+    )
+    cancelled = STATUS_NAMES.index("cancelled")
     records = []
-    for i in range(len(ids)):
-        s = columns["service"][i]
-        env = envs[columns["env"][i]]
+    append = records.append
+    for (id_, s, version, e, t, started, completed, status, initiator, region, size, commit_iso, parent,
+         duration, commit, replicas, timeout, ssl, audit, grace, host, reason, cause, triggered, restored,
+         automated, cpu, memory, response, errors) in rows:
+        env = envs[e]
         name = names[s]
-        region = P.REGIONS[columns["region"][i]]
-        status = STATUS_NAMES[columns["status"][i]]
-        reason = columns["reason"][i]
-        cause = columns["cause"][i]
-        parent = columns["parent"][i]
-        triggered = columns["rollback_triggered"][i]
-        configuration = {
-            "replicas": columns["replicas"][i], "timeout_seconds": columns["timeout_seconds"][i],
-            "ssl_verify": columns["ssl_verify"][i], "audit_logging": columns["audit_logging"][i],
-            "health_check_grace": columns["health_check_grace"][i],
-        }
+        region_name = regions[region]
+        dtype = types[t]
         if reason >= 0:
-            log = f"ERROR {REASONS[reason]}"
-        elif status == "cancelled":
+            log = logs[reason]
+        elif status == cancelled:
             log = "deployment cancelled by operator"
         else:
             log = "deployment finished: all health checks passing"
-        records.append({
-            "id": ids[i],
+        append({
+            "id": id_,
             "service": name,
-            "version": versions[i],
+            "version": version,
             "environment": env,
-            "deployment_type": types[columns["type"][i]],
-            "started": started[i],
-            "completed": completed[i],
-            "status": status,
-            "initiator": INITIATORS[columns["initiator"][i]],
+            "deployment_type": dtype,
+            "started": started,
+            "completed": completed,
+            "status": STATUS_NAMES[status],
+            "initiator": INITIATORS[initiator],
             "metadata": {
-                "region": region, "change-size": columns["change_size"][i], "commit-time": commit_iso[i],
-                "configuration": dict(configuration),
+                "region": region_name, "change-size": size, "commit-time": commit_iso,
+                "configuration": {"replicas": replicas, "timeout_seconds": timeout, "ssl_verify": ssl,
+                                  "audit_logging": audit, "health_check_grace": grace},
             },
             "parent_id": ids[parent] if parent >= 0 else None,
-            "duration_seconds": float(duration[i]),
-            "change_size": columns["change_size"][i],
-            "configuration": configuration,
-            "commit_time": commit[i],
-            "name": f"{name}-{versions[i]}-{env}",
-            "strategy": types[columns["type"][i]],
-            "source_environment": envs[columns["env"][parent]] if parent >= 0 else None,
-            "target_host": f"{name}-{env}-{columns['host'][i]}.{region}.example.internal",
-            "resources": list(cat.resources[s]),
+            "duration_seconds": float(duration),
+            "change_size": size,
+            "configuration": {"replicas": replicas, "timeout_seconds": timeout, "ssl_verify": ssl,
+                              "audit_logging": audit, "health_check_grace": grace},
+            "commit_time": commit,
+            "name": f"{name}-{version}-{env}",
+            "strategy": dtype,
+            "source_environment": envs[env_of[parent]] if parent >= 0 else None,
+            "target_host": f"{name}-{env}-{host}.{region_name}.example.internal",
+            "resources": resources[s].copy(),
             "failure_reasons": [REASONS[reason]] if reason >= 0 else [],
             "rollback_triggered": triggered,
-            "rollback_successful": columns["rollback_successful"][i] if triggered else None,
-            "automated": columns["automated"][i],
+            "rollback_successful": restored if triggered else None,
+            "automated": automated,
             "log_excerpt": log,
-            "performance": {
-                "cpu_percent": columns["cpu_percent"][i], "memory_mb": columns["memory_mb"][i],
-                "response_time_ms": columns["response_time_ms"][i], "error_rate": columns["error_rate"][i],
-            },
-            "lessons_learned": [P.CAUSE_LESSONS[P.FAILURE_CAUSES[cause]]] if cause >= 0 else [],
+            "performance": {"cpu_percent": cpu, "memory_mb": memory, "response_time_ms": response,
+                            "error_rate": errors},
+            "lessons_learned": [lessons[cause]] if cause >= 0 else [],
         })
     return records
 

@@ -25,6 +25,8 @@ HOUR_VOLUME = np.array([
 ])
 #: relative volume per weekday, Monday first (weekends quiet, Friday a little quieter)
 WEEKDAY_VOLUME = np.array([1.00, 1.10, 1.10, 1.00, 0.80, 0.20, 0.12])
+#: linear growth of daily volume from the first day to the last (a share; 0.3 = +30%)
+VOLUME_GROWTH = 0.3
 #: share of releases that go to dev first, and to staging before production
 DEV_SHARE = 0.35
 STAGING_SHARE = 0.85

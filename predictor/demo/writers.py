@@ -8,7 +8,8 @@
 * :func:`write_json_export`, :func:`write_csv_export` -- the ledger's JSON and CSV exports;
 * :func:`write_feature_lines` -- experiment 001's collect-data output, one alist per service;
 * :func:`write_executions_jsonl` -- JSON Lines of the full canonical deployment records
-  (pattern-learner execution details included), ISO-8601 ``Z`` times.
+  (pattern-learner execution details included), ISO-8601 ``Z`` times;
+* :func:`write_rollbacks_jsonl` -- JSON Lines of the full canonical rollback records.
 
 Every writer refuses to replace an existing file unless ``overwrite=True``, builds its text
 column-wise (a million deployments in seconds), and returns a summary dict (path, format,
@@ -122,7 +123,6 @@ class _Ledger:
         self.commit_iso = iso_times(c["commit_time"])
         # configurations take few distinct values: write each once, pick by code
         self.config_code, configs = configuration_codes(history)
-        self.configs = configs
         region_text = [f'((region . "{region}") (change-size . ' for region in P.REGIONS]
         config_text = [" (configuration . " + sexp_value(config) + "))" for config in configs]
         self.metadata = [
@@ -480,6 +480,9 @@ def write_executions_jsonl(history: DemoHistory, path: str | Path, *, overwrite:
     done_log = enc("deployment finished: all health checks passing")
     cancelled_log = enc("deployment cancelled by operator")
     boolean = ("false", "true")
+    # names, versions, ids and environments are [a-z0-9.-] only (see catalog.SAFE_NAME): quote as is
+    parent_json = [f'"{id_}"' for id_ in ledger.ids] + ["null"]  # index -1 -> null
+    source_json = [f'"{env}"' for env in ledger.environments] + ["null"]
     columns = zip(
         c["service"].tolist(), c["env"].tolist(), c["region"].tolist(), c["change_size"].tolist(),
         c["duration"].tolist(), c["initiator"].tolist(), c["status"].tolist(), c["parent"].tolist(),
@@ -504,11 +507,11 @@ def write_executions_jsonl(history: DemoHistory, path: str | Path, *, overwrite:
                 f'"completed": "{ledger.completed_iso[i]}", "status": "{ledger.statuses[i]}", '
                 f'"initiator": {initiators_json[initiator]}, "metadata": {{"region": "{P.REGIONS[region]}", '
                 f'"change-size": {size}, "commit-time": "{ledger.commit_iso[i]}", "configuration": {config}}}, '
-                f'"parent_id": {enc(ledger.parents[i])}, "duration_seconds": {duration}.0, '
+                f'"parent_id": {parent_json[parent]}, "duration_seconds": {duration}.0, '
                 f'"change_size": {size}, "configuration": {config}, "commit_time": "{ledger.commit_iso[i]}", '
-                f'"name": {enc(f"{name}-{version}-{env}")}, "strategy": "{dtype}", '
-                f'"source_environment": {enc(ledger.environments[parent]) if parent >= 0 else "null"}, '
-                f'"target_host": {enc(f"{name}-{env}-{host}.{P.REGIONS[region]}.example.internal")}, '
+                f'"name": "{name}-{version}-{env}", "strategy": "{dtype}", '
+                f'"source_environment": {source_json[parent]}, '
+                f'"target_host": "{name}-{env}-{host}.{P.REGIONS[region]}.example.internal", '
                 f'"resources": {resources_json[s]}, "failure_reasons": {reasons_json[reason]}, '
                 f'"rollback_triggered": {boolean[triggered]}, '
                 f'"rollback_successful": {boolean[restored] if triggered else "null"}, '
@@ -524,6 +527,21 @@ def write_executions_jsonl(history: DemoHistory, path: str | Path, *, overwrite:
     return _summary(path, "jsonl", deployments=ledger.n)
 
 
+def write_rollbacks_jsonl(history: DemoHistory, path: str | Path, *, overwrite: bool = False) -> dict:
+    """Write every rollback as one JSON object per line: ``{"record": "rollback", ...}`` with all
+    canonical rollback columns (completion, status, recovery_seconds and steps included, which the
+    ledger's own files do not carry); times ISO-8601 UTC with ``Z``."""
+    path = _prepare(path, overwrite)
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    with path.open("w", encoding="utf-8") as out:
+        for record in history.rollbacks:
+            line = {"record": "rollback", **record,
+                    "started": record["started"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "completed": record["completed"].strftime("%Y-%m-%dT%H:%M:%SZ")}
+            out.write(encode(line) + "\n")
+    return _summary(path, "jsonl", rollbacks=len(history.rollbacks))
+
+
 #: writer per format name (the CLI's --formats)
 WRITERS = {
     "sqlite": lambda history, path, overwrite: write_ledger_sqlite(history, path, "migrations", overwrite=overwrite),
@@ -533,12 +551,13 @@ WRITERS = {
     "csv": lambda history, path, overwrite: write_csv_export(history, path, overwrite=overwrite),
     "features": lambda history, path, overwrite: write_feature_lines(history, path, overwrite=overwrite),
     "executions": lambda history, path, overwrite: write_executions_jsonl(history, path, overwrite=overwrite),
+    "rollbacks": lambda history, path, overwrite: write_rollbacks_jsonl(history, path, overwrite=overwrite),
 }
 #: file name per format inside the CLI's output directory
 FILE_NAMES = {
     "sqlite": "ledger.db", "sqlite-init": "ledger-init.db", "sexp": "ledger-export.scm",
     "json": "ledger-export.json", "csv": "ledger-export.csv", "features": "training-data.sexp",
-    "executions": "executions.jsonl",
+    "executions": "executions.jsonl", "rollbacks": "rollbacks.jsonl",
 }
 
 

@@ -36,30 +36,20 @@ MIN_TRAINING_ROWS = 200
 FEATURES = ("service_type", "deployment_type", "environment", "change_size",
             "service_median", "service_p90", "service_env_median", "service_type_median", "service_count")
 CATEGORICAL = ("service_type", "deployment_type", "environment")
+FORMAT = "predictor-duration-model/2"
+#: the value unknown numeric features take (trees split it off like any other value)
+MISSING = -1e6
 RESOURCE_UNITS = {"cpu": "cores", "memory": "MB", "replicas": "replicas"}
-#: the types a duration artifact may hold; anything else is refused on load
-TRUSTED_TYPES = [
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn._loss.link.IdentityLink",
-    "sklearn._loss.link.Interval",
-    "sklearn._loss.loss.PinballLoss",
-    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
-    "functools.partial",                        # audited: wraps check_array below (HGB's input check)
-    "sklearn.utils.validation.check_array",
-    "numpy.dtype",
-    "numpy.ndarray",
-    "builtins.dict",
-    "builtins.list",
-    "builtins.tuple",
-    "builtins.float",
-    "builtins.int",
-    "builtins.str",
-    "builtins.NoneType",
-    "builtins.bool",
-    "numpy.float64",
-    "numpy.int64",
-]
+#: the only types beyond skops' defaults a duration artifact may hold; anything else is refused.
+#: Audited: a TreePredictor holds the nodes of one tree as a numpy structured array.
+TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+
+
+class _NoCalibration:
+    """The identity map in the shape PackedEnsemble expects of a calibrator (unused for regression)."""
+
+    X_thresholds_ = np.array([0.0, 1.0])
+    y_thresholds_ = np.array([0.0, 1.0])
 
 
 def pinball_loss(actual: np.ndarray, predicted: np.ndarray, quantile: float) -> float:
@@ -161,20 +151,35 @@ class DurationModel:
 
     # -- encoding -----------------------------------------------------------------------------
     def _matrix(self, rows: list[list]) -> np.ndarray:
-        X = np.full((len(rows), len(FEATURES)), np.nan)
+        """Numeric features (unknown -> MISSING) followed by one-hot columns of the categories."""
+        numeric = [j for j, name in enumerate(FEATURES) if name not in CATEGORICAL]
+        width = len(numeric) + sum(len(codes) for codes in self.categories_.values())
+        X = np.zeros((len(rows), width))
+        for column, j in enumerate(numeric):
+            X[:, column] = [MISSING if row[j] is None or row[j] != row[j] else row[j] for row in rows]
+        offset = len(numeric)
         for j, name in enumerate(FEATURES):
             if name in CATEGORICAL:
                 codes = self.categories_[name]
-                X[:, j] = [codes.get(row[j], np.nan) for row in rows]
-            else:
-                X[:, j] = [np.nan if row[j] is None else row[j] for row in rows]
+                for i, row in enumerate(rows):
+                    code = codes.get(str(row[j]))
+                    if code is not None:
+                        X[i, offset + code] = 1.0
+                offset += len(codes)
         return X
 
     def _regressor(self, quantile: float) -> HistGradientBoostingRegressor:
         return HistGradientBoostingRegressor(
             loss="quantile", quantile=quantile, max_iter=self.max_iter, learning_rate=self.learning_rate,
-            max_leaf_nodes=31, min_samples_leaf=30, l2_regularization=1.0,
-            categorical_features=[name in CATEGORICAL for name in FEATURES], random_state=0)
+            max_leaf_nodes=31, min_samples_leaf=30, l2_regularization=1.0, random_state=0)
+
+    def _pack(self) -> None:
+        """Pack both regressors into flat arrays (Models I's packed walk): fast single rows."""
+        from predictor.models.packed import PackedEnsemble
+
+        width = self.p50_.n_features_in_
+        self.packed_ = [PackedEnsemble.from_sklearn(model, _NoCalibration(), np.arange(width), width)
+                        for model in (self.p50_, self.p90_)]
 
     def fit(self, rows: list[list], durations: np.ndarray) -> "DurationModel":
         """Fit on the earlier rows and calibrate on the later CALIBRATION_FRACTION (rows time-ordered)."""
@@ -201,10 +206,18 @@ class DurationModel:
         self.shift90_ = float(np.quantile(residual90, min(1.0, math.ceil((n + 1) * 0.9) / n)))
         self.n_train_ = cut
         self.n_calibration_ = n
+        self._pack()
         return self
 
     def predict(self, rows: list[list]) -> tuple[np.ndarray, np.ndarray]:
-        """Return (p50, p90) durations in seconds for feature ROWS."""
+        """Return (p50, p90) durations in seconds for feature ROWS (packed walk, no scikit-learn call)."""
+        X = self._matrix(rows)
+        p50 = np.exp(self.packed_[0].raw_many(X) + self.shift50_)
+        p90 = np.exp(self.packed_[1].raw_many(X) + self.shift90_)
+        return p50, np.maximum(p90, p50)
+
+    def predict_sklearn(self, rows: list[list]) -> tuple[np.ndarray, np.ndarray]:
+        """The same as :meth:`predict` through scikit-learn (the reference the packed form must match)."""
         X = self._matrix(rows)
         with threadpool_limits(1, user_api="openmp"):
             p50 = np.exp(self.p50_.predict(X) + self.shift50_)
@@ -218,7 +231,7 @@ class DurationModel:
 
         directory.mkdir(parents=True, exist_ok=True)
         sio.dump({"p50": self.p50_, "p90": self.p90_}, directory / "model.skops")
-        meta = {"features": list(FEATURES), "categories": self.categories_, "shift50": self.shift50_,
+        meta = {"format": FORMAT, "features": list(FEATURES), "categories": self.categories_, "shift50": self.shift50_,
                 "shift90": self.shift90_, "n_train": self.n_train_, "n_calibration": self.n_calibration_,
                 "params": {"max_iter": self.max_iter, "learning_rate": self.learning_rate,
                            "calibration_fraction": self.calibration_fraction},
@@ -240,6 +253,9 @@ class DurationModel:
                 raise ModelFileError(f"{path}: holds types outside the trusted list: {', '.join(untrusted)}")
             parts = sio.load(path, trusted=TRUSTED_TYPES)
             meta = json.loads((directory / "model.json").read_text())
+            if meta.get("format") != FORMAT:
+                raise ModelFileError(f"{directory / 'model.json'}: expected format {FORMAT!r}, "
+                                     f"found {meta.get('format')!r} (retrain with `predictor train`)")
         except ModelFileError:
             raise
         except FileNotFoundError as exc:
@@ -253,6 +269,7 @@ class DurationModel:
         model.shift50_, model.shift90_ = meta["shift50"], meta["shift90"]
         model.n_train_, model.n_calibration_ = meta["n_train"], meta["n_calibration"]
         model.metrics_ = meta.get("metrics", {})
+        model._pack()
         return model
 
 

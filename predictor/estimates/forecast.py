@@ -16,7 +16,6 @@ import datetime as dt
 import math
 
 import numpy as np
-from scipy.stats import poisson
 
 from predictor.errors import ModelNotReadyError, NotFoundError
 from predictor.estimates.history import DeploymentHistory, from_epoch
@@ -147,17 +146,35 @@ class VolumeForecaster:
                 "series": series_out, "total": _shape(days, total)}
 
 
+def poisson_quantile(q: float, mu: float) -> int:
+    """The smallest k with P(X <= k) >= Q for X ~ Poisson(MU) (normal approximation above 500)."""
+    if mu <= 0:
+        return 0
+    if mu > 500:
+        z = {0.1: -1.2815515655446004, 0.9: 1.2815515655446004}.get(q)
+        if z is None:
+            raise ValueError(f"quantile {q} not supported above mean 500")
+        return max(0, int(math.floor(mu + z * math.sqrt(mu) + 0.5)))
+    pmf = math.exp(-mu)
+    cdf, k = pmf, 0
+    while cdf < q:
+        k += 1
+        pmf *= mu / k
+        cdf += pmf
+    return k
+
+
 def _shape(days: np.ndarray, expected: np.ndarray) -> dict:
     """Per-day and per-week (Monday-based) expected counts with Poisson p10/p90 bounds."""
     daily = [{"date": from_epoch(day * DAY).date().isoformat(), "start": float(day * DAY),
-              "expected": round(float(mu), 3), "low": int(poisson.ppf(0.1, mu)), "high": int(poisson.ppf(0.9, mu))}
+              "expected": round(float(mu), 3), "low": poisson_quantile(0.1, mu), "high": poisson_quantile(0.9, mu)}
              for day, mu in zip(days, expected)]
     weekly: dict[int, float] = {}
     for day, mu in zip(days, expected):
         monday = int(day - weekday_of(int(day)))
         weekly[monday] = weekly.get(monday, 0.0) + float(mu)
     weeks = [{"week_start": from_epoch(monday * DAY).date().isoformat(), "start": float(monday * DAY),
-              "expected": round(mu, 3), "low": int(poisson.ppf(0.1, mu)), "high": int(poisson.ppf(0.9, mu))}
+              "expected": round(mu, 3), "low": poisson_quantile(0.1, mu), "high": poisson_quantile(0.9, mu)}
              for monday, mu in sorted(weekly.items())]
     return {"days": daily, "weeks": weeks}
 

@@ -205,6 +205,19 @@ class BlastRadiusAnalyzer:
     def __init__(self, graph: DependencyGraph, activity: ServiceActivity) -> None:
         self.graph = graph
         self.activity = activity
+        self._facts: dict[tuple[str, int], dict] = {}
+
+    def invalidate(self, service: str | None = None) -> None:
+        """Forget cached criticality: of SERVICE (a new deployment of it), or all (graph changed).
+
+        A new deployment also nudges the fleet-wide base rate every smoothed failure rate
+        leans on; that drift is ignored until the entry is next dropped.
+        """
+        if service is None:
+            self._facts.clear()
+        else:   # the service's own facts, and every cached blast radius (it may contain it)
+            for key in [k for k in self._facts if k[0] in (service, "affected")]:
+                del self._facts[key]
 
     def criticality(self, service: str, graph: DependencyGraph, at: float | None) -> dict:
         """The criticality of SERVICE in [0, 1] and what it is made of.
@@ -213,7 +226,21 @@ class BlastRadiusAnalyzer:
         deployment when AT lies beyond the history (an imported history that ended earlier).
         """
         latest = self.activity.latest
-        volume = self.activity.deploys_per_week(service, at if at is None or not latest <= at else latest)
+        end = at if at is None or not latest <= at else latest
+        key = (service, -1 if end is None or end != end else int(end // 3600))
+        if graph is self.graph:
+            cached = self._facts.get(key)
+            if cached is not None:
+                return cached
+        facts = self._criticality(service, graph, end)
+        if graph is self.graph:
+            if len(self._facts) > 100_000:
+                self._facts.clear()
+            self._facts[key] = facts
+        return facts
+
+    def _criticality(self, service: str, graph: DependencyGraph, end: float | None) -> dict:
+        volume = self.activity.deploys_per_week(service, end)
         failure_rate = self.activity.failure_rate(service)
         dependents = graph.dependents_count(service)
         score = (0.5 * (1 - math.exp(-dependents / 4.0))
@@ -232,6 +259,28 @@ class BlastRadiusAnalyzer:
                               "completed": None if math.isnan(completed) else completed, "environment": env})
         return found
 
+    def _affected(self, service: str, graph: DependencyGraph, at: float, max_depth: int | None) -> tuple:
+        """(affected services with their facts, summed impact, count per kind), cached on the base graph."""
+        key = ("affected", service, max_depth, int(at // 3600))
+        if graph is self.graph:
+            cached = self._facts.get(key)
+            if cached is not None:
+                return cached
+        affected = []
+        impact_sum = 0.0
+        by_kind = {"hard": 0, "soft": 0, "optional": 0}
+        for item in graph.blast_radius(service, max_depth):
+            facts = self.criticality(item.service, graph, at)
+            weight = KIND_WEIGHT[item.kind] * DISTANCE_DECAY ** (item.distance - 1) * (0.5 + 0.5 * facts["criticality"])
+            impact_sum += weight
+            by_kind[item.kind] += 1
+            affected.append({"service": item.service, "distance": item.distance, "kind": item.kind,
+                             "via": item.via, "impact": round(weight, 4), **facts})
+        result = (affected, impact_sum, dict(by_kind))
+        if graph is self.graph:
+            self._facts[key] = result
+        return result
+
     def analyze(self, service: str, *, environment: str | None = None, at: float | None = None,
                 failure_probability: float | None = None, dependencies: list[tuple[str, str, str]] = (),
                 max_depth: int | None = None) -> dict:
@@ -240,17 +289,9 @@ class BlastRadiusAnalyzer:
         at = self.activity.latest if at is None or math.isnan(at) else at
         if at is None or math.isnan(at):
             at = 0.0
-        impacts = graph.blast_radius(service, max_depth)
-        affected = []
-        impact_sum = 0.0
-        by_kind = {"hard": 0, "soft": 0, "optional": 0}
-        for item in impacts:
-            facts = self.criticality(item.service, graph, at)
-            weight = KIND_WEIGHT[item.kind] * DISTANCE_DECAY ** (item.distance - 1) * (0.5 + 0.5 * facts["criticality"])
-            impact_sum += weight
-            by_kind[item.kind] += 1
-            affected.append({"service": item.service, "distance": item.distance, "kind": item.kind,
-                             "via": item.via, "impact": round(weight, 4), **facts})
+        cached, impact_sum, by_kind = self._affected(service, graph, at, max_depth)
+        affected = [dict(item) for item in cached]    # answers never share dicts with the cache
+        by_kind = dict(by_kind)
         own = self.criticality(service, graph, at)
         known = self.activity.outcomes(service)
         if failure_probability is None:
@@ -262,7 +303,7 @@ class BlastRadiusAnalyzer:
         env_weight = 1.0 if environment in (None, "production", "prod") else 0.6
         terms = [
             ("blast_radius", 0.45, 1 - math.exp(-impact_sum / 2.5),
-             f"{len(impacts)} dependent service(s) at risk ({by_kind['hard']} hard, {by_kind['soft']} soft, "
+             f"{len(affected)} dependent service(s) at risk ({by_kind['hard']} hard, {by_kind['soft']} soft, "
              f"{by_kind['optional']} optional)"),
             ("failure_likelihood", 0.35, min(1.0, failure_probability / 0.3),
              f"failure probability {failure_probability:.1%} ({probability_source})"),

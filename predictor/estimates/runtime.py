@@ -13,23 +13,26 @@ request. The CLI uses the same answerer built lazily (only what a command needs)
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from predictor.errors import ModelNotReadyError, ValidationError
+from predictor.errors import ModelFileError, ModelNotReadyError, ValidationError
 from predictor.estimates.activity import ServiceActivity, _epoch
-from predictor.estimates.durations import (
-    DurationModel, DurationState, load_current_durations, point_in_time_rows, resource_estimate,
-    resource_profiles, train_durations,
-)
-from predictor.estimates.forecast import DAY, VolumeForecaster
 from predictor.estimates.graph import BlastRadiusAnalyzer, DependencyGraph, parse_dependency_overrides
 from predictor.estimates.history import DeploymentHistory, load_history
-from predictor.estimates.windows import ConcurrencyProfile, RiskSurface, parse_window_request, suggest_windows
+
+if TYPE_CHECKING:
+    from predictor.estimates.forecast import VolumeForecaster
+
+# durations, forecast and windows import scikit-learn and scipy (seconds on a busy machine):
+# they are imported where first needed, so `predictor risk` starts fast.
+DAY = 86400.0
+log = logging.getLogger(__name__)
 
 
 def _text(params: dict, key: str, where: str, *, required: bool = False, default: str | None = None) -> str | None:
@@ -78,6 +81,7 @@ class EstimatesAnswerer:
         self._graph: DependencyGraph | None = None
         self._activity: ServiceActivity | None = None
         self._durations: tuple | None = None
+        self._blast: BlastRadiusAnalyzer | None = None
         self._forecaster: VolumeForecaster | None = None
         self._scorer = None
         self._observed_starts: list[tuple[str, str, float]] = []
@@ -120,26 +124,40 @@ class EstimatesAnswerer:
 
     @property
     def blast(self) -> BlastRadiusAnalyzer:
-        return BlastRadiusAnalyzer(self.graph, self.activity)
+        if self._blast is None:
+            self._blast = BlastRadiusAnalyzer(self.graph, self.activity)
+        return self._blast
 
     @property
     def durations(self) -> tuple:
         """(model or None, why not, DurationState, resource profiles)."""
         if self._durations is None:
+            from predictor.estimates.durations import (
+                load_current_durations, point_in_time_rows, resource_profiles, train_durations,
+            )
+
             _, _, state = point_in_time_rows(self.history)
             profiles = resource_profiles(self.history)
             model, missing = None, None
             try:
-                model = load_current_durations()
-                if model is None:
-                    model, _ = train_durations(self._store) if self._store is not None else (None, None)
+                try:
+                    model = load_current_durations()
+                except ModelFileError as exc:     # an older or damaged artifact: learn a new one
+                    if self._store is None:
+                        raise
+                    log.warning("duration model not loaded (%s); training a new one", exc)
+                    model = None
+                if model is None and self._store is not None:
+                    model, _ = train_durations(self._store)
             except ModelNotReadyError as exc:
                 missing = str(exc)
             self._durations = (model, missing, state, profiles)
         return self._durations
 
     @property
-    def forecaster(self) -> VolumeForecaster | None:
+    def forecaster(self):
+        from predictor.estimates.forecast import VolumeForecaster
+
         if self._forecaster is None and len(self.history):
             self._forecaster = VolumeForecaster(self.history)
         return self._forecaster
@@ -147,6 +165,8 @@ class EstimatesAnswerer:
     @property
     def scorer(self):
         """The window scorer: the failure model when trained, else the history's risk surface."""
+        from predictor.estimates.windows import RiskSurface
+
         if self._scorer is None:
             self._scorer = load_failure_scorer(self._store, self.history) if self._store is not None else None
             if self._scorer is None:
@@ -159,6 +179,8 @@ class EstimatesAnswerer:
     # -- updates ------------------------------------------------------------------------------
     def observe(self, kind: str, record: dict) -> None:
         """Take in a recorded deployment, rollback or service so answers see it at once."""
+        if self._blast is not None and kind in ("service", "deployment"):
+            self._blast.invalidate(record.get("service") if kind == "deployment" else None)
         if kind == "service":
             name = record.get("name")
             if isinstance(name, str) and record.get("dependencies") is not None and self._graph is not None:
@@ -180,12 +202,9 @@ class EstimatesAnswerer:
         if not known:
             self._observed_starts.append((service, str(environment or ""), started))
             self._forecaster = None
-            if isinstance(self._scorer, RiskSurface):
+            if self._scorer:
                 self._scorer.profile.observe(service, started)
-            elif self._scorer:
-                self._scorer.state.observe("deployment", record)
-                self._scorer.profile.observe(service, started)
-        elif self._scorer and not isinstance(self._scorer, RiskSurface):
+        if self._scorer and hasattr(self._scorer, "state"):    # the failure model's feature state
             self._scorer.state.observe("deployment", record)
         if self._durations is not None:
             completed = _epoch(record.get("completed"))
@@ -193,7 +212,7 @@ class EstimatesAnswerer:
             if duration is None and completed is not None:
                 duration = completed - started
             if isinstance(duration, (int, float)) and record.get("status") in ("success", "failure", "rolled-back", "partial"):
-                state: DurationState = self._durations[2]
+                state = self._durations[2]
                 state.add(service, self.history.service_type_of(service), str(environment or ""),
                           completed if completed is not None else started + duration, float(duration))
 
@@ -229,6 +248,8 @@ class EstimatesAnswerer:
         if change is not None and (isinstance(change, bool) or not isinstance(change, (int, float)) or change < 0):
             raise ValidationError(f"{where}.change_size", f"expected a number >= 0, got {change!r}")
         started = _time(deployment, "started", where) or time.time()
+        from predictor.estimates.durations import resource_estimate
+
         model, missing, state, profiles = self.durations
         history_count = state.history_count(service)
         result = {"service": service, "environment": environment, "deployment_type": deployment_type,
@@ -267,7 +288,9 @@ class EstimatesAnswerer:
         return forecaster.forecast(service, environment, weeks=weeks,
                                    start_day=None if start is None else int(math.floor(start / DAY)))
 
-    def _current_forecaster(self) -> VolumeForecaster | None:
+    def _current_forecaster(self):
+        from predictor.estimates.forecast import VolumeForecaster
+
         if self._forecaster is None and self._observed_starts and len(self.history):
             self._forecaster = VolumeForecaster(_with_starts(self.history, self._observed_starts))
         return self.forecaster
@@ -276,6 +299,8 @@ class EstimatesAnswerer:
         """The best deployment windows over a range, with reasons."""
         if not isinstance(params, dict):
             raise ValidationError("params", f"expected an object, got {type(params).__name__}")
+        from predictor.estimates.windows import parse_window_request, suggest_windows
+
         request = parse_window_request(params, default_now=time.time())
         scorer = self.scorer
         if scorer is None:
@@ -321,6 +346,7 @@ def load_failure_scorer(store, history: DeploymentHistory):
     """The champion failure model (Models I) as a window scorer, or None when none is trained."""
     try:
         from predictor.estimates.failure_scorer import FailureModelScorer
+        from predictor.estimates.windows import ConcurrencyProfile
         from predictor.features.serving import FeatureState
         from predictor.models.artifacts import MODEL_FILE, load_model
     except ImportError:

@@ -12,6 +12,8 @@ import math
 import time
 from typing import Any
 
+import numpy as np
+
 from predictor.errors import ValidationError
 from predictor.features import CATEGORICAL_FEATURES
 from predictor.features.records import epoch_us, to_utc_naive
@@ -145,12 +147,12 @@ class FailurePredictor:
                     "abstained": False, "factors": [], "similar_deployments": []}
         probability, _raw, contributions = self.model.packed.explain_one(row)
         groups = self.model.encoder.groups
-        order = sorted(range(len(groups)), key=lambda i: -abs(contributions[i]))[: self.top_factors]
+        order = np.argsort(-np.abs(contributions), kind="stable")[: self.top_factors]
         factors = []
         for i in order:
             if contributions[i] == 0:
                 continue
-            name = groups[i]
+            name = groups[int(i)]
             value = features[name]
             factors.append({"feature": name, "value": value, "contribution": round(float(contributions[i]), 6),
                             "description": describe_factor(name, value, float(contributions[i]))})

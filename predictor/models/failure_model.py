@@ -14,6 +14,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
 
 from predictor.features import FeatureConfig
 from predictor.features.training import FeatureFrame
@@ -27,6 +28,8 @@ TREE_PARAMS = {"max_iter": 100, "max_leaf_nodes": 15, "max_depth": 5, "learning_
                "min_samples_leaf": 40, "l2_regularization": 1.0, "early_stopping": False, "random_state": 0}
 CALIBRATION_SHARE = 0.2
 MAX_NEIGHBOURS = 50_000
+#: calibration slices at least this large get isotonic calibration, smaller ones sigmoid (Platt)
+ISOTONIC_MIN_ROWS = 2000
 
 
 def training_threads() -> int:
@@ -52,7 +55,7 @@ class NeighbourPool:
     failed: np.ndarray
     versions: list[str | None]
     statuses: list[str]
-    _by_service: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    _by_service: dict | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, frame: FeatureFrame, matrix: np.ndarray, limit: int = MAX_NEIGHBOURS) -> "NeighbourPool":
@@ -81,20 +84,26 @@ class NeighbourPool:
         self.statuses.append(status or ("failure" if failed else "success"))
         self._by_service = None
 
-    def nearest(self, row: np.ndarray, service: str, before_us: int, k: int = 3) -> list[dict]:
-        """Return the K nearest deployments that started before BEFORE_US, from the same service
-        when it has at least K of them, else from all services."""
+    def nearest(self, row: np.ndarray, service: str, before_us: int, k: int = 3,
+                max_candidates: int = 2000) -> list[dict]:
+        """Return the K nearest deployments that started before BEFORE_US: from the same
+        service when it has at least K of them (its latest MAX_CANDIDATES), else from all."""
+        if k <= 0:
+            return []
         if self._by_service is None:
             groups: dict[str, list[int]] = {}
-            for i, name in enumerate(self.services):
-                groups.setdefault(name, []).append(i)
-            self._by_service = {name: np.asarray(index) for name, index in groups.items()}
-        candidates = self._by_service.get(service)
-        if candidates is not None:
-            candidates = candidates[self.started_us[candidates] < before_us]
-        if candidates is None or len(candidates) < k:
-            candidates = np.flatnonzero(self.started_us < before_us)
-        if len(candidates) == 0 or k <= 0:
+            for i in np.argsort(self.started_us, kind="stable"):
+                groups.setdefault(self.services[i], []).append(int(i))
+            everyone = np.argsort(self.started_us, kind="stable")
+            self._by_service = {name: (np.asarray(index), self.started_us[np.asarray(index)])
+                                for name, index in groups.items()}
+            self._by_service[None] = (everyone, self.started_us[everyone])
+        index, starts = self._by_service.get(service, self._by_service[None])
+        candidates = index[: np.searchsorted(starts, before_us, "left")][-max_candidates:]
+        if len(candidates) < k:
+            index, starts = self._by_service[None]
+            candidates = index[: np.searchsorted(starts, before_us, "left")][-max_candidates:]
+        if len(candidates) == 0:
             return []
         distance = np.sqrt(((self.matrix[candidates] - row / self.scale) ** 2).sum(axis=1))
         best = np.argsort(distance, kind="stable")[:k]
@@ -127,7 +136,7 @@ class FailureModel:
     """Everything needed to score a deployment; saved and loaded by :mod:`predictor.models.artifacts`."""
 
     classifier: HistGradientBoostingClassifier
-    calibrator: IsotonicRegression
+    calibrator: IsotonicRegression | LogisticRegression
     encoder: FeatureEncoder
     packed: PackedEnsemble
     feature_config: FeatureConfig
@@ -138,7 +147,10 @@ class FailureModel:
     def probability_many(self, matrix: np.ndarray) -> np.ndarray:
         """Calibrated failure probabilities with scikit-learn (batch work and the reference)."""
         with threadpool_limits(limits=training_threads()):
-            return self.calibrator.predict(self.classifier.predict_proba(matrix)[:, 1])
+            if isinstance(self.calibrator, IsotonicRegression):
+                return self.calibrator.predict(self.classifier.predict_proba(matrix)[:, 1])
+            raw = self.classifier.decision_function(matrix).reshape(-1, 1)
+            return self.calibrator.predict_proba(raw)[:, 1]
 
     def probability_frame(self, frame: FeatureFrame) -> np.ndarray:
         """Calibrated failure probabilities of every row of FRAME."""
@@ -148,7 +160,7 @@ class FailureModel:
 def fit_failure_model(frame: FeatureFrame, config: FeatureConfig, *, calibration_share: float = CALIBRATION_SHARE,
                       tree_params: dict | None = None) -> FailureModel:
     """Fit on the labelled rows of FRAME (in start order): trees on the earlier part,
-    isotonic calibration on the later ``calibration_share``."""
+    calibration (isotonic, or sigmoid below ISOTONIC_MIN_ROWS rows) on the later ``calibration_share``."""
     labelled = frame.take(~np.isnan(frame.label))
     n = len(labelled)
     if n < 50 or np.nansum(labelled.label) < 5 or np.nansum(1 - labelled.label) < 5:
@@ -166,8 +178,12 @@ def fit_failure_model(frame: FeatureFrame, config: FeatureConfig, *, calibration
     with threadpool_limits(limits=training_threads()):
         classifier.fit(fit_matrix, fit_part.label)
         uncalibrated = classifier.predict_proba(calibration_matrix)[:, 1]
-    calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0, increasing=True)
-    calibrator.fit(uncalibrated, calibration_part.label)
+        raw = classifier.decision_function(calibration_matrix).reshape(-1, 1)
+    if n - cut >= ISOTONIC_MIN_ROWS:
+        calibrator = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0, increasing=True)
+        calibrator.fit(uncalibrated, calibration_part.label)
+    else:  # isotonic steps overfit small slices (a top bin of five failures says "100%"): Platt instead
+        calibrator = LogisticRegression(C=1e4).fit(raw, calibration_part.label)
     packed = PackedEnsemble.from_sklearn(classifier, calibrator, encoder.column_group, len(encoder.groups))
     all_matrix = np.vstack([fit_matrix, calibration_matrix])
     return FailureModel(

@@ -46,8 +46,10 @@ class PackedEnsemble:
         self.path_contribution = np.ascontiguousarray(arrays["path_contribution"], dtype=np.float64)
         self.calibration_x = np.asarray(arrays["calibration_x"], dtype=np.float64)
         self.calibration_y = np.asarray(arrays["calibration_y"], dtype=np.float64)
-        baseline, bias, depth = (float(v) for v in arrays["scalars"])
+        baseline, bias, depth, kind, slope, intercept = (float(v) for v in arrays["scalars"])
         self.baseline, self.bias, self.depth = baseline, bias, int(depth)
+        #: calibration: 0 isotonic (piecewise linear on the probability), 1 sigmoid (Platt, on the raw score)
+        self.calibration_kind, self.slope, self.intercept = int(kind), slope, intercept
         self._levels = range(self.depth)
 
     @property
@@ -58,7 +60,8 @@ class PackedEnsemble:
     # -- building ---------------------------------------------------------------------------
     @classmethod
     def from_sklearn(cls, classifier, calibrator, column_group: np.ndarray, n_groups: int) -> "PackedEnsemble":
-        """Pack a fitted binary HistGradientBoostingClassifier and a fitted IsotonicRegression."""
+        """Pack a fitted binary HistGradientBoostingClassifier and its calibrator: a fitted
+        IsotonicRegression (on the probability) or LogisticRegression (on the raw score)."""
         trees = [predictors[0] for predictors in classifier._predictors]
         sizes = [len(tree.nodes) for tree in trees]
         total = sum(sizes)
@@ -99,12 +102,18 @@ class PackedEnsemble:
                     contribution[offset + child, column_group[column]] += expectation[child] - expectation[i]
                     stack.append((child, level + 1))
             offset += len(nodes)
+        if hasattr(calibrator, "X_thresholds_"):
+            kind, slope, intercept = 0, 0.0, 0.0
+            calibration_x = np.asarray(calibrator.X_thresholds_, dtype=np.float64)
+            calibration_y = np.asarray(calibrator.y_thresholds_, dtype=np.float64)
+        else:
+            kind, slope, intercept = 1, float(calibrator.coef_[0, 0]), float(calibrator.intercept_[0])
+            calibration_x = calibration_y = np.zeros(0)
         arrays = {
             "feature2": feature2, "threshold2": threshold2, "children2": children2, "value2": value2,
             "roots2": roots2, "path_contribution": contribution,
-            "calibration_x": np.asarray(calibrator.X_thresholds_, dtype=np.float64),
-            "calibration_y": np.asarray(calibrator.y_thresholds_, dtype=np.float64),
-            "scalars": np.array([baseline, bias, depth], dtype=np.float64),
+            "calibration_x": calibration_x, "calibration_y": calibration_y,
+            "scalars": np.array([baseline, bias, depth, kind, slope, intercept], dtype=np.float64),
         }
         return cls(arrays)
 
@@ -131,6 +140,9 @@ class PackedEnsemble:
 
     def calibrate_one(self, raw: float) -> float:
         """Map a raw score to the calibrated probability."""
+        if self.calibration_kind == 1:
+            z = self.slope * raw + self.intercept
+            return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
         uncalibrated = 1.0 / (1.0 + math.exp(-raw)) if raw > -700 else 0.0
         return float(np.interp(uncalibrated, self.calibration_x, self.calibration_y))
 
@@ -151,6 +163,8 @@ class PackedEnsemble:
     def probability_many(self, matrix: np.ndarray) -> np.ndarray:
         """Return calibrated probabilities for every row of MATRIX."""
         raw = self.raw_many(matrix)
+        if self.calibration_kind == 1:
+            return 1.0 / (1.0 + np.exp(-(self.slope * raw + self.intercept)))
         return np.interp(1.0 / (1.0 + np.exp(-raw)), self.calibration_x, self.calibration_y)
 
 

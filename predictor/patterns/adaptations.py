@@ -98,7 +98,7 @@ def find_adaptations(history: History, query: AdaptationQuery) -> dict:
             if canonical(before.get(key)) != canonical(after.get(key)):
                 changes[key].append((before.get(key), after.get(key), source.service))
     target_runs = [
-        e for e in history.finished()
+        (e, flatten(e.configuration)) for e in history.finished()
         if e.environment == query.target_environment and (not query.service or e.service == query.service)
     ]
     adaptations = []
@@ -132,8 +132,8 @@ def find_adaptations(history: History, query: AdaptationQuery) -> dict:
                 change = "switched off"
             else:
                 change = "changed"
-        with_runs = [e for e in target_runs if has(flatten(e.configuration).get(key))]
-        without_runs = [e for e in target_runs if not has(flatten(e.configuration).get(key))]
+        with_runs = [e for e, flat in target_runs if has(flat.get(key))]
+        without_runs = [e for e, flat in target_runs if not has(flat.get(key))]
         rate_with, rate_without = _rate(with_runs), _rate(without_runs)
         services = sorted({svc for _, _, svc in changed})
         adaptations.append({

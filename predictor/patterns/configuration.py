@@ -79,6 +79,8 @@ def template(configuration: dict) -> tuple[tuple[str, str], ...]:
 
 def canonical(value: Any) -> str:
     """Return a canonical text of a raw configuration value, to compare values exactly."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return repr(value)  # fast path: True, 1 and '1' stay distinct
     return json.dumps(value, sort_keys=True, default=str)
 
 

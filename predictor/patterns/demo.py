@@ -8,6 +8,8 @@ and ingest recognises what it already stored.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from predictor.errors import IngestError
 from predictor.patterns.executions import History
 from predictor.patterns.report import RENDERERS
 from predictor.patterns.runtime import answer
@@ -72,8 +75,26 @@ def generate(seed: int, services: int, days: int, per_day: float) -> Any:
     return generate_history(seed=seed, services=services, days=days, deployments_per_day=per_day)
 
 
+def write_rollbacks_jsonl(history: Any, path: Path) -> None:
+    """Write the history's rollbacks as canonical JSON Lines (``"record": "rollback"``).
+
+    The ledger's formats do not carry a rollback's completion, recovery time or steps; this
+    plain-format file does, so the rollback scenarios have measured recovery times to show.
+    """
+    with path.open("w", encoding="utf-8") as out:
+        for rollback in history.rollbacks:
+            line = {"record": "rollback", **rollback}
+            out.write(json.dumps(line, default=_json_time) + "\n")
+
+
+def _json_time(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat() + "Z"
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
 def write_inputs(history: Any, directory: Path) -> list[Path]:
-    """Write the demo history in the ledger's formats; return the files written (writers that exist)."""
+    """Write the demo history in the ledger's formats (the writers that exist) plus the rollbacks file."""
     import predictor.demo_data as demo_data
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -88,6 +109,10 @@ def write_inputs(history: Any, directory: Path) -> list[Path]:
         if path.exists():
             path.unlink()
         writer(history, path)
+        written.append(path)
+    if written:
+        path = directory / "rollbacks.jsonl"
+        write_rollbacks_jsonl(history, path)
         written.append(path)
     return written
 
@@ -104,15 +129,20 @@ def seed_store(run: DemoRun, console: Console, history: Any) -> History | None:
     if not run.inputs:
         _note(run, console, "the demo data writers are not available yet: nothing to ingest")
         return None
-    with open_store(run.store_path) as store:
-        reports = ingest_paths(store, run.inputs, progress=False)
-        counts = store.counts()
-        stored = History.from_store(store)
     table = Table(title=f"Ingested into {run.store_path}", show_edge=False)
     table.add_column("file")
     table.add_column("result")
-    for path, report in zip(run.inputs, reports):
-        table.add_row(path.name, _report_text(report))
+    with open_store(run.store_path) as store:
+        for path in run.inputs:
+            try:
+                report = ingest_paths(store, [path], progress=False)[0]
+            except IngestError as exc:
+                _note(run, console, f"ingest rejected {path.name}, the demo goes on without it: {exc}")
+                table.add_row(path.name, "[red]rejected[/red] (see the note above)")
+                continue
+            table.add_row(path.name, _report_text(report))
+        counts = store.counts()
+        stored = History.from_store(store)
     console.print(table)
     console.print(f"store now holds {counts['deployments']} deployments, {counts['rollbacks']} rollbacks, "
                   f"{counts['services']} services")

@@ -27,12 +27,24 @@ def hour_band(hour: int) -> int:
     return next(i for i, (low, high, _) in enumerate(HOUR_BANDS) if low <= hour < high)
 
 
+@dataclass(slots=True)
+class _Row:
+    """What the segments look at, computed once per execution."""
+
+    failed: bool
+    weekday: int
+    band: int
+    environment: str
+    approach: str
+    service: str
+
+
 @dataclass
 class _Segment:
     kind: str
     label: str
     group: str          # what it is compared with, in words
-    member: Callable[[Execution], bool]
+    member: Callable[[_Row], bool]
     scope: str | None = None     # a service name: compare within that service only
     time_key: tuple[int | None, int | None] | None = None
 
@@ -41,15 +53,15 @@ def _segments(runs: list[Execution]) -> list[_Segment]:
     segments = []
     for day, name in enumerate(WEEKDAYS):
         segments.append(_Segment("time", f"on {name}", "other times",
-                                 lambda e, d=day: e.started.weekday() == d, time_key=(day, None)))
+                                 lambda e, d=day: e.weekday == d, time_key=(day, None)))
         for band, (_, _, words) in enumerate(HOUR_BANDS):
             segments.append(_Segment(
                 "time", f"on {name} {words}", "other times",
-                lambda e, d=day, b=band: e.started.weekday() == d and hour_band(e.started.hour) == b,
+                lambda e, d=day, b=band: e.weekday == d and e.band == b,
                 time_key=(day, band)))
     for band, (_, _, words) in enumerate(HOUR_BANDS):
         segments.append(_Segment("time", words, "other times",
-                                 lambda e, b=band: hour_band(e.started.hour) == b, time_key=(None, band)))
+                                 lambda e, b=band: e.band == b, time_key=(None, band)))
     environments = sorted({e.environment for e in runs})
     if len(environments) > 1:
         for env in environments:
@@ -81,18 +93,20 @@ def find_insights(runs: list[Execution], *, min_support: int = 20, min_ratio: fl
                   min_z: float = 3.0, limit: int = 8) -> list[dict]:
     """Return the segments of RUNS (finished executions) whose failure rate stands out, strongest first."""
     found = []
-    by_service: dict[str, list[Execution]] = {}
-    for execution in runs:
-        by_service.setdefault(execution.service, []).append(execution)
+    rows = [_Row(bool(e.failed), e.started.weekday(), hour_band(e.started.hour), e.environment, e.approach, e.service)
+            for e in runs]
+    by_service: dict[str, list[_Row]] = {}
+    for row in rows:
+        by_service.setdefault(row.service, []).append(row)
     for segment in _segments(runs):
         inside = outside = failed_inside = failed_outside = 0
-        for execution in (runs if segment.scope is None else by_service[segment.scope]):
-            if segment.member(execution):
+        for row in (rows if segment.scope is None else by_service[segment.scope]):
+            if segment.member(row):
                 inside += 1
-                failed_inside += bool(execution.failed)
+                failed_inside += row.failed
             else:
                 outside += 1
-                failed_outside += bool(execution.failed)
+                failed_outside += row.failed
         if inside < min_support or outside < min_support:
             continue
         z = two_proportion_z(failed_inside, inside, failed_outside, outside)

@@ -8,14 +8,12 @@ its own copy; ``daemon`` starts ``python -m predictor serve`` and stops it with 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pytest
 import zmq
 
 from predictor.client import Client, daemon_running

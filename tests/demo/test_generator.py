@@ -211,10 +211,15 @@ def test_volume_has_daily_and_weekly_seasonality(large_history):
     started = large_history.columns["started"]
     hour = (started // 3600) % 24
     weekday = (started // 86400 + 3) % 7
-    per_weekday = np.bincount(weekday, minlength=7) / np.bincount((np.arange(120) + 0) % 7, minlength=7)
+    days_per_weekday = np.bincount(np.arange(120) % 7, minlength=7)  # the history starts on a Monday
+    per_weekday = np.bincount(weekday, minlength=7) / days_per_weekday
     assert per_weekday[:5].min() > 3 * per_weekday[5:].max()
     per_hour = np.bincount(hour, minlength=24)
     assert per_hour[9:17].min() > 3 * per_hour[0:5].max()
+    # the planted growth: the last four weeks are busier than the first four by about 30% x 92/119
+    week = (started - started.min()) // (7 * 86400)
+    per_week = np.bincount(week)
+    assert 1.15 < per_week[-5:-1].sum() / per_week[:4].sum() < 1.35
 
 
 # -- releases: environments and versions ---------------------------------------------------------------

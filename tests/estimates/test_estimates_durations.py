@@ -85,3 +85,13 @@ def test_resource_values_are_parsed_with_units(kind, value, expected):
 def test_pinball_loss_definition():
     assert pinball_loss(np.array([10.0]), np.array([8.0]), 0.9) == pytest.approx(1.8)
     assert pinball_loss(np.array([10.0]), np.array([12.0]), 0.9) == pytest.approx(0.2)
+
+
+def test_packed_duration_model_equals_scikit_learn(store):
+    history = load_history(store)
+    rows, index, _ = point_in_time_rows(history)
+    model = DurationModel(max_iter=60).fit(rows, history.duration[index])
+    packed50, packed90 = model.predict(rows)
+    sk50, sk90 = model.predict_sklearn(rows)
+    assert np.max(np.abs(np.log(packed50) - np.log(sk50))) <= 1e-9
+    assert np.max(np.abs(np.log(packed90) - np.log(sk90))) <= 1e-9

@@ -5,7 +5,11 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from conftest import make_store
+from predictor.errors import IngestError
+from predictor.models.scoring import score_file
 
 
 def test_cli_train_evaluate_predict_and_registry(home, cli, tmp_path):
@@ -13,10 +17,7 @@ def test_cli_train_evaluate_predict_and_registry(home, cli, tmp_path):
     store, _ = make_store(db, n_deployments=3_000, services=10, days=40, seed=11)
     store.close()
 
-    before = cli("predict", "--db", str(db), "--service", "svc-001", "-e", "production")
-    assert before.returncode == 1 and "run `predictor train`" in before.stderr
-
-    trained = cli("train", "--db", str(db), "--folds", "2")
+    trained = cli("train", "--db", str(db), "--folds", "2", env={"COLUMNS": "200"})
     assert trained.returncode == 0, trained.stderr
     for text in ("ROC AUC", "previous outcome", "service failure rate", "env+strategy", "exp. 001", "champion"):
         assert text in trained.stdout, text
@@ -58,17 +59,6 @@ def test_cli_train_evaluate_predict_and_registry(home, cli, tmp_path):
     assert set(answers) == {"a-1", "a-2", "a-3"}
     assert answers["a-3"]["abstained"] == "true" and answers["a-2"]["abstained"] == "false"
     assert float(answers["a-2"]["failure_probability"]) > 0
-    jsonl_in, jsonl_out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    jsonl_in.write_text("\n".join(json.dumps({k: v for k, v in row.items() if v}) for row in rows) + "\n")
-    scored = cli("predict", "--db", str(db), "--input", str(jsonl_in), "--output", str(jsonl_out))
-    assert scored.returncode == 0, scored.stderr
-    lines = [json.loads(line) for line in jsonl_out.read_text().splitlines()]
-    assert [line["deployment_id"] for line in lines] == ["a-1", "a-2", "a-3"]
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"service": "svc-001", "environment": "production", "started": "soon"}\n')
-    refused = cli("predict", "--db", str(db), "--input", str(bad), "--output", str(tmp_path / "x.jsonl"))
-    assert refused.returncode == 1 and "bad.jsonl:1" in refused.stderr and "started" in refused.stderr
-
     again = cli("train", "--db", str(db), "--no-evaluate", "--promote", "never", "--json")
     assert again.returncode == 0, again.stderr
     second = json.loads(again.stdout)["version"]
@@ -77,5 +67,23 @@ def test_cli_train_evaluate_predict_and_registry(home, cli, tmp_path):
     assert cli("models", "promote", second, "--db", str(db), check=True).returncode == 0
     rolled = cli("models", "rollback", "--db", str(db), "--json", check=True)
     assert json.loads(rolled.stdout)["version"] == listed[1]["version"]
-    missing = cli("models", "promote", "failure-nope", "--db", str(db))
-    assert missing.returncode == 1 and "failure-nope" in missing.stderr
+
+
+def test_scoring_a_json_lines_file_and_refusing_a_bad_one(small_history, tmp_path):
+    from predictor.models.train import train_and_register
+
+    store, _ = small_history
+    train_and_register(store, evaluate_first=False, plots=False, artifacts_root=tmp_path / "models")
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    rows = [{"id": "j-1", "service": "svc-002", "environment": "staging", "started": "2026-01-20T10:00:00Z",
+             "metadata": {"change_size": 40}},
+            {"id": "j-2", "service": "svc-003", "environment": "production", "started": 1_770_000_000}]
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    summary = score_file(store, source, target)
+    assert summary["rows"] == 2
+    answers = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [a["deployment_id"] for a in answers] == ["j-1", "j-2"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(rows[0]) + "\n" + '{"service": "svc-001", "environment": "production", "started": "soon"}\n')
+    with pytest.raises(IngestError, match=r"bad.jsonl:2: deployment.started: expected a time"):
+        score_file(store, bad, tmp_path / "x.jsonl")

@@ -34,15 +34,19 @@ def evaluation(large_history, large_frame):
     return evaluate_frame(large_frame, FeatureConfig(), profiles=profiles, folds=2, test_share=0.4)
 
 
-@pytest.fixture(scope="module")
-def fitted(large_frame):
-    return fit_failure_model(large_frame.take(np.arange(len(large_frame) * 6 // 10)), FeatureConfig())
+@pytest.fixture(scope="module", params=["isotonic", "sigmoid"])
+def fitted(request, large_frame):
+    rows = len(large_frame) * 6 // 10 if request.param == "isotonic" else 3000
+    model = fit_failure_model(large_frame.take(np.arange(rows)), FeatureConfig())
+    assert type(model.calibrator).__name__ == {"isotonic": "IsotonicRegression",
+                                               "sigmoid": "LogisticRegression"}[request.param]
+    return model
 
 
 def test_packed_inference_equals_scikit_learn(fitted, large_frame):
     model = fitted
     matrix = model.encoder.matrix(large_frame)
-    reference = model.calibrator.predict(model.classifier.predict_proba(matrix)[:, 1])
+    reference = model.probability_many(matrix)  # scikit-learn's predict_proba + its calibrator
     reference_raw = model.classifier._raw_predict(matrix).ravel()
     assert np.abs(model.packed.probability_many(matrix) - reference).max() <= 1e-9
     assert np.abs(model.packed.raw_many(matrix) - reference_raw).max() <= 1e-9

@@ -89,7 +89,7 @@ def test_empty_store_reports_say_so(home, cli):
 
 
 def test_demo_runs_end_to_end_and_twice(home, cli):
-    first = cli("demo", "--days", "45", timeout=180)
+    first = cli("demo", timeout=180)
     assert first.returncode == 0, first.stderr
     text = " ".join(first.stdout.split())
     for expected in ("$ predictor recommendations -e production -r project,database -n 5",
@@ -102,7 +102,7 @@ def test_demo_runs_end_to_end_and_twice(home, cli):
     counts = con.execute("SELECT (SELECT count(*) FROM deployments), (SELECT count(*) FROM rollbacks)").fetchone()
     con.close()
     assert counts[0] >= 50 and counts[1] >= 10
-    second = cli("demo", "--days", "45", "--no-train", timeout=180)
+    second = cli("demo", "--no-train", timeout=180)
     assert second.returncode == 0, second.stderr
     con = duckdb.connect(str(home / "history.duckdb"), read_only=True)
     again = con.execute("SELECT (SELECT count(*) FROM deployments), (SELECT count(*) FROM rollbacks)").fetchone()

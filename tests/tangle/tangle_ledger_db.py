@@ -117,7 +117,7 @@ SAMPLE_DEPLOYMENTS = [
     ("dep-5", "web", "0.1.0", "production", "blue-green", "2026-11-21T00:00:00Z", "2026-11-21T00:00:30Z",
      "partial", "zoë", "()", None),
     ("dep-6", "api", "1.0.2", "production", "canary", "2026-11-20T09:15:00Z", "2026-11-20T09:40:00Z",
-     "failure", "alice", "((change-size . 3000))", None),
+     "failure", "alice", "((change-size . 3000) (configuration (replicas . 3) (canary-percent . 10)))", None),
 ]
 
 # (id, service, from, to, reason, time, completed, status, initiator, impact, deployment id)
@@ -170,7 +170,7 @@ def make_ledger(path: Path | str, schema: str) -> Path:
                 con.execute(
                     "INSERT INTO service_metadata (service_name, description, team, repository_url,"
                     " documentation_url, health_check_url, dependencies, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [name, f"the {name} service", team, f"https://git.example/{name}", None,
+                    [name, f'the "{name}" service\n(owned by {team})', team, f"https://git.example/{name}", None,
                      f"https://{name}.example/health", sexp_strings(deps), sexp_strings(tags)],
                 )
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -21,11 +22,14 @@ SCHEMAS = ("init", "migrations")
 
 
 def collect(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run ``guile collect-data.scm ARGS`` as the experiment does."""
+    """Run ``guile collect-data.scm ARGS``; its stderr keeps collect-data's own lines only
+    (Guile's ";;;" notes about compiled files come and go with the cache)."""
     full_env = {key: value for key, value in os.environ.items() if key != "GUILE_LOAD_PATH"}
     full_env.update(env or {})
-    return subprocess.run(["guile", "--no-auto-compile", str(COLLECT), *args], capture_output=True,
+    proc = subprocess.run(["guile", "--no-auto-compile", str(COLLECT), *args], capture_output=True,
                           text=True, env=full_env, timeout=scaled(60))
+    proc.stderr = "".join(line for line in proc.stderr.splitlines(keepends=True) if not line.startswith(";;;"))
+    return proc
 
 
 @pytest.fixture(params=SCHEMAS)
@@ -33,10 +37,11 @@ def exported(request: pytest.FixtureRequest, tmp_path: Path) -> dict:
     """A sample ledger in one schema variant, exported by collect-data.scm."""
     db = make_ledger(tmp_path / f"ledger-{request.param}.db", request.param)
     before = hashlib.sha256(db.read_bytes()).hexdigest()
-    out, lines = tmp_path / "history.sexp", tmp_path / "features.lines"
-    proc = collect("--db", str(db), "--out", str(out), "--features", str(lines))
+    out, lines, services = tmp_path / "history.sexp", tmp_path / "features.lines", tmp_path / "services.jsonl"
+    proc = collect("--db", str(db), "--out", str(out), "--features", str(lines), "--services", str(services))
     assert proc.returncode == 0, proc.stderr
-    return {"schema": request.param, "db": db, "before": before, "out": out, "lines": lines, "proc": proc}
+    return {"schema": request.param, "db": db, "before": before, "out": out, "lines": lines,
+            "services": services, "proc": proc}
 
 
 DEP_1 = """(deployment
@@ -101,9 +106,11 @@ def test_export_is_the_ledger_format(exported: dict) -> None:
     assert DEP_1 in text and DEP_4 in text
     assert text.endswith(ROLLBACK[exported["schema"]])
     assert '(initiator "zoë")' in text                       # UTF-8 kept as it is
+    # nested association lists are written dotted (the same datum as Guile's `write' gives)
+    assert " (metadata ((change-size . 3000) (configuration . ((replicas . 3) (canary-percent . 10)))))\n" in text
     ids = [line.split('"')[1] for line in text.splitlines() if line.startswith(" (id ")]
     assert ids == ["dep-1", "dep-2", "dep-3", "dep-6", "dep-5", "dep-4", "rb-1"]   # oldest first
-    assert f"({exported['schema']} schema, deployments read directly): 6 deployments, 1 rollbacks" \
+    assert f"({exported['schema']} schema, deployments read directly): 6 deployments, 1 rollbacks, 4 services" \
         in exported["proc"].stderr
 
 
@@ -134,9 +141,23 @@ def feature_line(service: str, total: int, hours: dict[int, int], days: dict[int
     """The feature line collect-data writes, from counts given by hand."""
     hourly = " ".join(str(hours.get(hour, 0)) for hour in range(24))
     weekly = " ".join(str(days.get(day, 0)) for day in range(7))
-    patterns = "".join(f' (("{service}" . {kind}) . {count})' for kind, count in failures)
+    patterns = " ".join(f'(("{service}" . {kind}) . {count})' for kind, count in failures)
     return (f'((service . "{service}") (total-deployments . {total}) (hourly-distribution . #({hourly}))'
-            f" (weekly-distribution . #({weekly})) (failure-patterns{patterns}))")
+            f" (weekly-distribution . #({weekly})) (failure-patterns . ({patterns})))")
+
+
+def test_services_are_json_lines_in_the_plain_ingest_format(exported: dict) -> None:
+    services = [json.loads(line) for line in exported["services"].read_text(encoding="utf-8").splitlines()]
+    assert [service["name"] for service in services] == ["api", "batch", "db", "web"]
+    assert all(service["record"] == "service" for service in services)
+    web = services[3]
+    assert web["dependencies"] == [{"depends_on": "api", "kind": "hard"}] and web["tags"] == ["edge", "public"]
+    if exported["schema"] == "init":
+        assert web["description"] == 'the "web" service\n(owned by frontend)'
+        assert web["documentation_url"] is None and web["team"] == "frontend"
+    else:
+        assert web["type"] == "serverless" and web["owners"] == ["frontend"] and web["active"] is True
+        assert web["created"] == "2026-01-05T00:00:00Z"
 
 
 def test_feature_lines_match_hand_counts(exported: dict) -> None:
@@ -157,7 +178,7 @@ def test_export_ingests_with_counts_and_values(exported: dict, tmp_path: Path) -
     from predictor.store.ingest import ingest_paths
 
     with open_store(tmp_path / "store.duckdb") as store:
-        ingest_paths(store, [exported["out"], exported["lines"]], progress=False)
+        ingest_paths(store, [exported["out"], exported["lines"], exported["services"]], progress=False)
         con = store.con
         assert con.execute("SELECT count(*) FROM deployments").fetchone()[0] == len(SAMPLE_DEPLOYMENTS)
         assert con.execute("SELECT count(*) FROM rollbacks").fetchone()[0] == 1
@@ -170,11 +191,24 @@ def test_export_ingests_with_counts_and_values(exported: dict, tmp_path: Path) -
         assert con.execute("SELECT completed, status FROM deployments WHERE id = 'dep-4'").fetchone() \
             == (None, "in-progress")
         assert con.execute("SELECT initiator FROM deployments WHERE id = 'dep-5'").fetchone()[0] == "zoë"
-        assert "eu" in con.execute("SELECT metadata FROM deployments WHERE id = 'dep-1'").fetchone()[0]
+        assert json.loads(con.execute("SELECT metadata FROM deployments WHERE id = 'dep-1'").fetchone()[0]) \
+            == {"region": "eu", "change-size": 120}
+        change_size, configuration = con.execute(
+            "SELECT change_size, configuration FROM deployments WHERE id = 'dep-6'").fetchone()
+        assert change_size == 3000 and json.loads(configuration) == {"replicas": 3, "canary-percent": 10}
         rollback = con.execute(
             "SELECT service, from_version, to_version, started, initiator, deployment_id FROM rollbacks").fetchone()
         expected_initiator = "bob" if exported["schema"] == "migrations" else None
         assert rollback == ("api", "1.0.1", "1.0.0", dt.datetime(2026, 11, 17, 14, 20), expected_initiator, "dep-3")
+        assert con.execute("SELECT service, depends_on, kind FROM service_dependencies ORDER BY service"
+                           ).fetchall() == [("api", "db", "hard"), ("web", "api", "hard")]
+        service = con.execute("SELECT name, type, team, owners, tags FROM services WHERE name = 'web'").fetchone()
+        if exported["schema"] == "migrations":
+            assert service[:2] == ("web", "serverless") and json.loads(service[3]) == ["frontend"]
+        else:
+            assert service[:3] == ("web", None, "frontend")
+        assert json.loads(service[4]) == ["edge", "public"]
+        assert con.execute("SELECT count(*) FROM services").fetchone()[0] == 4
         profile = con.execute(
             "SELECT total_deployments, hourly_distribution[10], weekly_distribution[3]"
             " FROM service_profiles WHERE service = 'api'").fetchone()

@@ -3,7 +3,9 @@ ledger's metadata alist into the columns it carries (change size, configuration,
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -91,20 +93,41 @@ def raw_text(value: Any) -> str | None:
     return to_json_text(value)
 
 
+#: metadata key (either case) -> (column, rank among that column's aliases)
+_ALIAS_COLUMN = {alias.replace("-", sep): (column, rank)
+                 for column, aliases in METADATA_ALIASES.items()
+                 for rank, alias in enumerate(aliases) for sep in ("-", "_")}
+
+
 def metadata_columns(metadata: dict) -> dict[str, Any]:
     """Return the deployments columns METADATA carries (see METADATA_ALIASES), raw values."""
     found: dict[str, Any] = {}
-    if not metadata:
-        return found
-    for column, aliases in METADATA_ALIASES.items():
-        for alias in aliases:
-            value = metadata.get(alias)
-            if value is None:
-                value = metadata.get(alias.replace("-", "_"))
-            if value is not None:
-                found[column] = value
-                break
+    ranks: dict[str, int] = {}
+    for key, value in metadata.items():
+        hit = _ALIAS_COLUMN.get(key)
+        if hit is None or value is None:
+            continue
+        column, rank = hit
+        if column not in found or rank < ranks[column]:
+            found[column] = value
+            ranks[column] = rank
     return found
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector while building millions of small containers.
+
+    Reading a big file allocates lists by the million and keeps them; the collector would
+    rescan them again and again (it halves the sexp reader's speed). Nothing read is cyclic.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def metadata_from_sexp_text(text: str | None) -> dict:
@@ -140,30 +163,39 @@ def deployment_row(record: dict, metadata: dict | None) -> dict[str, Any]:
 
 
 def stage_rows(con, table: str, columns: dict[str, str], rows: Iterable[dict], lines: Iterable[int]) -> int:
-    """Create the temporary table ``_raw_<table>`` from Python ROWS (all values as text).
+    """Create the temporary table ``_raw_<table>`` from Python ROWS (dicts; values as found).
 
-    JSON-kind values are written as JSON text, everything else with :func:`raw_text`.
+    JSON-kind values are written as JSON text, everything else as text (:func:`raw_text`);
+    columns no row carries are left out (the merge treats them as empty).
     Returns the number of rows staged.
     """
     import pyarrow as pa
 
-    names = list(columns)
-    data: dict[str, list] = {name: [] for name in names}
-    line_list = list(lines)
-    count = 0
-    for row in rows:
-        count += 1
-        for name in names:
-            value = row.get(name)
-            if columns[name] == "json":
-                data[name].append(None if value is None else (value if type(value) is str else to_json_text(value)))
-            else:
-                data[name].append(None if value is None else raw_text(value))
-    arrays = [pa.array(data[name], type=pa.string()) for name in names]
-    arrays.append(pa.array(line_list, type=pa.int64()))
-    arrow = pa.Table.from_arrays(arrays, names=names + ["source_line"])
-    stage_arrow(con, table, arrow)
-    return count
+    rows = rows if isinstance(rows, list) else list(rows)
+    names, arrays = [], []
+    for name, kind in columns.items():
+        values = [row.get(name) for row in rows]
+        if not any(value is not None for value in values):
+            continue
+        names.append(name)
+        arrays.append(column_array(values, kind))
+    names.append("source_line")
+    arrays.append(pa.array(list(lines), type=pa.int64()))
+    stage_arrow(con, table, pa.Table.from_arrays(arrays, names=names))
+    return len(rows)
+
+
+def column_array(values: list, kind: str) -> "pa.Array":
+    """Return VALUES as an Arrow string array: JSON text for json KIND, else raw text."""
+    import pyarrow as pa
+
+    if kind == "json":
+        return pa.array([value if value is None or type(value) is str else to_json_text(value) for value in values],
+                        type=pa.string())
+    try:
+        return pa.array(values, type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([raw_text(value) for value in values], type=pa.string())
 
 
 def stage_arrow(con, table: str, arrow: pa.Table) -> None:

@@ -14,13 +14,13 @@ Layout: a first datum ``(deploy-ledger-export (version 1))``, then pretty-printe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from predictor import sexp
 from predictor.errors import IngestError
 from predictor.store.formats import Batch
 from predictor.store.formats.common import (
-    DEPLOYMENT_COLUMNS, ROLLBACK_COLUMNS, deployment_row, metadata_from_datum, stage_rows,
+    DEPLOYMENT_COLUMNS, ROLLBACK_COLUMNS, gc_paused, metadata_columns, metadata_from_datum, stage_rows,
 )
 
 FORMAT = "ledger-sexp"
@@ -54,42 +54,49 @@ def read(con, path: Path, *, skip_invalid: bool = False) -> Batch:
     text = path.read_text(encoding="utf-8")
     where = str(path)
     batch = Batch(FORMAT)
-    try:
-        data = iter(list(sexp.iter_data(text)))      # syntax errors first, before any entry check
-        first = next(data, None)
-        if first is None or not _is_header(first[1]):
-            line = first[0] if first else 1
+    with gc_paused():
+        try:
+            data = list(sexp.iter_data(text))      # syntax errors first, before any entry check
+        except sexp.SexpError as error:
+            raise IngestError(where, f"malformed S-expression: {error.detail}", line=error.line,
+                              expected="a complete, balanced S-expression") from None
+        del text
+        if not data or not _is_header(data[0][1]):
+            line = data[0][0] if data else 1
             raise IngestError(where, "not a deploy-ledger sexp export", line=line, field="header",
                               expected="(deploy-ledger-export (version 1))",
-                              found=sexp.to_text(first[1])[:80] if first else "end of file")
-        _check_version(where, first)
+                              found=sexp.to_text(data[0][1])[:80] if data else "end of file")
+        _check_version(where, data[0])
         deployments: list[dict] = []
         deployment_lines: list[int] = []
         rollbacks: list[dict] = []
         rollback_lines: list[int] = []
-        for line, datum in data:
+        for index in range(1, len(data)):
+            line, datum = data[index]
             try:
-                kind, fields = _entry(where, line, datum)
-                if kind == "deployment":
-                    deployments.append(_deployment(where, line, fields))
+                head = datum[0] if type(datum) is list and datum else None
+                if head == "deployment":
+                    deployments.append(_deployment(where, line, datum))
                     deployment_lines.append(line)
-                else:
-                    rollbacks.append(_rollback(fields))
+                elif head == "rollback":
+                    rollbacks.append(_rollback(where, line, datum))
                     rollback_lines.append(line)
+                else:
+                    raise IngestError(where, "unknown entry", line=line, field="entry",
+                                      expected="(deployment ...) or (rollback ...)",
+                                      found=sexp.to_text(head if head is not None else datum)[:80])
             except IngestError as error:
                 if not skip_invalid:
                     raise
                 batch.skipped.append(error)
-    except sexp.SexpError as error:
-        raise IngestError(where, f"malformed S-expression: {error.detail}", line=error.line,
-                          expected="a complete, balanced S-expression") from None
-    batch.seen = {"deployments": len(deployments), "rollbacks": len(rollbacks)}
-    if deployments:
-        stage_rows(con, "deployments", DEPLOYMENT_COLUMNS, deployments, deployment_lines)
-        batch.deployments = True
-    if rollbacks:
-        stage_rows(con, "rollbacks", ROLLBACK_COLUMNS, rollbacks, rollback_lines)
-        batch.rollbacks = True
+        del data
+        batch.seen = {"deployments": len(deployments), "rollbacks": len(rollbacks)}
+        if deployments:
+            stage_rows(con, "deployments", DEPLOYMENT_COLUMNS, deployments, deployment_lines)
+            batch.deployments = True
+        if rollbacks:
+            stage_rows(con, "rollbacks", ROLLBACK_COLUMNS, rollbacks, rollback_lines)
+            batch.rollbacks = True
     return batch
 
 
@@ -105,41 +112,29 @@ def _check_version(where: str, first: tuple[int, Any]) -> None:
                               expected="1", found=item[1])
 
 
-def _entry(where: str, line: int, datum: Any) -> tuple[str, dict]:
-    """Return (kind, {field: value}) of one entry; raise IngestError naming what is wrong."""
-    if not isinstance(datum, list) or not datum or datum[0] not in ("deployment", "rollback"):
-        head = datum[0] if isinstance(datum, list) and datum else datum
-        raise IngestError(where, "unknown entry", line=line, field="entry",
-                          expected="(deployment ...) or (rollback ...)", found=sexp.to_text(head)[:80])
-    fields: dict[str, Any] = {}
+def _fields(where: str, line: int, datum: list) -> Iterator[tuple[str, Any]]:
+    """Yield (name, value) of each ``(name value)`` field of an entry; IngestError if malformed."""
     for item in datum[1:]:
-        if type(item) is list and len(item) == 2 and type(item[0]) is sexp.Symbol:
-            fields[item[0]] = item[1]
-        elif type(item) is sexp.Dotted and len(item.head) == 1 and type(item.head[0]) is sexp.Symbol:
-            fields[item.head[0]] = item.tail
+        kind = type(item)
+        if kind is list and len(item) == 2 and type(item[0]) is sexp.Symbol:
+            yield item[0], item[1]
+        elif kind is sexp.Dotted and len(item.head) == 1 and type(item.head[0]) is sexp.Symbol:
+            yield item.head[0], item.tail
         else:
             raise IngestError(where, f"malformed {datum[0]} field", line=line, field="entry",
                               expected="(name value)", found=sexp.to_text(item)[:80])
-    return str(datum[0]), fields
 
 
-def _value(value: Any) -> Any:
-    """#f means none; symbols become text."""
-    if value is False:
-        return None
-    return value
-
-
-def _deployment(where: str, line: int, fields: dict) -> dict:
+def _deployment(where: str, line: int, datum: list) -> dict:
     record: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     metadata_datum: Any = None
-    for name, value in fields.items():
+    for name, value in _fields(where, line, datum):
         column = DEPLOYMENT_FIELDS.get(name)
         if column == "metadata":
             metadata_datum = value
         elif column is not None:
-            record[column] = _value(value)
+            record[column] = None if value is False else value
         else:
             extra[name] = sexp.to_plain(value)
     try:
@@ -149,16 +144,22 @@ def _deployment(where: str, line: int, fields: dict) -> dict:
                           found=sexp.to_text(metadata_datum)[:80]) from None
     if extra:
         metadata = {**metadata, **extra}
-    return deployment_row(record, metadata)
+    record["metadata"] = metadata
+    if metadata:
+        for column, value in metadata_columns(metadata).items():
+            if column not in record:
+                record[column] = value
+    return record
 
 
-def _rollback(fields: dict) -> dict:
+def _rollback(where: str, line: int, datum: list) -> dict:
     record: dict[str, Any] = {}
-    for name, value in fields.items():
+    for name, value in _fields(where, line, datum):
         column = ROLLBACK_FIELDS.get(name)
         if column is None:
             continue
-        value = _value(value)
+        if value is False:
+            value = None
         if column == "impact" and value is not None and not isinstance(value, str):
             value = sexp.to_text(value)
         record[column] = value

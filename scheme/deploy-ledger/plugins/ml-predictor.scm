@@ -18,6 +18,10 @@
 ;;; reply that breaks the protocol raises `ml-predictor-protocol-error?'.  All three
 ;;; satisfy `ml-predictor-error?'.
 ;;;
+;;; The questions take the protocol's main parameters as keywords, and #:options, an
+;;; alist of any other parameter of the method in protocol/SPEC.md (kebab-case keys),
+;;; e.g. #:options '((min-confidence . 0.5)).
+;;;
 ;;; Every procedure takes #:fallback: a value returned instead of raising any of these
 ;;; conditions, or a procedure called with the condition whose result is returned:
 ;;;
@@ -41,7 +45,8 @@
                 #:select (ml-predictor-endpoint ml-predictor-timeout ml-predictor-disconnect
                           call-predictor call-with-fallback no-fallback))
   #:use-module ((deploy-ledger plugins ml-predictor records)
-                #:select (deployment->wire rollback->wire value->wire wire->scheme))
+                #:select (deployment->wire rollback->wire alist->wire value->wire
+                          wire->scheme))
   #:export (;; Before a deployment
             predict-deployment-outcome
             suggest-deployment-time
@@ -77,43 +82,54 @@
   (call-with-fallback fallback
                       (lambda () (wire->scheme (call-predictor method params)))))
 
-(define (optional-params . keys-and-values)
-  "Return the wire params for KEYS-AND-VALUES (key value ...), leaving out #f values."
+(define (optional-params options . keys-and-values)
+  "Return the wire params for KEYS-AND-VALUES (key value ...), leaving out #f values,
+followed by OPTIONS, an alist of further parameters."
   (let loop ((rest keys-and-values) (params '()))
     (if (null? rest)
-        (reverse! params)
+        (append (reverse! params) (alist->wire options))
         (let ((key (car rest)) (value (cadr rest)))
           (loop (cddr rest)
                 (if value (cons (cons key (value->wire value key)) params) params))))))
 
-(define* (predict-deployment-outcome deployment #:key (fallback no-fallback))
+(define* (predict-deployment-outcome deployment #:key (explain? #t) (options '())
+                                     (fallback no-fallback))
   "Return how likely DEPLOYMENT is to fail, and why.
 DEPLOYMENT is a deploy-ledger <deployment-event> or an alist with the same field
 names (service-name and environment are needed; started defaults to now).  The
 answer is an alist: failure-probability (0 to 1), risk-level (low, medium, high or
-critical), abstained (#t when there is too little history), base-rate, factors,
-similar-deployments and model-version.  FALLBACK: see the module commentary."
-  (ask "predict" `(("deployment" . ,(deployment->wire deployment))) fallback))
+critical), abstained (#t when there is too little history, with a reason),
+base-rate, factors, similar-deployments and model-version.  With EXPLAIN? #f the
+factors and similar deployments are left empty and the answer comes faster.
+OPTIONS and FALLBACK: see the module commentary."
+  (ask "predict"
+       `(("deployment" . ,(deployment->wire deployment))
+         ,@(if explain? '() '(("explain" . #f)))
+         ,@(alist->wire options))
+       fallback))
 
 (define* (suggest-deployment-time service-name
                                   #:key (environment 'production) (deployment-type #f)
                                   (from #f) (to #f) (count #f) (step-minutes #f)
-                                  (fallback no-fallback))
+                                  (constraints #f) (options '()) (fallback no-fallback))
   "Return the lowest-risk times to deploy SERVICE-NAME to ENVIRONMENT.
 ENVIRONMENT defaults to production; DEPLOYMENT-TYPE is a symbol such as canary; FROM
-and TO (SRFI-19 times or dates, or epoch seconds) bound the search (default: the next
-7 days); COUNT is how many windows to return (default 5); STEP-MINUTES is the spacing
-of the candidate times.  The answer is an alist: windows (each with start,
-failure-probability and reasons), now (the same for starting at FROM) and
-model-version.  FALLBACK: see the module commentary."
+and TO (SRFI-19 times or dates, or epoch seconds) bound the search; COUNT is how
+many windows to return (the daemon's default is 3); STEP-MINUTES is the spacing of
+the candidate times; CONSTRAINTS is an alist such as ((business-hours-only . #t)).
+The answer is an alist: windows (each with start, end, failure-probability,
+risk-level and reasons, lowest risk first), now (the same for starting now) and
+model-version.  OPTIONS and FALLBACK: see the module commentary."
   (ask "suggest_time"
-       (optional-params "service" service-name
+       (optional-params options
+                        "service" service-name
                         "environment" environment
                         "deployment_type" deployment-type
                         "from" from
                         "to" to
-                        "count" count
-                        "step_minutes" step-minutes)
+                        "top_n" count
+                        "step_minutes" step-minutes
+                        "constraints" (and constraints (alist->wire constraints)))
        fallback))
 
 (define (dependency->wire dependency)
@@ -126,25 +142,33 @@ model-version.  FALLBACK: see the module commentary."
               '()))
       (value->wire dependency)))
 
-(define* (analyze-risk deployment #:optional (dependencies '()) #:key (fallback no-fallback))
+(define* (analyze-risk deployment #:optional (dependencies '())
+                       #:key (failure-probability #f) (max-depth #f) (options '())
+                       (fallback no-fallback))
   "Return what else is at risk if DEPLOYMENT fails: its blast radius.
 DEPLOYMENT is a <deployment-event> or an alist.  DEPENDENCIES, optional, are extra
 edges of the service graph, each an alist ((service . \"checkout\") (depends-on .
-\"payments\") (kind . hard)) or a list (SERVICE DEPENDS-ON KIND).  The answer is an
-alist: risk-score, risk-level, affected (services with distance, kind and
-criticality), factors and model-version.  FALLBACK: see the module commentary."
+\"payments\") (kind . hard)) or a list (SERVICE DEPENDS-ON KIND).
+FAILURE-PROBABILITY (e.g. from `predict-deployment-outcome') and MAX-DEPTH (hops)
+are optional.  The answer is an alist: risk-score, risk-level, affected (services
+with distance, kind and criticality), affected-count and factors.  OPTIONS and
+FALLBACK: see the module commentary."
   (ask "analyze_risk"
        `(("deployment" . ,(deployment->wire deployment))
          ,@(if (null? dependencies)
                '()
-               `(("dependencies" . ,(list->vector (map dependency->wire dependencies))))))
+               `(("dependencies" . ,(list->vector (map dependency->wire dependencies)))))
+         ,@(optional-params options
+                            "failure_probability" failure-probability
+                            "max_depth" max-depth))
        fallback))
 
 (define* (estimate-deployment-resources deployment #:key (fallback no-fallback))
   "Return how long DEPLOYMENT will take and what it will need.
-The answer is an alist: duration-seconds (p50 and p90), resources, basis (how many
-past deployments the estimate rests on) and model-version.  FALLBACK: see the module
-commentary."
+The answer is an alist: duration (#f without a duration model, else p50 and p90
+seconds, history-count and service-median), resources (cpu, memory, replicas...),
+model-version and insufficient-history (why the estimate leans on similar
+services, or #f).  FALLBACK: see the module commentary."
   (ask "estimate" `(("deployment" . ,(deployment->wire deployment))) fallback))
 
 (define* (record-deployment-outcome deployment #:key (fallback no-fallback))
@@ -162,45 +186,49 @@ answer counts what was stored.  FALLBACK: see the module commentary."
   (ask "record" `(("rollbacks" . ,(vector (rollback->wire rollback)))) fallback))
 
 (define* (deployment-recommendations #:key (service #f) (environment #f)
-                                     (deployment-type #f) (limit #f)
+                                     (deployment-type #f) (limit #f) (options '())
                                      (fallback no-fallback))
   "Return what has worked before for SERVICE in ENVIRONMENT, best supported first.
 Each key is optional; LIMIT caps the number of recommendations (default 10).  The
 answer is an alist whose recommendations entry lists alists of recommendation,
-confidence, support and evidence.  FALLBACK: see the module commentary."
+strategy, configuration, confidence, support, evidence and reasons.  OPTIONS (e.g.
+min-confidence, min-support) and FALLBACK: see the module commentary."
   (ask "recommendations"
-       (optional-params "service" service "environment" environment
+       (optional-params options "service" service "environment" environment
                         "deployment_type" deployment-type "limit" limit)
        fallback))
 
 (define* (environment-adaptations #:key (service #f) (source-environment #f)
-                                  (target-environment #f) (fallback no-fallback))
+                                  (target-environment #f) (options '())
+                                  (fallback no-fallback))
   "Return the configuration changes that worked moving SERVICE between environments.
 SOURCE-ENVIRONMENT defaults to staging, TARGET-ENVIRONMENT to production.  The
-answer's adaptations entry lists alists of key, source-value, target-value,
-confidence and support.  FALLBACK: see the module commentary."
+answer's adaptations entry lists alists of key, source-value, target-value, change,
+confidence, support and rule.  OPTIONS and FALLBACK: see the module commentary."
   (ask "adaptations"
-       (optional-params "service" service "source_environment" source-environment
+       (optional-params options "service" service "source_environment" source-environment
                         "target_environment" target-environment)
        fallback))
 
 (define* (rollback-scenarios #:key (service #f) (environment #f) (limit #f)
-                             (fallback no-fallback))
-  "Return how past rollbacks of SERVICE in ENVIRONMENT went.
+                             (options '()) (fallback no-fallback))
+  "Return how past rollbacks of SERVICE in ENVIRONMENT went, by failure reason.
 The answer's scenarios entry lists alists of trigger, count, success-rate,
-mean-recovery-seconds and steps.  FALLBACK: see the module commentary."
+mean-recovery-seconds, steps and summary.  OPTIONS and FALLBACK: see the module
+commentary."
   (ask "rollback_scenarios"
-       (optional-params "service" service "environment" environment "limit" limit)
+       (optional-params options "service" service "environment" environment "limit" limit)
        fallback))
 
 (define* (deployment-analytics #:key (service #f) (environment #f) (from #f) (to #f)
-                               (fallback no-fallback))
+                               (options '()) (fallback no-fallback))
   "Return DORA keys and summary figures for SERVICE in ENVIRONMENT between FROM and TO.
-The answer is an alist: deployments, deployment-frequency-per-day,
-change-failure-rate, lead-time-seconds and mean-time-to-recovery-seconds.
-FALLBACK: see the module commentary."
+FROM and TO are SRFI-19 times or dates or epoch seconds (default: the last 30
+days).  The answer is an alist: period, deployments, failures,
+deployment-frequency-per-day, change-failure-rate, lead-time-seconds, dora, daily
+and note.  OPTIONS (e.g. days, metrics) and FALLBACK: see the module commentary."
   (ask "analytics"
-       (optional-params "service" service "environment" environment "from" from "to" to)
+       (optional-params options "service" service "environment" environment "from" from "to" to)
        fallback))
 
 (define* (ml-predictor-ping #:key (fallback no-fallback))

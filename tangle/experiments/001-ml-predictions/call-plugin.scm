@@ -12,6 +12,7 @@
              (ice-9 match)
              ((ice-9 pretty-print) #:select (pretty-print))
              ((ice-9 exceptions) #:select (exception-with-message? exception-message))
+             ((srfi srfi-34) #:select (guard))
              ((srfi srfi-19) #:select (string->date date->time-utc add-duration make-time
                                        time-duration time-utc))
              ((deploy-ledger plugins ml-predictor)
@@ -35,13 +36,12 @@
   "Print QUESTION, then the plugin's answer from THUNK (or the condition it raised).
 Return #t when the plugin answered."
   (format #t ";; ~a~%" question)
-  (let ((answered? (with-exception-handler
-                       (lambda (condition)
-                         (format #t ";; no answer: ~a~%" (condition-text condition))
-                         #f)
-                     (lambda () (pretty-print (thunk)) #t)
-                     #:unwind? #t
-                     #:unwind-for-type ml-predictor-error?)))
+  (let ((answered? (guard (condition
+                           ((ml-predictor-error? condition)
+                            (format #t ";; no answer: ~a~%" (condition-text condition))
+                            #f))
+                     (pretty-print (thunk))
+                     #t)))
     (newline)
     answered?))
 

@@ -3,9 +3,11 @@
 ;;; collect-data.scm -- export a deploy-ledger history for `predictor ingest'
 ;;;
 ;;; Usage: guile collect-data.scm --db LEDGER.db --out HISTORY.sexp [--features FEATURES.lines]
+;;;                               [--services SERVICES.jsonl]
 ;;;
-;;; Writes the ledger's S-expression export (version 1) and, with --features, one
-;;; feature line per service.  The ledger database is only ever opened read-only.
+;;; Writes the ledger's S-expression export (version 1) and, with --features, one feature
+;;; line per service; with --services, the services and their dependencies as JSON Lines
+;;; (the export has no place for them).  The ledger database is only ever opened read-only.
 
 (use-modules (ice-9 getopt-long)
              (srfi srfi-11)
@@ -256,14 +258,164 @@ how they were read: 'ledger-api or 'direct."
                                  initiated, completed, status, deployment_id
                           FROM rollbacks ORDER BY initiated, id")))))
 
-(define (read-service-names db schema)
-  "Return the names of the services DB describes in its service_metadata table."
-  (map (lambda (row) (vector-ref row 0))
-       (query-rows db (if (eq? schema 'init)
-                          "SELECT service_name FROM service_metadata"
-                          "SELECT name FROM service_metadata"))))
+;;; Services
+
+(define (sexp-list text where)
+  "Return the list stored as S-expression TEXT (owners, tags, dependencies); '() when empty."
+  (let ((value (or (sexp-text text where) '())))
+    (if (list? value)
+        value
+        (fail "~a: expected a list, found ~s" (place where) text))))
+
+(define (name-of value)
+  "Return VALUE, a service name or tag stored as a string or a symbol, as a string."
+  (if (symbol? value) (symbol->string value) value))
+
+(define (dependency-objects names kinds)
+  "Return the JSON dependency objects of NAMES (from service_metadata.dependencies: names, or
+(NAME . KIND) pairs) and KINDS (an alist NAME -> KIND from service_dependencies)."
+  (let* ((listed (map (match-lambda
+                        ((name . kind) (cons (name-of name) (name-of kind)))
+                        (name (cons (name-of name) #f)))
+                      names))
+         (all (delete-duplicates (append (map car listed) (map car kinds)))))
+    (list->vector
+     (map (lambda (name)
+            `(@ ("depends_on" . ,name)
+                ("kind" . ,(or (assoc-ref kinds name) (assoc-ref listed name) "hard"))))
+          all))))
+
+(define (read-services db path schema)
+  "Return the services DB describes, each a JSON object in the form `write-json' takes."
+  (define (where name column) (list path "service" name column))
+  (define (strings text name column)
+    (list->vector (map name-of (sexp-list text (where name column)))))
+  (define (time text name column)
+    (let ((seconds (epoch-seconds text (where name column))))
+      (if seconds (iso8601 seconds) 'null)))
+  (define (text value) (or value 'null))
+  (case schema
+    ((migrations)
+     (let ((kinds (if (null? (table-columns db "service_dependencies"))
+                      '()                  ; before the ledger's second migration
+                      (map (match-lambda (#(service depends-on kind) (list service depends-on kind)))
+                           (query-rows db "SELECT service_name, depends_on, dependency_type
+                                           FROM service_dependencies
+                                           ORDER BY service_name, depends_on")))))
+       (map (match-lambda
+              (#(name type dependencies owners repository health-check created updated active tags)
+               `(@ ("record" . "service") ("name" . ,name) ("type" . ,(text type))
+                   ("owners" . ,(strings owners name "owners"))
+                   ("repository" . ,(text repository)) ("health_check" . ,(text health-check))
+                   ("tags" . ,(strings tags name "tags"))
+                   ("active" . ,(if (memv active '(0 "0" "false" #f)) 'false 'true))
+                   ("created" . ,(time created name "created"))
+                   ("updated" . ,(time updated name "updated"))
+                   ("dependencies"
+                    . ,(dependency-objects
+                        (sexp-list dependencies (where name "dependencies"))
+                        (filter-map (match-lambda
+                                      ((service depends-on kind)
+                                       (and (equal? service name) (cons depends-on (or kind "hard")))))
+                                    kinds))))))
+            (query-rows db "SELECT name, type, dependencies, owners, repository, health_check,
+                                   created, updated, active, tags
+                            FROM service_metadata ORDER BY name"))))
+    ((init)
+     (map (match-lambda
+            (#(name description team repository documentation health-check dependencies tags)
+             `(@ ("record" . "service") ("name" . ,name) ("description" . ,(text description))
+                 ("team" . ,(text team)) ("repository" . ,(text repository))
+                 ("documentation_url" . ,(text documentation))
+                 ("health_check" . ,(text health-check))
+                 ("tags" . ,(strings tags name "tags"))
+                 ("dependencies" . ,(dependency-objects
+                                     (sexp-list dependencies (where name "dependencies")) '())))))
+          (query-rows db "SELECT service_name, description, team, repository_url, documentation_url,
+                                 health_check_url, dependencies, tags
+                          FROM service_metadata ORDER BY service_name")))))
+
+(define (service-name service)
+  "Return the name of SERVICE, a JSON object from `read-services'."
+  (assoc-ref (cdr service) "name"))
+
+;;; JSON Lines (services)
+
+(define (write-json-string text port)
+  "Write TEXT to PORT as a JSON string."
+  (write-char #\" port)
+  (string-for-each
+   (lambda (char)
+     (case char
+       ((#\") (display "\\\"" port))
+       ((#\\) (display "\\\\" port))
+       ((#\newline) (display "\\n" port))
+       ((#\return) (display "\\r" port))
+       ((#\tab) (display "\\t" port))
+       (else (if (< (char->integer char) 32)
+                 (format port "\\u~4,'0x" (char->integer char))
+                 (write-char char port)))))
+   text)
+  (write-char #\" port))
+
+(define (write-json value port)
+  "Write VALUE to PORT as JSON.  Objects are (@ (KEY . VALUE) ...) with string keys, arrays are
+vectors, and the symbols null, true and false stand for themselves."
+  (match value
+    (('@ . members)
+     (display "{" port)
+     (let loop ((members members) (first? #t))
+       (match members
+         (() #t)
+         (((key . item) . rest)
+          (unless first? (display ", " port))
+          (write-json-string key port)
+          (display ": " port)
+          (write-json item port)
+          (loop rest #f))))
+     (display "}" port))
+    ((? vector?)
+     (display "[" port)
+     (let loop ((index 0))
+       (when (< index (vector-length value))
+         (unless (zero? index) (display ", " port))
+         (write-json (vector-ref value index) port)
+         (loop (1+ index))))
+     (display "]" port))
+    ((? string?) (write-json-string value port))
+    ((and (? number?) (? exact?)) (display value port))
+    ((? symbol?) (display value port))
+    (_ (error "write-json: not a JSON value" value))))
+
+(define (write-services services port)
+  "Write SERVICES, JSON objects, to PORT as JSON Lines."
+  (for-each (lambda (service) (write-json service port) (newline port)) services))
 
 ;;; The export
+
+(define (alist? value)
+  "Return #t when VALUE is a non-empty list of pairs."
+  (and (pair? value) (list? value) (every pair? value)))
+
+(define (write-datum value port)
+  "Write VALUE to PORT like `write', but with every entry of an association list dotted:
+((configuration . ((replicas . 4)))) rather than ((configuration (replicas . 4))).  Both
+are the same datum; the dotted form is the layout of the ledger's examples, and readers
+that look at the surface syntax take it for an association list without guessing."
+  (if (alist? value)
+      (begin
+        (display "(" port)
+        (let loop ((entries value) (first? #t))
+          (unless (null? entries)
+            (unless first? (display " " port))
+            (display "(" port)
+            (write (caar entries) port)
+            (display " . " port)
+            (write-datum (cdar entries) port)
+            (display ")" port)
+            (loop (cdr entries) #f)))
+        (display ")" port))
+      (write value port)))
 
 (define (write-entry tag fields port)
   "Write the export entry (TAG (NAME VALUE) ...) for the alist FIELDS to PORT, one field a line."
@@ -274,7 +426,7 @@ how they were read: 'ledger-api or 'direct."
                (display "\n (" port)
                (display name port)
                (display " " port)
-               (write value port)
+               (write-datum value port)
                (display ")" port)))
             fields)
   (display ")\n" port))
@@ -346,10 +498,14 @@ how they were read: 'ledger-api or 'direct."
                            (cons d (hash-ref by-service (deployment-service d) '()))))
               deployments)
     (for-each (lambda (service)
-                (write (service-features service (reverse (hash-ref by-service service)))
-                       port)
-                (newline port))
+                (write-alist-line (service-features service (reverse (hash-ref by-service service)))
+                                  port))
               (sort (hash-map->list (lambda (k v) k) by-service) string<?))))
+
+(define (write-alist-line alist port)
+  "Write ALIST to PORT on one line, every entry dotted (see `write-datum')."
+  (write-datum alist port)
+  (newline port))
 
 ;;; Command line
 
@@ -363,10 +519,12 @@ how they were read: 'ledger-api or 'direct."
   '((db (value #t))
     (out (value #t))
     (features (value #t))
+    (services (value #t))
     (help (single-char #\h))))
 
 (define usage
-  "Usage: guile collect-data.scm --db LEDGER.db --out HISTORY.sexp [--features FEATURES.lines]")
+  "Usage: guile collect-data.scm --db LEDGER.db --out HISTORY.sexp [--features FEATURES.lines]
+                              [--services SERVICES.jsonl]")
 
 (define (main args)
   "Export the ledger database named on the command line ARGS."
@@ -376,7 +534,8 @@ how they were read: 'ledger-api or 'direct."
                       (fail "~?~%~a" fmt fmt-args usage))))
          (db-path (option-ref options 'db #f))
          (out (option-ref options 'out #f))
-         (features (option-ref options 'features #f)))
+         (features (option-ref options 'features #f))
+         (services-out (option-ref options 'services #f)))
     (when (option-ref options 'help #f)
       (display usage) (newline) (exit 0))
     (unless (and db-path out) (fail "--db and --out are required~%~a" usage))
@@ -387,18 +546,22 @@ how they were read: 'ledger-api or 'direct."
           (let*-values (((schema) (ledger-schema db db-path))
                         ((deployments how) (read-deployments db db-path))
                         ((rollbacks) (read-rollbacks db db-path schema))
-                        ((service-names) (read-service-names db schema)))
+                        ((services) (read-services db db-path schema)))
             (sqlite-close db)
             (call-with-output-file/atomic out
               (lambda (port) (write-export deployments rollbacks port)))
             (when features
               (call-with-output-file/atomic features
-                (lambda (port) (write-feature-lines deployments service-names port))))
+                (lambda (port)
+                  (write-feature-lines deployments (map service-name services) port))))
+            (when services-out
+              (call-with-output-file/atomic services-out
+                (lambda (port) (write-services services port))))
             (format (current-error-port)
                     "collect-data: ~a (~a schema, deployments read ~a): ~a deployments, ~
-~a rollbacks -> ~a~%"
+~a rollbacks, ~a services -> ~a~%"
                     db-path schema (if (eq? how 'direct) "directly" "through the ledger's API")
-                    (length deployments) (length rollbacks) out)))
+                    (length deployments) (length rollbacks) (length services) out)))
         (lambda (key who code message . _)
           (fail "~a: cannot read the ledger database: ~a (sqlite code ~a)" db-path message code))))))
 

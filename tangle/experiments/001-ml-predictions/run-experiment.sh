@@ -26,18 +26,19 @@ step "the ledger"
 if [ -n "${LEDGER_DB:-}" ]; then
   ledger=$LEDGER_DB
 else
-  ledger=$work/ledger.db
-  $PREDICTOR demo-data --seed "$DEMO_SEED" --services "$DEMO_SERVICES" --days "$DEMO_DAYS" \
-    --deployments-per-day "$DEMO_PER_DAY" --ledger-db "$ledger"
+  $PREDICTOR demo-data "$work/demo" --seed "$DEMO_SEED" --services "$DEMO_SERVICES" \
+    --days "$DEMO_DAYS" --per-day "$DEMO_PER_DAY" --formats sqlite
+  ledger=$work/demo/ledger.db
 fi
 
 step "collect the history with Guile"
-$GUILE collect-data.scm --db "$ledger" \
-  --out "$work/history.sexp" --features "$work/features.lines" 2>"$work/collect.log"
+$GUILE collect-data.scm --db "$ledger" --out "$work/history.sexp" \
+  --features "$work/features.lines" --services "$work/services.jsonl" 2>"$work/collect.log" \
+  || { cat "$work/collect.log" >&2; exit 1; }
 cat "$work/collect.log" >&2
 
 step "ingest"
-$PREDICTOR ingest "$work/history.sexp" "$work/features.lines" "$ledger"
+$PREDICTOR ingest "$work/history.sexp" "$work/features.lines" "$work/services.jsonl"
 
 step "train"
 $PREDICTOR train

@@ -3,12 +3,15 @@
 ;;; Commentary:
 ;;;
 ;;; `call-predictor' sends one request and waits for its reply at most
-;;; `ml-predictor-timeout' seconds in all (idempotent methods get a second attempt on a
-;;; fresh socket within that budget, as the Python client does).  The connection is a DEALER socket kept between calls
-;;; (one per process, guarded by a mutex).  When a call times out, or the reply breaks
-;;; the protocol, the socket is closed with ZMQ_LINGER 0 (Lazy Pirate) so that nothing
-;;; stale is left and the next call connects afresh: it works as soon as the daemon is
-;;; back.  Replies whose id is not the one awaited (late answers) are dropped.
+;;; `ml-predictor-timeout' seconds in all; idempotent methods get a second attempt on a
+;;; fresh socket within that budget, as the Python client does.  The connection is a
+;;; DEALER socket kept between calls (one per process, guarded by a mutex, so calls from
+;;; several threads take turns).  When an attempt times out, or a reply breaks the
+;;; protocol, the socket is closed with ZMQ_LINGER 0 (Lazy Pirate): nothing stale is
+;;; left and the next call connects afresh, so it works as soon as the daemon is back.
+;;; Replies whose id is not the one awaited (late answers) are dropped.  A process that
+;;; forks should not use the connection of its parent (ZeroMQ contexts do not survive
+;;; fork); fork-then-exec, as for running deployment commands, is fine.
 ;;;
 ;;; Code:
 
@@ -27,8 +30,9 @@
             ml-predictor-disconnect))
 
 (define ml-predictor-endpoint
-  ;; The daemon's endpoint: $PREDICTOR_ENDPOINT or the shared default rule
-  ;; (see the config module), read when this module is loaded.
+  ;; The ZeroMQ endpoint of the daemon; parameterize to change it.  Default:
+  ;; $PREDICTOR_ENDPOINT, else the rule shared with the daemon and the CLI (the config
+  ;; module, after predictor/config.py), read when this module is loaded.
   (make-parameter (default-endpoint)
                   (lambda (endpoint)
                     (unless (and (string? endpoint) (string-index endpoint #\:))
@@ -37,8 +41,8 @@
                     endpoint)))
 
 (define ml-predictor-timeout
-  ;; Seconds a call waits for the daemon's answer before raising
-  ;; `&ml-predictor-unavailable'.
+  ;; Seconds a call waits for the daemon in all (default 2) before raising a
+  ;; condition satisfying `ml-predictor-unavailable?'; parameterize to change it.
   (make-parameter 2
                   (lambda (seconds)
                     (unless (and (real? seconds) (positive? seconds))

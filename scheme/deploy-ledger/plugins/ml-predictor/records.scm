@@ -27,6 +27,7 @@
                           time-tai->time-utc time-monotonic->time-utc))
   #:export (deployment->wire
             rollback->wire
+            alist->wire
             value->wire
             time->epoch
             wire->scheme
@@ -169,10 +170,17 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
           (else value))))
 
 (define (fields->wire alist)
+  "Return ALIST (symbol or string keys) as a wire map: snake_case keys, wire values."
   (map (lambda (entry)
          (let ((key (wire-key (car entry))))
            (cons key (value->wire (cdr entry) key))))
        alist))
+
+(define (alist->wire alist)
+  "Return ALIST, with kebab-case symbol or string keys, as a wire map."
+  (if (or (null? alist) (alist? alist))
+      (fields->wire alist)
+      (error "ml-predictor: expected an alist of options, found" alist)))
 
 (define (deployment->wire deployment)
   "Return DEPLOYMENT, a ledger `<deployment-event>' or an alist, as a wire Deployment."
@@ -204,11 +212,19 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
 
 (define symbol-valued-keys
   ;; Keys whose string values name one of a few choices; they come back as symbols.
-  '(risk-level status environment deployment-type kind type outcome code
-    source-environment target-environment strategy))
+  '(risk-level status environment deployment-type kind type outcome code role
+    source-environment target-environment strategy band trend))
+
+(define scheme-keys
+  ;; Wire key string -> kebab-case symbol, filled as keys are met.
+  (make-hash-table))
 
 (define (snake->kebab name)
-  (string->symbol (string-map (lambda (c) (if (char=? c #\_) #\- c)) name)))
+  (or (hash-ref scheme-keys name)
+      (let ((key (string->symbol (string-map (lambda (c) (if (char=? c #\_) #\- c)) name))))
+        (when (< (hash-count (const #t) scheme-keys) 4096)
+          (hash-set! scheme-keys name key))
+        key)))
 
 (define (wire->scheme value)
   "Return VALUE, as decoded from the wire, with maps as alists of kebab-case symbol

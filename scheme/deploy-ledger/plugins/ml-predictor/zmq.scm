@@ -111,9 +111,20 @@ It is $PREDICTOR_LIBZMQ when set, else \"libzmq\" (falling back to \"libzmq.so.5
               (catch #t
                 (lambda () (load-foreign-library name))
                 (lambda (key . args)
-                  (if (string=? name "libzmq")
-                      (load-foreign-library "libzmq.so.5")
-                      (apply throw key args))))))
+                  (catch #t
+                    (lambda ()
+                      (if (string=? name "libzmq")
+                          (load-foreign-library "libzmq.so.5")
+                          (apply throw key args)))
+                    (lambda (key . args)
+                      (raise-exception
+                       (make-exception
+                        (make-zmq-error "load-foreign-library" ENOENT)
+                        (make-exception-with-message
+                         (format #f "cannot load libzmq from ~s (~a): install libzmq5 or set PREDICTOR_LIBZMQ to the library's path"
+                                 name
+                                 (call-with-output-string
+                                   (lambda (port) (print-exception port #f key args)))))))))))))
         (set! %library library)
         library)))
 
