@@ -82,6 +82,13 @@ def main() -> None:
     print(f"hub svc-000 blast radius: {hub['affected_count']} services, max distance {hub['max_distance']}")
     show("risk, random service (500-service graph)", measure(answerer.methods["analyze_risk"], risk_requests), 5)
     show("risk, hub svc-000", measure(answerer.methods["analyze_risk"], [risk_requests[0] | {"service": "svc-000"}] * 200), 5)
+    analyze = answerer.methods["analyze_risk"]
+
+    def cold(request):
+        answerer.blast.invalidate()   # drop the cached criticality and blast radii first
+        return analyze(request)
+
+    show("risk, hub svc-000, cold (cache dropped each call)", measure(cold, [risk_requests[0] | {"service": "svc-000"}] * 50), 5)
     show("risk, random service + 2 dependency overrides", measure(answerer.methods["analyze_risk"], [
         r | {"dependencies": [{"depends_on": "svc-001", "kind": "soft"}, {"service": "svc-499", "depends_on": r["service"]}]}
         for r in risk_requests[:200]]), 5)

@@ -67,19 +67,23 @@ def python_client_run(endpoint: str, service: str, calls: int) -> None:
     params = {"deployment": dict(DEPLOYMENT, service=service)}
     outcome = "ok"
     samples = []
+    warm = min(300, calls)
     with Client(endpoint) as client:
-        for i in range(min(300, calls) + calls):
+        for i in range(warm + calls):
+            if i == warm:
+                cpu_start = time.process_time()
             start = time.perf_counter_ns()
             try:
                 client.call("predict", params)
             except RemoteError as exc:
                 outcome = exc.code
-            if i >= min(300, calls):
+            if i >= warm:
                 samples.append(time.perf_counter_ns() - start)
+    cpu_us = (time.process_time() - cpu_start) * 1e6 / calls
     samples.sort()
     p50 = samples[len(samples) // 2] / 1000
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] / 1000
-    print(f"python outcome={outcome} calls={calls} p50_us={p50:.1f} p99_us={p99:.1f}")
+    print(f"python outcome={outcome} calls={calls} p50_us={p50:.1f} p99_us={p99:.1f} cpu_us={cpu_us:.1f}")
 
 
 def figures(line: str) -> dict[str, str]:
@@ -127,11 +131,9 @@ def run_placement(name: str, prefix: list[str], store: Path, service: str, calls
 def median_figures(runs: list[dict]) -> dict:
     """Return the per-key median over RUNS (numbers) and the last run's text values."""
     merged = dict(runs[-1])
-    for key, value in runs[-1].items():
-        try:
+    for key in runs[-1]:
+        if key.endswith("_us"):
             merged[key] = f"{statistics.median(float(run[key]) for run in runs):.2f}"
-        except ValueError:
-            pass
     return merged
 
 
@@ -157,12 +159,13 @@ def main() -> None:
             placements.append(("pinned cpu0", ["taskset", "-c", "0"]))
         print(f"store: {note}; service {service}; {args.calls} calls per client per round, "
               f"{ROUNDS} rounds (medians)")
-        print(f"{'placement':<12} {'client':<7} {'outcome':<18} {'p50 us':>8} {'p99 us':>9}")
+        print(f"{'placement':<12} {'client':<7} {'outcome':<18} {'p50 us':>8} {'p99 us':>9} {'client CPU us/call':>19}")
         for name, prefix in placements:
             result = run_placement(name.split()[0], prefix, store, service, args.calls, work)
             for client in ("guile", "python"):
                 f = result[client]
-                print(f"{name:<12} {client:<7} {f['outcome']:<18} {float(f['p50_us']):>8.1f} {float(f['p99_us']):>9.1f}")
+                print(f"{name:<12} {client:<7} {f['outcome']:<18} {float(f['p50_us']):>8.1f} {float(f['p99_us']):>9.1f} "
+                      f"{float(f['cpu_us']):>19.1f}")
             g, p = result["guile"], result["python"]
             print(f"{name:<12} Guile/Python p50 ratio {float(g['p50_us']) / float(p['p50_us']):.2f}; "
                   f"Guile codec: encode request {g['encode_us']} us, decode reply {g['decode_us']} us "

@@ -38,12 +38,20 @@
           (set! outcome (string->symbol (ml-predictor-remote-error-code (car args))))
           (apply throw key args)))))
 
+(define cpu-us-per-call 0)
+
+(define (cpu-seconds)
+  (let ((t (times)))
+    (/ (+ (tms:utime t) (tms:stime t)) internal-time-units-per-second 1.0)))
+
 (define (time-calls n)
-  (let ((samples (make-vector n 0)))
+  (let ((samples (make-vector n 0))
+        (cpu-start (cpu-seconds)))
     (do ((i 0 (+ i 1))) ((= i n))
       (let ((start (now-ns)))
         (one-call)
         (vector-set! samples i (- (now-ns) start))))
+    (set! cpu-us-per-call (/ (* 1e6 (- (cpu-seconds) cpu-start)) n))
     (sort! samples <)
     samples))
 
@@ -65,9 +73,9 @@
                          ("factors" . #((("feature" . "change_size") ("value" . 120)
                                          ("contribution" . 0.05) ("description" . "large change"))))
                          ("similar_deployments" . #()) ("model_version" . "failure-1"))))))
-    (format #t "guile outcome=~a calls=~a p50_us=~,1f p99_us=~,1f encode_us=~,2f decode_us=~,2f request_bytes=~a~%"
+    (format #t "guile outcome=~a calls=~a p50_us=~,1f p99_us=~,1f cpu_us=~,1f encode_us=~,2f decode_us=~,2f request_bytes=~a~%"
             outcome calls
-            (ns->us (percentile samples 0.5)) (ns->us (percentile samples 0.99))
+            (ns->us (percentile samples 0.5)) (ns->us (percentile samples 0.99)) cpu-us-per-call
             (per-op-us 5000 (lambda ()
                               (encode-request "guile-1-1" "predict"
                                               `(("deployment" . ,(deployment->wire deployment)))

@@ -180,12 +180,23 @@ def iter_data(text: str, *, start_line: int = 1) -> Iterator[tuple[int, Any]]:
     for tok in tokens:
         c = tok[0]
         if c == "(" and len(tok) > 1:
-            pair = pairs.get(tok)
-            if pair is None:
-                pair = _short_list(tok, atoms, line)
-                if tok[-2] != '"':          # unique strings (ids, times) would only fill the cache
-                    pairs[tok] = pair
-            value = [pair[0], pair[1]] if pair[2] else Dotted([pair[0]], pair[1])
+            if tok[-2] == '"':              # (name "text") or (name . "text"): mostly unique text
+                space = tok.find(" ")
+                name = tok[1:space]
+                key = atoms.get(name, _DOT)
+                if key is _DOT:
+                    key = atoms[name] = _atom(name, line)
+                if tok[space + 1] == ".":
+                    body = tok[space + 4:-2]
+                    value = Dotted([key], _unescape(body, line) if "\\" in body else body)
+                else:
+                    body = tok[space + 2:-2]
+                    value = [key, _unescape(body, line) if "\\" in body else body]
+            else:
+                pair = pairs.get(tok)
+                if pair is None:
+                    pair = pairs[tok] = _short_list(tok, atoms, line)
+                value = [pair[0], pair[1]] if pair[2] else Dotted([pair[0]], pair[1])
             if cur is None:
                 top_line = line
         elif c == "(":

@@ -298,14 +298,15 @@ def forecast_command(
     table = Table(title=f"Expected deployments per week (80% interval), from {_when(result['from'])[:10]}")
     table.add_column("service")
     table.add_column("environment")
-    weeks_list = result["total"]["weeks"]
+    weeks_list = result["weeks"]
     for week in weeks_list:
-        table.add_column(f"week of {week['week_start']}")
+        table.add_column(f"week of {week['week']}")
     table.add_column("trend/week")
     for series in result["series"]:
         table.add_row(series["service"], series["environment"],
-                      *[f"{w['expected']:.1f} ({w['low']}-{w['high']})" for w in series["weeks"]],
+                      *[f"{w['expected']:.1f} ({w['low']:.0f}-{w['high']:.0f})" for w in series["weeks"]],
                       f"{series['trend_per_week']:+.1%}")
     if len(result["series"]) > 1:
-        table.add_row("[bold]all[/bold]", "", *[f"{w['expected']:.1f} ({w['low']}-{w['high']})" for w in weeks_list], "")
+        table.add_row("[bold]all[/bold]", "", *[f"{w['expected']:.1f} ({w['low']:.0f}-{w['high']:.0f})"
+                                               for w in weeks_list], "")
     console.print(table)

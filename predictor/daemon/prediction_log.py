@@ -28,6 +28,8 @@ SELECT request_id, deployment_id, method, make_timestamp(requested_us), model_ve
        request, features, answer
 FROM pending_predictions
 """
+#: one encoder for every row (json.dumps with options builds a new encoder per call: 3x slower)
+_to_json = json.JSONEncoder(default=str, ensure_ascii=False, check_circular=False).encode
 _COLUMNS = ("request_id", "deployment_id", "method", "requested_us", "model_version", "role", "request", "features", "answer")
 
 
@@ -76,9 +78,9 @@ class PredictionLog:
             columns["requested_us"].append(int(requested_at * 1_000_000))
             columns["model_version"].append(answer.get("model_version") if isinstance(answer, dict) else None)
             columns["role"].append(role)
-            columns["request"].append(json.dumps(deployment, default=str))
+            columns["request"].append(_to_json(deployment))
             columns["features"].append(_features_json(answer))
-            columns["answer"].append(json.dumps(answer, default=str))
+            columns["answer"].append(_to_json(answer))
         return pa.table({name: pa.array(values, type=pa.int64() if name == "requested_us" else pa.string())
                          for name, values in columns.items()})
 
@@ -122,4 +124,4 @@ class PredictionLog:
 
 def _features_json(answer: dict) -> str | None:
     features = answer.get("features") if isinstance(answer, dict) else None
-    return json.dumps(features, default=str) if features is not None else None
+    return _to_json(features) if features is not None else None

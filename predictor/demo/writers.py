@@ -275,6 +275,8 @@ def write_ledger_sqlite(history: DemoHistory, path: str | Path, schema: str = "m
     try:
         con.execute("PRAGMA journal_mode = OFF")
         con.execute("PRAGMA synchronous = OFF")
+        con.execute("PRAGMA cache_size = -262144")  # 256 MB: the indexes are built in memory
+        con.execute("PRAGMA temp_store = MEMORY")
         con.execute("BEGIN")
         con.execute(_DEPLOYMENTS_DDL[schema])
         con.execute(_ROLLBACKS_DDL[schema])

@@ -26,6 +26,8 @@ FIT_WEEKS = 12
 #: ridge penalties: weekday effects (towards the fleet profile) and trend (towards flat)
 WEEKDAY_PENALTY = 3.0
 TREND_PENALTY = 2.0
+#: weight of a day in the fit halves every HALF_LIFE_WEEKS weeks back from the series end
+HALF_LIFE_WEEKS = 4.0
 #: the trend multiplier over the forecast horizon is kept within these bounds
 TREND_BOUNDS = (0.5, 2.0)
 
@@ -70,6 +72,8 @@ class SeriesModel:
         self.t_scale = max(n, 7) / 7.0     # trend measured in weeks from the series end
         X = self._design(days, end_day=first_day + n - 1)
         offset = profile[weekday_of(days)]
+        # recent weeks weigh more: a level shift shows within a few weeks, not after the whole window
+        recency = 0.5 ** ((days[-1] - days) / (7.0 * HALF_LIFE_WEEKS))
         penalty = np.array([0.0] + [WEEKDAY_PENALTY] * 6 + [TREND_PENALTY])
         mean = max(counts.mean(), 1e-3)
         beta = np.zeros(X.shape[1])
@@ -77,8 +81,8 @@ class SeriesModel:
         for _ in range(25):
             eta = np.clip(X @ beta + offset, -20, 20)
             mu = np.exp(eta)
-            gradient = X.T @ (counts - mu) - penalty * beta
-            hessian = (X * mu[:, None]).T @ X + np.diag(penalty + 1e-9)
+            gradient = X.T @ (recency * (counts - mu)) - penalty * beta
+            hessian = (X * (recency * mu)[:, None]).T @ X + np.diag(penalty + 1e-9)
             step = np.linalg.solve(hessian, gradient)
             beta += step
             if np.max(np.abs(step)) < 1e-8:
@@ -142,8 +146,9 @@ class VolumeForecaster:
             series_out.append({"service": key[0], "environment": key[1], **_shape(days, expected),
                                "trend_per_week": round(math.exp(self.models[key].beta[7] / 4.0) - 1.0, 4),
                                "last_week_actual": int(self.history_counts[key][-7:].sum())})
-        return {"from": float(days[0] * DAY), "to": float((days[-1] + 1) * DAY), "horizon_weeks": weeks,
-                "series": series_out, "total": _shape(days, total)}
+        return {"service": service, "environment": environment, "from": float(days[0] * DAY),
+                "to": float((days[-1] + 1) * DAY), "horizon_weeks": weeks, **_shape(days, total),
+                "series": series_out}
 
 
 def poisson_quantile(q: float, mu: float) -> int:
@@ -165,16 +170,21 @@ def poisson_quantile(q: float, mu: float) -> int:
 
 
 def _shape(days: np.ndarray, expected: np.ndarray) -> dict:
-    """Per-day and per-week (Monday-based) expected counts with Poisson p10/p90 bounds."""
-    daily = [{"date": from_epoch(day * DAY).date().isoformat(), "start": float(day * DAY),
-              "expected": round(float(mu), 3), "low": poisson_quantile(0.1, mu), "high": poisson_quantile(0.9, mu)}
+    """Per-day and per-week (Monday-based) expected counts with Poisson p10/p90 bounds.
+
+    ``date`` and ``week_start`` are UTC midnights in epoch seconds (the wire's time shape);
+    ``day`` and ``week`` repeat them as ISO dates for people.
+    """
+    daily = [{"date": float(day * DAY), "day": from_epoch(day * DAY).date().isoformat(),
+              "expected": round(float(mu), 3), "low": float(poisson_quantile(0.1, mu)),
+              "high": float(poisson_quantile(0.9, mu))}
              for day, mu in zip(days, expected)]
     weekly: dict[int, float] = {}
     for day, mu in zip(days, expected):
         monday = int(day - weekday_of(int(day)))
         weekly[monday] = weekly.get(monday, 0.0) + float(mu)
-    weeks = [{"week_start": from_epoch(monday * DAY).date().isoformat(), "start": float(monday * DAY),
-              "expected": round(mu, 3), "low": poisson_quantile(0.1, mu), "high": poisson_quantile(0.9, mu)}
+    weeks = [{"week_start": float(monday * DAY), "week": from_epoch(monday * DAY).date().isoformat(),
+              "expected": round(mu, 3), "low": float(poisson_quantile(0.1, mu)), "high": float(poisson_quantile(0.9, mu))}
              for monday, mu in sorted(weekly.items())]
     return {"days": daily, "weeks": weeks}
 

@@ -344,17 +344,17 @@ def _with_starts(history: DeploymentHistory, observed: list[tuple[str, str, floa
 
 def load_failure_scorer(store, history: DeploymentHistory):
     """The champion failure model (Models I) as a window scorer, or None when none is trained."""
+    rows = store.con.execute(
+        "SELECT version, artifact_dir FROM models WHERE kind = 'failure' AND champion ORDER BY promoted_at DESC"
+    ).fetchall()
+    if not rows:
+        return None
     try:
         from predictor.estimates.failure_scorer import FailureModelScorer
         from predictor.estimates.windows import ConcurrencyProfile
         from predictor.features.serving import FeatureState
         from predictor.models.artifacts import MODEL_FILE, load_model
     except ImportError:
-        return None
-    rows = store.con.execute(
-        "SELECT version, artifact_dir FROM models WHERE kind = 'failure' AND champion ORDER BY promoted_at DESC"
-    ).fetchall()
-    if not rows:
         return None
     version, directory = rows[0]
     model = load_model(Path(directory) / MODEL_FILE)   # ModelFileError for a bad file: say so, do not hide it
@@ -371,3 +371,23 @@ def answer(store, method: str, params: dict) -> dict:
     """Answer one wire METHOD on STORE directly (the CLI's path: builds only what it needs)."""
     answerer = EstimatesAnswerer(store, eager=False)
     return answerer.methods[method](params)
+
+
+def evaluate_estimates(store) -> dict:
+    """Held-out evaluation of the duration model and the volume forecast, with their baselines.
+
+    ``durations``: pinball loss p50/p90 and p90 coverage on the latest 20% (time-ordered), next
+    to the per-service median; ``forecast``: daily and weekly MAE on the last two full weeks,
+    next to seasonal-naive (same weekday of the last observed week).
+    """
+    from predictor.estimates.durations import evaluate_durations
+    from predictor.estimates.forecast import evaluate_forecast
+
+    out: dict = {}
+    for name, run in (("durations", lambda: evaluate_durations(store)),
+                      ("forecast", lambda: evaluate_forecast(load_history(store)))):
+        try:
+            out[name] = run()
+        except ModelNotReadyError as exc:
+            out[name] = {"insufficient_history": str(exc)}
+    return out

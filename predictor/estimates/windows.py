@@ -508,13 +508,19 @@ def suggest_windows(scorer: SlotScorer, activity: ServiceActivity, request: Wind
             "improvement_vs_now": round(now_p - p, 6), "reasons": reasons, "factors": factors,
         })
     allowed_probabilities = probability[:-1][candidate_allowed]
+    now_reasons = [f"starting now breaks the {v.replace('_', ' ')} constraint" for v in now_violations]
+    if len(allowed_probabilities):
+        share = float(np.mean(allowed_probabilities < now_p))
+        now_reasons.append(f"{share:.0%} of the allowed start times in the range have a lower expected failure "
+                           f"probability than now ({now_p:.1%})")
     return {
         "service": request.service, "environment": request.environment, "deployment_type": request.deployment_type,
         "from": request.range_from, "to": request.range_to, "step_minutes": request.step_minutes,
         "window_minutes": window / 60.0, "window_basis": window_basis, "timezone": request.timezone,
         "windows": windows,
-        "now": {"start": request.now, "failure_probability": round(now_p, 6), "risk_level": probability_level(now_p),
-                "allowed": not now_violations, "violations": now_violations},
+        "now": {"start": request.now, "end": request.now + window, "failure_probability": round(now_p, 6),
+                "risk_level": probability_level(now_p), "allowed": not now_violations, "violations": now_violations,
+                "reasons": now_reasons},
         "candidates": len(starts), "candidates_allowed": int(candidate_allowed.sum()),
         "excluded_by": {name: int(mask[:-1].sum()) for name, mask in broken.items()},
         "median_allowed_probability": (round(float(np.median(allowed_probabilities)), 6)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -194,15 +193,3 @@ def test_curve_allows_listed_client_keys_only(copy_home, start_daemon, cli, tmp_
     with Client(daemon.endpoint, timeout=0.8) as plain:
         with pytest.raises(DaemonUnavailableError):
             plain.call("ping")
-
-
-def test_cli_ping_and_status(copy_home, start_daemon, cli):
-    daemon = start_daemon(copy_home, loaded=False)
-    pong = cli("ping", "--endpoint", daemon.endpoint, "--json", check=True)
-    assert '"ok": true' in pong.stdout
-    status = cli("status", "--endpoint", daemon.endpoint, check=True)
-    assert "requests served" in status.stdout and "model version" in status.stdout
-    reloaded = cli("reload", "--endpoint", daemon.endpoint, "--json", check=True)
-    assert json.loads(reloaded.stdout)["generation"] >= 1  # the startup load, or one after it
-    down = cli("ping", "--endpoint", f"ipc://{copy_home / 'nobody.sock'}", "--timeout", "0.3")
-    assert down.returncode == 1 and "no answer from the predictor daemon" in down.stderr

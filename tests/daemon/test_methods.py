@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 
@@ -265,16 +266,18 @@ def test_fuzzed_frames_never_kill_the_daemon(served, client):
     socket.connect(daemon.endpoint)
     answered = []
 
-    @settings(max_examples=2000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-    @given(st.one_of(st.binary(max_size=64), _mutations()))
-    def send_one(payload: bytes) -> None:
-        socket.send_multipart([b"", payload])
-        assert socket.poll(5000), f"no reply to {payload.hex()}"
-        reply = decode_reply(socket.recv_multipart()[-1])
-        assert reply.ok or reply.error["code"] in ERROR_CODES
-        answered.append(reply.ok)
+    @settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.one_of(st.binary(max_size=64), _mutations()), min_size=20, max_size=20))
+    def send_many(payloads: list[bytes]) -> None:
+        for payload in payloads:  # pipelined: 20 frames out, then 20 replies in
+            socket.send_multipart([b"", payload])
+        for payload in payloads:
+            assert socket.poll(10_000), "a frame got no reply"
+            reply = decode_reply(socket.recv_multipart()[-1])
+            assert reply.ok or reply.error["code"] in ERROR_CODES
+            answered.append(reply.ok)
 
-    send_one()
+    send_many()
     socket.close()
     assert len(answered) >= 2000
     assert client.call("ping") == {"pong": True}
@@ -282,3 +285,17 @@ def test_fuzzed_frames_never_kill_the_daemon(served, client):
     with pytest.raises(RemoteError) as caught:
         client.call("predict", {"deployment": {"service": "a", "environment": "p", "started": -1}})
     assert caught.value.field == "params.deployment.started"
+
+
+def test_cli_ping_status_and_reload(served, cli):
+    daemon = served[0]
+    pong = cli("ping", "--endpoint", daemon.endpoint, "--json", check=True)
+    assert '"ok": true' in pong.stdout
+    status = cli("status", "--endpoint", daemon.endpoint, check=True)
+    assert "requests served" in status.stdout and "model version" in status.stdout
+    with Client(daemon.endpoint) as client:
+        generation = client.call("status")["generation"]
+    reloaded = cli("reload", "--endpoint", daemon.endpoint, "--json", check=True)
+    assert json.loads(reloaded.stdout)["generation"] == generation + 1
+    down = cli("ping", "--endpoint", f"ipc://{daemon.home / 'nobody.sock'}", "--timeout", "0.3")
+    assert down.returncode == 1 and "no answer from the predictor daemon" in down.stderr

@@ -29,7 +29,8 @@ def test_suggest_time_json_respects_constraints(cli, env):
 
 def test_suggest_time_readable_table(cli, env):
     proc = cli("suggest-time", "-s", "svc-003", "--from", "2026-03-30T22:00", "--to", "2026-04-02T22:00",
-               "--now", "2026-03-30T22:00", env=env, check=True)
+               "--now", "2026-03-30T22:00", "--window-minutes", "45", env=env, check=True)
+    assert "45-minute windows, request" in proc.stdout.replace("\n", " ")
     assert "Suggested deployment windows" in proc.stdout
     assert "1. expected failure probability" in proc.stdout
 

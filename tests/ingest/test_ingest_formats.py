@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import ledger_files as lf
+from predictor.errors import IngestError
 from conftest import snapshot
 from predictor.store.ingest import detect_format, ingest_paths
 
@@ -186,3 +187,28 @@ def test_enrichment_fills_missing_values_and_counts_as_updated(store, history, t
     assert first.count("deployments", "inserted") == 6
     assert second.count("deployments", "updated") == 6 and second.count("deployments", "inserted") == 0
     assert store.con.execute("SELECT change_size FROM deployments WHERE id = 'dep-1'").fetchone() == (100,)
+
+
+def test_big_exports_are_read_in_two_processes(store, tmp_path, monkeypatch):
+    """Above PARALLEL_BYTES the tail half is read by a worker; rows and lines are the same."""
+    from predictor.store.formats import ledger_sexp
+
+    history = lf.sample_history(40)
+    path = lf.write_sexp(tmp_path / "export.sexp", history)
+    monkeypatch.setattr(ledger_sexp, "PARALLEL_BYTES", 1000)
+    [report] = ingest_paths(store, [path], progress=False)
+    assert report.count("deployments", "inserted") == 40 and report.count("rollbacks", "inserted") == 1
+    lines = dict(store.con.execute("SELECT id, source_line FROM deployments").fetchall())
+    assert lines == {f"dep-{i + 1}": 2 + 12 * i for i in range(40)}
+    # a bad entry in the tail half is reported with its true line
+    history["deployments"][35]["status"] = "exploded"
+    bad = lf.write_sexp(tmp_path / "bad.sexp", history)
+    with pytest.raises(IngestError) as caught:
+        ingest_paths(store, [bad], progress=False)
+    assert caught.value.line == 2 + 12 * 35 and caught.value.field == "status"
+    # a split inside a multi-line string falls back to one reader, with the right result
+    text = path.read_text()
+    middle = text.find("\n(", len(text) // 2)
+    text = text[:middle] + '\n  (note "a\n(deployment inside a string")' + text[middle:]
+    path.write_text(text.replace('(parent-id #f))\n  (note', '(parent-id #f)\n  (note', 1))
+    assert ingest_paths(store, [path], skip_invalid=True, progress=False)[0].count("deployments", "unchanged") >= 39

@@ -24,9 +24,9 @@ def make_store(path: Path, **generate_args):
 
 @pytest.fixture(scope="session")
 def large_history(tmp_path_factory):
-    """A 30k-deployment history (read it, do not change it)."""
+    """A 24k-deployment history (read it, do not change it)."""
     store, history = make_store(tmp_path_factory.mktemp("large") / "history.duckdb",
-                                n_deployments=30_000, services=24, days=150, seed=7)
+                                n_deployments=24_000, services=24, days=150, seed=7)
     yield store, history
     store.close()
 

@@ -31,7 +31,7 @@ def evaluation(large_history, large_frame):
     store, _ = large_history
     ids, profiles = service_profiles(store)
     assert (ids == large_frame.ids).all()
-    return evaluate_frame(large_frame, FeatureConfig(), profiles=profiles, folds=2, test_share=0.4)
+    return evaluate_frame(large_frame, FeatureConfig(), profiles=profiles, folds=2, test_share=0.45)
 
 
 @pytest.fixture(scope="module", params=["isotonic", "sigmoid"])

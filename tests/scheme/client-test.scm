@@ -90,11 +90,17 @@ the identity (or #f to stay silent)."
 (test-group "a live daemon answers"
   (let ((endpoint (fresh-endpoint)))
     (with-fake-daemon endpoint
-      (lambda (request)
-        (if (string=? (assoc-ref request "method") "ping")
-            (pong request)
-            (list empty (reply-to request `(("params" . ,(assoc-ref request "params"))
-                                            ("deadline_ms" . ,(assoc-ref request "deadline_ms")))))))
+      (let ((last-params '()))
+        (lambda (request)
+          (let ((method (assoc-ref request "method")))
+            (cond ((string=? method "ping") (pong request))
+                  ((string=? method "echo-last")
+                   (list empty (reply-to request `(("params" . ,last-params)))))
+                  (else
+                   (set! last-params (assoc-ref request "params"))
+                   (list empty (reply-to request
+                                         `(("params" . ,(assoc-ref request "params"))
+                                           ("deadline_ms" . ,(assoc-ref request "deadline_ms"))))))))))
       (lambda ()
         (parameterize ((ml-predictor-endpoint endpoint))
           (test-equal "ping" #t (ml-predictor-ping))
@@ -102,6 +108,37 @@ the identity (or #f to stay silent)."
             (<= 900 (assoc-ref (call-predictor "echo" '()) "deadline_ms") 1000))
           (test-assert "a method that is never retried gets the whole budget"
             (<= 1900 (assoc-ref (call-predictor "record" '()) "deadline_ms") 2000))
+          (test-equal "suggest-deployment-time sends the spec's params"
+            '(("service" . "checkout") ("environment" . "staging") ("deployment_type" . "canary")
+              ("from" . 1771934400) ("to" . 1772539200) ("top_n" . 2)
+              ("constraints" ("business_hours_only" . #t)) ("window_minutes" . 30))
+            (begin
+              (suggest-deployment-time "checkout" #:environment 'staging #:deployment-type 'canary
+                                       #:from 1771934400 #:to 1772539200 #:count 2
+                                       #:constraints '((business-hours-only . #t))
+                                       #:options '((window-minutes . 30)))
+              (assoc-ref (call-predictor "echo-last" '()) "params")))
+          (test-equal "predict-deployment-outcome #:explain? #f asks for no explanation"
+            '((params (deployment (service . "checkout") (environment . production))
+                      (explain . #f))
+              (deadline-ms . 1000))
+            (let ((answer (predict-deployment-outcome '((service-name . "checkout")
+                                                        (environment . production))
+                                                      #:explain? #f)))
+              (list (assq 'params answer)
+                    (cons 'deadline-ms (if (<= 900 (assq-ref answer 'deadline-ms) 1000) 1000 #f)))))
+          (test-equal "analyze-risk sends dependencies as maps, options as snake_case"
+            '(("deployment" ("service" . "payments"))
+              ("dependencies" . #((("service" . "checkout") ("depends_on" . "payments")
+                                   ("kind" . "hard"))
+                                  (("depends_on" . "db") ("kind" . "soft"))))
+              ("failure_probability" . 0.2)
+              ("max_depth" . 2))
+            (begin
+              (analyze-risk '((service-name . "payments"))
+                            '(("checkout" payments hard) ((depends-on . "db") (kind . soft)))
+                            #:failure-probability 0.2 #:options '((max-depth . 2)))
+              (assoc-ref (call-predictor "echo-last" '()) "params")))
           (test-equal "params arrive as sent"
             '(("a" . 1) ("b" . #("x")))
             (assoc-ref (call-predictor "echo" '(("a" . 1) ("b" . #("x")))) "params")))))))

@@ -8,10 +8,12 @@ filled with demo data and starts the real daemon itself.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,10 +25,24 @@ TESTS_DIR = ROOT / "tests" / "scheme"
 UNIT_FILES = ["msgpack-test.scm", "protocol-test.scm", "records-test.scm", "zmq-test.scm", "client-test.scm"]
 
 
+def guile_cache_home() -> str:
+    """Return an XDG_CACHE_HOME for Guile's compiled files, named after the sources' digest.
+
+    Guile inlines small procedures across modules, and its auto-compilation only checks each
+    file's own date: a cache shared across edits can run stale code. One cache per version of
+    the sources never does, and still compiles each version once.
+    """
+    digest = hashlib.sha256()
+    for path in sorted([*SCHEME_DIR.rglob("*.scm"), *TESTS_DIR.rglob("*.scm")]):
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return str(Path(tempfile.gettempdir()) / f"ml-predictor-guile-{digest.hexdigest()[:16]}")
+
+
 def run_guile(args: list[str], *, cwd: Path, env: dict | None = None, timeout: float = 120,
               load_path: tuple[Path, ...] = (SCHEME_DIR, TESTS_DIR)) -> subprocess.CompletedProcess:
     """Run guile with LOAD_PATH directories first on its load path."""
     full_env = dict(os.environ)
+    full_env["XDG_CACHE_HOME"] = guile_cache_home()
     full_env.update(env or {})
     command = ["guile"]
     for directory in load_path:
@@ -143,8 +159,8 @@ def test_default_endpoint_matches_python(variables: dict, tmp_path: Path) -> Non
     env = {k: v for k, v in os.environ.items()
            if k not in ("PREDICTOR_ENDPOINT", "PREDICTOR_HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME")}
     env.update(variables)
-    # HOME moves (for ~ expansion); Guile's compiled-file cache stays where it was.
-    env["XDG_CACHE_HOME"] = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    # HOME moves (for ~ expansion); Guile's compiled-file cache stays put.
+    env["XDG_CACHE_HOME"] = guile_cache_home()
     env["HOME"] = str(tmp_path)
     python = subprocess.run([sys.executable, "-c", "from predictor.config import default_endpoint; "
                              "print(default_endpoint())"], capture_output=True, text=True, env=env,

@@ -169,11 +169,26 @@ def stage_rows(con, table: str, columns: dict[str, str], rows: Iterable[dict], l
     columns no row carries are left out (the merge treats them as empty).
     Returns the number of rows staged.
     """
+    rows = rows if isinstance(rows, list) else list(rows)
+    stage_arrow(con, table, rows_to_arrow(columns, rows, lines))
+    return len(rows)
+
+
+def rows_to_arrow(columns: dict[str, str], rows: list[dict], lines: Iterable[int]) -> "pa.Table":
+    """Return ROWS as an Arrow table of text columns plus ``source_line`` (see :func:`stage_rows`)."""
     import pyarrow as pa
 
-    rows = rows if isinstance(rows, list) else list(rows)
+    present: set[str] = set()
+    for row in rows[:1000]:
+        present.update(row)
+    if len(rows) > 1000:
+        for row in rows:
+            if not present.issuperset(row):
+                present.update(row)
     names, arrays = [], []
     for name, kind in columns.items():
+        if name not in present:
+            continue
         values = [row.get(name) for row in rows]
         if not any(value is not None for value in values):
             continue
@@ -181,8 +196,14 @@ def stage_rows(con, table: str, columns: dict[str, str], rows: Iterable[dict], l
         arrays.append(column_array(values, kind))
     names.append("source_line")
     arrays.append(pa.array(list(lines), type=pa.int64()))
-    stage_arrow(con, table, pa.Table.from_arrays(arrays, names=names))
-    return len(rows)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def concat_arrow(tables: list["pa.Table"]) -> "pa.Table":
+    """Concatenate tables whose column sets may differ (missing columns become null)."""
+    import pyarrow as pa
+
+    return pa.concat_tables(tables, promote_options="default")
 
 
 def column_array(values: list, kind: str) -> "pa.Array":

@@ -13,6 +13,11 @@ Layout: a first datum ``(deploy-ledger-export (version 1))``, then pretty-printe
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,7 +25,8 @@ from predictor import sexp
 from predictor.errors import IngestError
 from predictor.store.formats import Batch
 from predictor.store.formats.common import (
-    DEPLOYMENT_COLUMNS, ROLLBACK_COLUMNS, gc_paused, metadata_columns, metadata_from_datum, stage_rows,
+    DEPLOYMENT_COLUMNS, ROLLBACK_COLUMNS, concat_arrow, gc_paused, metadata_columns, metadata_from_datum,
+    rows_to_arrow, stage_arrow,
 )
 
 FORMAT = "ledger-sexp"
@@ -49,29 +55,134 @@ def looks_like(head: str) -> bool:
     return text.startswith("(" + HEADER)
 
 
+#: exports bigger than this are read by two processes (one per half), when 2 CPUs exist
+PARALLEL_BYTES = 16_000_000
+
+
 def read(con, path: Path, *, skip_invalid: bool = False) -> Batch:
     """Read the export at PATH; stage its deployments and rollbacks."""
-    text = path.read_text(encoding="utf-8")
     where = str(path)
+    data = path.read_bytes()
     batch = Batch(FORMAT)
+    middle = data.find(b"\n(", len(data) // 2) if len(data) >= PARALLEL_BYTES and (os.cpu_count() or 1) >= 2 else -1
+    if middle < 0:
+        results = [read_part(where, data.decode("utf-8"), 1, skip_invalid, first=True)]
+    else:
+        results = _read_parallel(where, data, middle + 1, skip_invalid)
+    del data
+    for result in results:
+        if result["error"] is not None:
+            raise _error(result["error"])
+        batch.skipped.extend(_error(e) for e in result["skipped"])
+    for table in ("deployments", "rollbacks"):
+        tables = [result[table] for result in results if result[table] is not None]
+        batch.seen[table] = sum(t.num_rows for t in tables)
+        if tables:
+            stage_arrow(con, table, tables[0] if len(tables) == 1 else concat_arrow(tables))
+            setattr(batch, table, True)
+    return batch
+
+
+def _read_parallel(where: str, data: bytes, offset: int, skip_invalid: bool) -> list[dict]:
+    """Read the tail (from byte OFFSET, a line starting with '(') in a helper process while
+    this process reads the head.
+
+    The split is right only if the head ends at top level; the head's reader checks that (an
+    unclosed list or string there is a syntax error), and then the whole text is re-read in
+    one piece so errors carry their true lines. The helper is a plain ``python -c`` process
+    (not multiprocessing, which would re-run the CLI's ``__main__``); it reads the file itself
+    and hands back Arrow IPC files and a JSON summary.
+    """
+    tail_line = data.count(b"\n", 0, offset) + 1
+    with tempfile.TemporaryDirectory(prefix="predictor-sexp-") as out:
+        helper = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from predictor.store.formats.ledger_sexp import helper_main; "
+                                   "helper_main(sys.argv[1:])",
+             where, str(offset), str(tail_line), "1" if skip_invalid else "0", out],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        try:
+            first = read_part(where, data[:offset].decode("utf-8"), 1, skip_invalid, first=True)
+            if first["error"] is not None and first["error"]["kind"] == "syntax":
+                helper.kill()
+                helper.wait()
+                return [read_part(where, data.decode("utf-8"), 1, skip_invalid, first=True)]
+            _, errors = helper.communicate()
+        except BaseException:
+            helper.kill()
+            helper.wait()
+            raise
+        if helper.returncode != 0:
+            last = errors.decode("utf-8", "replace").strip().splitlines()[-1:]
+            raise IngestError(where, "the helper process reading the second half failed: "
+                              + (last[0] if last else f"exit status {helper.returncode}"))
+        return [first, _load_part(Path(out))]
+
+
+def helper_main(argv: list[str]) -> None:
+    """Entry point of the helper process: read PATH from OFFSET, write the results into OUT."""
+    import pyarrow as pa
+
+    where, offset, start_line, skip_invalid, out = argv
+    with open(where, "rb") as handle:
+        handle.seek(int(offset))
+        text = handle.read().decode("utf-8")
+    result = read_part(where, text, int(start_line), skip_invalid == "1", first=False)
+    for table in ("deployments", "rollbacks"):
+        arrow = result.pop(table)
+        if arrow is not None:
+            with pa.OSFile(str(Path(out) / f"{table}.arrow"), "wb") as sink:
+                with pa.ipc.new_file(sink, arrow.schema) as writer:
+                    writer.write_table(arrow)
+    (Path(out) / "result.json").write_text(json.dumps(result, default=str))
+
+
+def _load_part(out: Path) -> dict:
+    import pyarrow as pa
+
+    result = json.loads((out / "result.json").read_text())
+    for table in ("deployments", "rollbacks"):
+        file = out / f"{table}.arrow"
+        result[table] = pa.ipc.open_file(pa.memory_map(str(file))).read_all() if file.exists() else None
+    return result
+
+
+def read_part(where: str, text: str, start_line: int, skip_invalid: bool, first: bool) -> dict:
+    """Parse TEXT (the whole export, or a part starting at START_LINE) into Arrow tables.
+
+    Returns {"deployments", "rollbacks": Arrow table or None, "skipped": [error fields],
+    "error": error fields or None}; errors travel as dicts so a worker process can return them.
+    """
+    result: dict[str, Any] = {"deployments": None, "rollbacks": None, "skipped": [], "error": None}
     with gc_paused():
         try:
-            data = list(sexp.iter_data(text))      # syntax errors first, before any entry check
+            data = list(sexp.iter_data(text, start_line=start_line))   # syntax errors before entries
         except sexp.SexpError as error:
-            raise IngestError(where, f"malformed S-expression: {error.detail}", line=error.line,
-                              expected="a complete, balanced S-expression") from None
+            result["error"] = _fields_of(IngestError(where, f"malformed S-expression: {error.detail}",
+                                                     line=error.line, expected="a complete, balanced S-expression"),
+                                         "syntax")
+            return result
         del text
-        if not data or not _is_header(data[0][1]):
-            line = data[0][0] if data else 1
-            raise IngestError(where, "not a deploy-ledger sexp export", line=line, field="header",
-                              expected="(deploy-ledger-export (version 1))",
-                              found=sexp.to_text(data[0][1])[:80] if data else "end of file")
-        _check_version(where, data[0])
+        start = 0
+        if first:
+            if not data or not _is_header(data[0][1]):
+                line = data[0][0] if data else 1
+                result["error"] = _fields_of(IngestError(
+                    where, "not a deploy-ledger sexp export", line=line, field="header",
+                    expected="(deploy-ledger-export (version 1))",
+                    found=sexp.to_text(data[0][1])[:80] if data else "end of file"))
+                return result
+            try:
+                _check_version(where, data[0])
+            except IngestError as error:
+                result["error"] = _fields_of(error)
+                return result
+            start = 1
         deployments: list[dict] = []
         deployment_lines: list[int] = []
         rollbacks: list[dict] = []
         rollback_lines: list[int] = []
-        for index in range(1, len(data)):
+        for index in range(start, len(data)):
             line, datum = data[index]
             try:
                 head = datum[0] if type(datum) is list and datum else None
@@ -87,17 +198,25 @@ def read(con, path: Path, *, skip_invalid: bool = False) -> Batch:
                                       found=sexp.to_text(head if head is not None else datum)[:80])
             except IngestError as error:
                 if not skip_invalid:
-                    raise
-                batch.skipped.append(error)
+                    result["error"] = _fields_of(error)
+                    return result
+                result["skipped"].append(_fields_of(error))
         del data
-        batch.seen = {"deployments": len(deployments), "rollbacks": len(rollbacks)}
         if deployments:
-            stage_rows(con, "deployments", DEPLOYMENT_COLUMNS, deployments, deployment_lines)
-            batch.deployments = True
+            result["deployments"] = rows_to_arrow(DEPLOYMENT_COLUMNS, deployments, deployment_lines)
         if rollbacks:
-            stage_rows(con, "rollbacks", ROLLBACK_COLUMNS, rollbacks, rollback_lines)
-            batch.rollbacks = True
-    return batch
+            result["rollbacks"] = rows_to_arrow(ROLLBACK_COLUMNS, rollbacks, rollback_lines)
+    return result
+
+
+def _fields_of(error: IngestError, kind: str = "record") -> dict:
+    return {"kind": kind, "path": error.path, "message": error.detail, "line": error.line, "field": error.field,
+            "expected": error.expected, "found": error.found, "record_id": error.record_id}
+
+
+def _error(fields: dict) -> IngestError:
+    return IngestError(fields["path"], fields["message"], line=fields["line"], field=fields["field"],
+                       expected=fields["expected"], found=fields["found"], record_id=fields["record_id"])
 
 
 def _is_header(datum: Any) -> bool:
@@ -129,19 +248,28 @@ def _deployment(where: str, line: int, datum: list) -> dict:
     record: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     metadata_datum: Any = None
-    for name, value in _fields(where, line, datum):
-        column = DEPLOYMENT_FIELDS.get(name)
+    fields = DEPLOYMENT_FIELDS
+    for index in range(1, len(datum)):
+        item = datum[index]
+        if type(item) is list and len(item) == 2 and type(item[0]) is sexp.Symbol:
+            name, value = item
+        else:
+            name, value = next(_fields(where, line, [datum[0], item]))
+        column = fields.get(name)
         if column == "metadata":
             metadata_datum = value
         elif column is not None:
             record[column] = None if value is False else value
         else:
             extra[name] = sexp.to_plain(value)
-    try:
-        metadata = metadata_from_datum(metadata_datum)
-    except ValueError as error:
-        raise IngestError(where, str(error), line=line, field="metadata", expected="an association list",
-                          found=sexp.to_text(metadata_datum)[:80]) from None
+    if metadata_datum is None or metadata_datum == [] or metadata_datum is False:
+        metadata: dict = {}
+    else:
+        try:
+            metadata = metadata_from_datum(metadata_datum)
+        except ValueError as error:
+            raise IngestError(where, str(error), line=line, field="metadata", expected="an association list",
+                              found=sexp.to_text(metadata_datum)[:80]) from None
     if extra:
         metadata = {**metadata, **extra}
     record["metadata"] = metadata

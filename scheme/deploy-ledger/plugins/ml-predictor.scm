@@ -140,7 +140,7 @@ model-version.  OPTIONS and FALLBACK: see the module commentary."
         ,@(if (pair? (cddr dependency))
               `(("kind" . ,(value->wire (caddr dependency))))
               '()))
-      (value->wire dependency)))
+      (alist->wire dependency)))
 
 (define* (analyze-risk deployment #:optional (dependencies '())
                        #:key (failure-probability #f) (max-depth #f) (options '())

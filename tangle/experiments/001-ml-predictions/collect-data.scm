@@ -9,12 +9,12 @@
 ;;; line per service; with --services, the services and their dependencies as JSON Lines
 ;;; (the export has no place for them).  The ledger database is only ever opened read-only.
 
-(use-modules (ice-9 getopt-long)
-             (srfi srfi-11)
-             (ice-9 match)
-             (ice-9 format)
-             (srfi srfi-1)
-             (srfi srfi-9)
+(use-modules ((ice-9 format) #:select (format))
+             ((ice-9 getopt-long) #:select (getopt-long option-ref))
+             ((ice-9 match) #:select (match match-lambda))
+             ((srfi srfi-1) #:select (every delete-duplicates filter-map))
+             ((srfi srfi-9) #:select (define-record-type))
+             ((srfi srfi-11) #:select (let*-values))
              ((srfi srfi-19) #:select (time? time-second))
              ((sqlite3) #:select (sqlite-open sqlite-close sqlite-prepare
                                   sqlite-bind-arguments sqlite-step sqlite-finalize
@@ -206,8 +206,10 @@ return rows like `ledger-deployment-rows', or #f when the ledger's reader fails 
                         (list->vector (map (lambda (accessor) (accessor event)) fields)))
                       (list-deployments db))
                  (lambda (a b)
-                   (let ((sa (epoch-seconds (vector-ref a 5) "ledger API: started"))
-                         (sb (epoch-seconds (vector-ref b 5) "ledger API: started")))
+                   (define (started row)
+                     (epoch-seconds (vector-ref row 5)
+                                    (list "ledger API" "deployment" (vector-ref row 0) "started")))
+                   (let ((sa (started a)) (sb (started b)))
                      (or (< sa sb)
                          (and (= sa sb) (string<? (vector-ref a 0) (vector-ref b 0)))))))))
        (lambda (key . args)

@@ -58,15 +58,16 @@ step "ask the daemon from Guile through the plugin"
 $PREDICTOR serve >"$work/serve.log" 2>&1 &
 serve_pid=$!
 trap 'kill "$serve_pid" 2>/dev/null || true' EXIT
+# wait until the daemon answers and has loaded its models
 tries=0
-until $PREDICTOR ping >/dev/null 2>&1; do
+until $PREDICTOR status --json 2>/dev/null | grep -q '"loading": false'; do
   tries=$((tries + 1))
-  if [ "$tries" -gt 150 ] || ! kill -0 "$serve_pid" 2>/dev/null; then
-    echo "run-experiment: the daemon did not answer; its log follows" >&2
+  if [ "$tries" -gt 120 ] || ! kill -0 "$serve_pid" 2>/dev/null; then
+    echo "run-experiment: the daemon did not become ready; its log follows" >&2
     cat "$work/serve.log" >&2
     exit 1
   fi
-  sleep 0.2
+  sleep 1
 done
 # a deployment one hour after the last one in the history
 last=$(grep -o '(started "[^"]*")' "$work/history.sexp" | tail -n 1 | cut -d'"' -f2)

@@ -169,16 +169,24 @@ raises `&ml-predictor-remote-error', a reply that breaks the protocol
   (list 'no-fallback))
 
 (define (call-with-fallback fallback thunk)
-  "Return the value of THUNK.  When it raises an ml-predictor condition and FALLBACK
-is not `no-fallback', return FALLBACK instead, or, when FALLBACK is a procedure, the
-result of calling it with the condition."
+  "Return the value of THUNK.  When it raises an ml-predictor condition (or a
+`&zmq-error': libzmq missing, a bad endpoint) and FALLBACK is not `no-fallback',
+return FALLBACK instead, or, when FALLBACK is a procedure, the result of calling it
+with the condition.  Other errors (a malformed DEPLOYMENT, say) are raised as usual."
   (if (eq? fallback no-fallback)
       (thunk)
-      (with-exception-handler
-          (lambda (condition)
-            (if (procedure? fallback) (fallback condition) fallback))
-        thunk
-        #:unwind? #t
-        #:unwind-for-type &ml-predictor-error)))
+      (let ((outcome
+             (with-exception-handler
+                 (lambda (condition)
+                   (if (or (ml-predictor-error? condition) (zmq-error? condition))
+                       (cons fallback-tag condition)
+                       (raise-exception condition)))
+               thunk
+               #:unwind? #t)))
+        (if (and (pair? outcome) (eq? (car outcome) fallback-tag))
+            (if (procedure? fallback) (fallback (cdr outcome)) fallback)
+            outcome))))
+
+(define fallback-tag (list 'fallback))
 
 ;;; client.scm ends here
