@@ -151,6 +151,40 @@ def batch_throughput(endpoint: str, deployments: list[dict], rounds: int, explai
     return rounds * 100 / elapsed
 
 
+def breakdown(home: Path, deployment: dict, calls: int = 2000) -> None:
+    """Print where a predict request's time goes inside the daemon, measured in-process (no sockets)."""
+    from predictor.daemon.shapes import check_params
+    from predictor.models.runtime import load_answerer
+    from predictor.protocol import decode_request, encode, ok_reply, request
+    from predictor.store import open_store
+
+    with open_store(home / "history.duckdb", read_only=True) as store:
+        answerer = load_answerer(store)
+    params = {"deployment": deployment}
+    payload = encode(request("predict", params, id="bench-1", deadline_ms=2000))
+    ping = encode(request("ping", {}, id="bench-2"))
+    result = answerer.methods["predict"](params)
+
+    def per_call(function, n=calls) -> float:
+        started = time.perf_counter()
+        for _ in range(n):
+            function()
+        return (time.perf_counter() - started) / n * 1e6
+
+    figures = {
+        "decode+check envelope (ping)": per_call(lambda: decode_request(ping)),
+        "decode+check envelope (predict)": per_call(lambda: decode_request(payload)),
+        "check deployment shape": per_call(lambda: check_params("predict", params)),
+        "models answerer, explain=true": per_call(lambda: answerer.methods["predict"](params), calls // 4),
+        "models answerer, explain=false": per_call(
+            lambda: answerer.methods["predict"]({**params, "explain": False}), calls // 4),
+        "encode reply (predict)": per_call(lambda: encode(ok_reply("bench-1", result))),
+    }
+    print("\n== predict inside the daemon, in-process, per call ==")
+    for name, micros in figures.items():
+        print(f"{name:34s} {micros:8.1f} us")
+
+
 def run_mode(home: Path, pinned: bool, args, deployments: list[dict]) -> None:
     endpoint = f"ipc://{home / ('pinned.sock' if pinned else 'free.sock')}"
     all_cpus = os.sched_getaffinity(0)
@@ -204,6 +238,7 @@ def main() -> None:
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min), "
           f"{os.cpu_count()} CPUs; prediction log {'on' if args.log_predictions else 'off'}")
     print("sample request:", json.dumps(deployments[0]))
+    breakdown(home, deployments[0])
     try:
         for pinned in (True, False):
             run_mode(home, pinned, args, deployments)

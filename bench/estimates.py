@@ -88,7 +88,13 @@ def main() -> None:
         answerer.blast.invalidate()   # drop the cached criticality and blast radii first
         return analyze(request)
 
-    show("risk, hub svc-000, cold (cache dropped each call)", measure(cold, [risk_requests[0] | {"service": "svc-000"}] * 50), 5)
+    def after_observe(request):
+        answerer.observe("deployment", {"id": f"bench-{time.perf_counter_ns()}", "service": "svc-007",
+                                        "environment": "production", "started": now - 60, "status": "in-progress"})
+        return analyze(request)
+
+    show("risk, hub svc-000, after each observed deployment", measure(after_observe, [risk_requests[0] | {"service": "svc-000"}] * 50), 5)
+    show("risk, hub svc-000, cold (all caches dropped)", measure(cold, [risk_requests[0] | {"service": "svc-000"}] * 50), 5)
     show("risk, random service + 2 dependency overrides", measure(answerer.methods["analyze_risk"], [
         r | {"dependencies": [{"depends_on": "svc-001", "kind": "soft"}, {"service": "svc-499", "depends_on": r["service"]}]}
         for r in risk_requests[:200]]), 5)

@@ -109,9 +109,13 @@ class Client:
         """Return the checked reply to REQUEST_ID, or None when UNTIL passes first."""
         while True:
             left_ms = int((until - time.monotonic()) * 1000)
-            if left_ms <= 0 or not socket.poll(left_ms, zmq.POLLIN):
+            if left_ms <= 0:
                 return None
-            frames = socket.recv_multipart()
+            socket.setsockopt(zmq.RCVTIMEO, left_ms)  # cheaper than a Poller per call
+            try:
+                frames = socket.recv_multipart()
+            except zmq.Again:
+                return None
             if len(frames) != 2 or frames[0] != b"":
                 continue  # not a routed reply: ignore it
             try:

@@ -47,8 +47,15 @@ def serve(
     from predictor.daemon import ServeOptions, serve as run_daemon
     from predictor.daemon.security import KeyFileError
 
+    from predictor.daemon.journal import LEVELS
+    from predictor.errors import ValidationError
+
     if curve_secret_key is not None and allow_client_keys is None:
         raise KeyFileError("--curve-secret-key needs --allow-client-keys DIR (the public keys of allowed clients)")
+    if allow_client_keys is not None and curve_secret_key is None:
+        raise KeyFileError("--allow-client-keys needs --curve-secret-key FILE (the daemon's own key pair)")
+    if log_level not in LEVELS:
+        raise ValidationError("--log-level", f"expected one of {', '.join(LEVELS)}, found {log_level!r}")
     options = ServeOptions(
         db=db, endpoint=endpoint, allow_remote=allow_remote, log_level=log_level, log_file=log_file,
         curve_secret_key=curve_secret_key, allow_client_keys=allow_client_keys, max_message_bytes=max_message_bytes,

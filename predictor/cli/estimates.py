@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from predictor.cli.app import DbOption, JsonOption, app, console, emit_json
+from predictor.cli.app import DbOption, EndpointOption, JsonOption, app, console, emit_json
 from predictor.errors import ValidationError
 
 InputOption = Annotated[
@@ -71,7 +71,28 @@ def _params(input_path: Optional[str], **options) -> dict:
     return params
 
 
-def _answer(db: Optional[Path], method: str, params: dict) -> dict:
+DEPLOYMENT_KEYS = ("service", "environment", "deployment_type", "started", "change_size", "version")
+
+
+def _nest_deployment(params: dict) -> dict:
+    """Move top-level deployment fields under "deployment" (the wire shape of analyze_risk and estimate)."""
+    deployment = dict(params.get("deployment") or {})
+    for key in DEPLOYMENT_KEYS:
+        if key in params:
+            deployment[key] = params.pop(key)
+    params["deployment"] = deployment
+    return params
+
+
+def _answer(db: Optional[Path], endpoint: Optional[str], method: str, params: dict) -> dict:
+    """Ask the running daemon (it owns the store then), else answer from the store directly.
+
+    ``--db`` always means the store directly.
+    """
+    from predictor.client import call, daemon_running
+
+    if db is None and daemon_running(endpoint):
+        return call(method, params, endpoint=endpoint)
     from predictor.estimates.runtime import answer
     from predictor.store import open_store
 
@@ -125,6 +146,7 @@ def suggest_time_command(
         "--min-gap", help="Minimum minutes after the service's previous deployment.", show_default=False)] = None,
     input_path: InputOption = None,
     db: DbOption = None,
+    endpoint: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Suggest the deployment windows with the lowest expected failure probability."""
@@ -155,7 +177,7 @@ def suggest_time_command(
         constraints["min_gap_minutes"] = min_gap
     if constraints:
         params["constraints"] = constraints
-    result = _answer(db, "suggest_time", params)
+    result = _answer(db, endpoint, "suggest_time", params)
     if as_json:
         emit_json(result)
         return
@@ -166,6 +188,8 @@ def suggest_time_command(
     console.print(f"Now ({_when(now_info['start'])}): failure probability {now_info['failure_probability']:.1%} "
                   f"({now_info['risk_level']})" + (f", breaks {', '.join(now_info['violations'])}"
                                                     if now_info["violations"] else ""))
+    if result.get("insufficient_history"):
+        console.print(f"[yellow]{result['insufficient_history']}[/yellow]")
     if not result["windows"]:
         console.print("[yellow]No start time in the range satisfies the constraints.[/yellow]")
         return
@@ -198,6 +222,7 @@ def risk_command(
                                                      show_default=False)] = None,
     input_path: InputOption = None,
     db: DbOption = None,
+    endpoint: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show the blast radius of a failed deployment: who depends on it, how strongly, how critical."""
@@ -209,7 +234,7 @@ def risk_command(
             name, _, kind = item.partition(":")
             extra.append({"depends_on": name, "kind": kind or "hard"})
         params["dependencies"] = list(params.get("dependencies") or []) + extra
-    result = _answer(db, "analyze_risk", params)
+    result = _answer(db, endpoint, "analyze_risk", _nest_deployment(params))
     if as_json:
         emit_json(result)
         return
@@ -243,12 +268,13 @@ def estimate_command(
     change_size: ChangeOption = None,
     input_path: InputOption = None,
     db: DbOption = None,
+    endpoint: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Estimate a deployment's duration (p50, p90) and resources (cpu, memory, replicas)."""
     params = _params(input_path, service=service, environment=environment, deployment_type=deployment_type,
                      change_size=change_size)
-    result = _answer(db, "estimate", params)
+    result = _answer(db, endpoint, "estimate", _nest_deployment(params))
     if as_json:
         emit_json(result)
         return
@@ -286,12 +312,13 @@ def forecast_command(
                                                  show_default=False)] = None,
     input_path: InputOption = None,
     db: DbOption = None,
+    endpoint: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Forecast deployments per day and week, per service and environment."""
     params = _params(input_path, service=service, environment=environment, weeks=weeks,
                      **{"from": None if start is None else _epoch(start, "--from")})
-    result = _answer(db, "forecast", params)
+    result = _answer(db, endpoint, "forecast", params)
     if as_json:
         emit_json(result)
         return

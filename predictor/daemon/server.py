@@ -7,7 +7,10 @@ same route. Everything slow runs elsewhere and meets the request thread only bet
 * hot reload: a background thread loads a new :class:`AnswererSet` on its own DuckDB cursor;
   the loop swaps the reference between two requests and replays facts recorded meanwhile;
 * prediction log: the loop appends to a deque, a thread writes batches to ``predictions``;
-* retraining: see :mod:`predictor.daemon.retraining` (after N outcomes or on a schedule).
+* retraining: see :mod:`predictor.daemon.retraining` (after N outcomes or on a schedule);
+* champion/challenger and shadow: ``--challenger VERSION --challenger-share F`` answers a stable
+  share of predictions (by request id) with another model, ``--shadow VERSION`` answers each
+  prediction again after the reply left; the prediction log keeps the role and model version.
 
 ``record`` and ``feedback`` write the store on the request thread: their reply means the facts
 are durable. SIGTERM/SIGINT stop the loop, answer what has already arrived, flush the
@@ -206,19 +209,24 @@ class Daemon:
 
     # -- the loop -----------------------------------------------------------------------------
     def _loop(self) -> None:
-        poller = zmq.Poller()
-        poller.register(self.router, zmq.POLLIN)
+        # a blocking receive with a 50 ms timeout wakes faster than a Poller and still lets the
+        # loop look at signals, background events and timers at least 20 times a second
+        router = self.router
+        router.setsockopt(zmq.RCVTIMEO, 50)
+        recv = router.recv_multipart
         next_summary = time.monotonic() + self.options.summary_every
         served_at_summary = 0
         while not self.stopping:
             try:
-                ready = poller.poll(50)
+                first = recv()
+            except zmq.Again:
+                first = None
             except zmq.ZMQError as exc:
                 if exc.errno == zmq.EINTR:
                     continue
                 raise
-            if ready:
-                self._drain()
+            if first is not None:
+                self._drain(first=(first, time.monotonic()))
             if self.events:
                 self._handle_events()
             now = time.monotonic()
@@ -233,9 +241,9 @@ class Daemon:
             if self.retrainer is not None:
                 self.retrainer.tick(now)
 
-    def _drain(self, limit: int = 256) -> None:
-        """Read every message already queued (up to LIMIT), then answer each in order."""
-        batch = []
+    def _drain(self, limit: int = 256, first: tuple | None = None) -> None:
+        """Read every message already queued (up to LIMIT, after FIRST), then answer each in order."""
+        batch = [first] if first is not None else []
         router = self.router
         recv = router.recv_multipart
         while len(batch) < limit and router.get(zmq.EVENTS) & zmq.POLLIN:  # no exception per wake-up

@@ -34,9 +34,12 @@ from predictor.store import DEPLOYMENT_TYPES, SERVICE_TYPES, utcnow
 #: the fewest deployments with a known duration needed to train
 MIN_TRAINING_ROWS = 200
 FEATURES = ("service_type", "deployment_type", "environment", "change_size",
-            "service_median", "service_p90", "service_env_median", "service_type_median", "service_count")
+            "service_median", "service_p90", "service_env_median", "service_type_median", "service_count",
+            "service_env_recent_median")
+#: how many of the latest durations make the recent median (follows drift the full median lags)
+RECENT = 10
 CATEGORICAL = ("service_type", "deployment_type", "environment")
-FORMAT = "predictor-duration-model/2"
+FORMAT = "predictor-duration-model/3"
 #: the value unknown numeric features take (trees split it off like any other value)
 MISSING = -1e6
 RESOURCE_UNITS = {"cpu": "cores", "memory": "MB", "replicas": "replicas"}
@@ -61,15 +64,23 @@ def pinball_loss(actual: np.ndarray, predicted: np.ndarray, quantile: float) -> 
 class _PastDurations:
     """Log durations of one group, in the order they became known (completed)."""
 
-    __slots__ = ("pending", "known")
+    __slots__ = ("pending", "known", "recent")
 
     def __init__(self) -> None:
         self.pending: list[tuple[float, float]] = []   # heap of (completed, log duration)
         self.known: list[float] = []                   # sorted log durations already completed
+        self.recent: list[float] = []                  # the latest RECENT of them, in completion order
 
     def advance(self, now: float) -> None:
         while self.pending and self.pending[0][0] <= now:
-            bisect.insort(self.known, heapq.heappop(self.pending)[1])
+            value = heapq.heappop(self.pending)[1]
+            bisect.insort(self.known, value)
+            self.recent.append(value)
+            if len(self.recent) > RECENT:
+                del self.recent[0]
+
+    def recent_median(self) -> float:
+        return float(np.median(self.recent)) if self.recent else math.nan
 
     def quantile(self, q: float) -> float:
         if not self.known:
@@ -99,7 +110,7 @@ class DurationState:
             group.advance(started)
         return [service_type, deployment_type or "unknown", environment, change_size,
                 by_service.quantile(0.5), by_service.quantile(0.9), by_env.quantile(0.5),
-                by_type.quantile(0.5), float(len(by_service.known))]
+                by_type.quantile(0.5), float(len(by_service.known)), by_env.recent_median()]
 
     def add(self, service: str, service_type: str, environment: str, completed: float, duration: float) -> None:
         """Record that a deployment finished at COMPLETED after DURATION seconds."""

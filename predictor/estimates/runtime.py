@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from predictor.errors import ModelFileError, ModelNotReadyError, ValidationError
+from predictor.errors import ModelFileError, ModelNotReadyError, PredictorError, ValidationError
 from predictor.estimates.activity import ServiceActivity, _epoch
 from predictor.estimates.graph import BlastRadiusAnalyzer, DependencyGraph, parse_dependency_overrides
 from predictor.estimates.history import DeploymentHistory, load_history
@@ -101,6 +101,13 @@ class EstimatesAnswerer:
             self.forecaster
             self.scorer
             self._store = None   # everything needed is in memory now
+
+    @property
+    def version(self) -> str:
+        """The models behind the answers: window scorer and duration model versions."""
+        scorer = self._scorer.version if self._scorer else "none"
+        durations = getattr(self._durations[0], "version_", None) if self._durations else None
+        return f"windows:{scorer} durations:{durations or 'none'}"
 
     # -- components (built on first use) ------------------------------------------------------
     @property
@@ -205,7 +212,10 @@ class EstimatesAnswerer:
             if self._scorer:
                 self._scorer.profile.observe(service, started)
         if self._scorer and hasattr(self._scorer, "state"):    # the failure model's feature state
-            self._scorer.state.observe("deployment", record)
+            try:
+                self._scorer.state.observe("deployment", record)
+            except PredictorError as exc:   # a record the feature state cannot take must not stop the rest
+                log.warning("window scorer did not take deployment %r: %s", record.get("id"), exc)
         if self._durations is not None:
             completed = _epoch(record.get("completed"))
             duration = record.get("duration_seconds")

@@ -38,6 +38,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CONCURRENCY_HOURS = 2
 PROBABILITY_LEVELS = ((0.1, "low"), (0.25, "medium"), (0.5, "high"), (math.inf, "critical"))
 MAX_CANDIDATES = 20_000
+#: below this many finished deployments of the service, the answer says it leans on the fleet
+MIN_SERVICE_OUTCOMES = 5
 #: suggested windows start at least this far apart (or a window length, if longer)
 MIN_SPACING_MINUTES = 120
 
@@ -496,6 +498,9 @@ def suggest_windows(scorer: SlotScorer, activity: ServiceActivity, request: Wind
                     reasons.append(f"fewer concurrent deployments of {request.service} and its neighbours expected "
                                    f"({scored.facts['expected_concurrent'][index]:.1f} vs "
                                    f"{scored.facts['expected_concurrent'][-1]:.1f} now; log-odds {delta:+.2f})")
+                elif name == "service_activity":
+                    reasons.append(f"{request.service}'s recent deployment pace (days since its previous deployment, "
+                                   f"7- and 28-day counts) favours this time over now (log-odds {delta:+.2f})")
                 else:
                     reasons.append(f"{name.replace('_', ' ')} is more favourable than now (log-odds {delta:+.2f})")
         for violation in now_violations:
@@ -526,6 +531,9 @@ def suggest_windows(scorer: SlotScorer, activity: ServiceActivity, request: Wind
         "median_allowed_probability": (round(float(np.median(allowed_probabilities)), 6)
                                        if len(allowed_probabilities) else None),
         "known_service": record is not None,
+        "insufficient_history": (None if record is not None and record.outcomes >= MIN_SERVICE_OUTCOMES else
+                                 f"{request.service} has {record.outcomes if record else 0} finished deployment(s): "
+                                 "the windows rest on fleet-wide time-of-week patterns"),
         "scorer": scorer.name, "model_version": scorer.version,
     }
 

@@ -34,7 +34,7 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "failure_streak",            # consecutive failures among the latest known outcomes
     "previous_outcome",          # -1 none known, 0 success, 1 failed (latest known outcome)
     "typical_duration",          # mean duration (s) of known outcomes; -1 when none
-    "change_size",               # column, else metadata change_size / lines_changed; -1 unknown
+    "change_size",               # column, else metadata change_size / lines_changed (or kebab-case); -1 unknown
     "config_replicas",           # configuration or metadata "replicas"; -1 unknown
     "config_keys",               # number of keys in the configuration object
     "version_succeeded_elsewhere",  # same service+version succeeded in another environment before

@@ -74,13 +74,14 @@ def _number(value: Any) -> float | None:
 
 
 def change_size(record: dict) -> float:
-    """Change size from the column, else metadata change_size / lines_changed; -1 when unknown."""
+    """Change size from the column, else metadata change_size / lines_changed (or the ledger's
+    kebab-case change-size / lines-changed); -1 when unknown."""
     if record.get("change_size") is not None:
         number = _number(record["change_size"])
         if number is not None:
             return number
     metadata = as_object(record.get("metadata"))
-    for key in ("change_size", "lines_changed"):
+    for key in ("change_size", "change-size", "lines_changed", "lines-changed"):
         number = _number(metadata.get(key))
         if number is not None:
             return number

@@ -142,7 +142,9 @@ SELECT
     CASE WHEN k.duration_n > 0 THEN k.duration_sum::DOUBLE / k.duration_n / 1000 ELSE -1 END::DOUBLE AS typical_duration,
     coalesce(b.change_size_column::DOUBLE,
              TRY_CAST(json_extract_string(b.metadata, '$.change_size') AS DOUBLE),
-             TRY_CAST(json_extract_string(b.metadata, '$.lines_changed') AS DOUBLE), -1)::DOUBLE AS change_size,
+             TRY_CAST(json_extract_string(b.metadata, '$."change-size"') AS DOUBLE),
+             TRY_CAST(json_extract_string(b.metadata, '$.lines_changed') AS DOUBLE),
+             TRY_CAST(json_extract_string(b.metadata, '$."lines-changed"') AS DOUBLE), -1)::DOUBLE AS change_size,
     coalesce(TRY_CAST(json_extract_string(b.configuration, '$.replicas') AS DOUBLE),
              TRY_CAST(json_extract_string(b.metadata, '$.replicas') AS DOUBLE), -1)::DOUBLE AS config_replicas,
     CASE WHEN json_type(b.configuration) = 'OBJECT' THEN len(json_keys(b.configuration)) ELSE 0 END::DOUBLE

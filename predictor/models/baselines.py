@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 
-from predictor.features.training import DAY_US, FeatureFrame
+from predictor.features.training import FeatureFrame
 from predictor.models.failure_model import training_threads
 
 BASELINES = ("previous_outcome", "service_failure_rate", "environment_strategy_rule", "experiment_001_forest")
@@ -95,5 +95,5 @@ def service_profiles(store) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(data["id"], dtype=object), matrix
 
 
-__all__ = ["BASELINES", "DAY_US", "environment_strategy_rule", "experiment_001_forest", "previous_outcome",
+__all__ = ["BASELINES", "environment_strategy_rule", "experiment_001_forest", "previous_outcome",
            "service_failure_rate", "service_profiles"]

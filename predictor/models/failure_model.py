@@ -197,10 +197,13 @@ def fit_failure_model(frame: FeatureFrame, config: FeatureConfig, *, calibration
     else:  # isotonic steps overfit small slices (a top bin of five failures says "100%"): Platt instead
         calibrator = LogisticRegression(C=1e4).fit(raw, calibration_part.label)
     packed = PackedEnsemble.from_sklearn(classifier, calibrator, encoder.column_group, len(encoder.groups))
-    all_matrix = np.vstack([fit_matrix, calibration_matrix])
+    pool_rows = labelled.take(np.arange(max(0, n - MAX_NEIGHBOURS), n))
+    pool_matrix = (calibration_matrix if n - cut >= len(pool_rows)
+                   else np.vstack([fit_matrix[len(fit_matrix) - (len(pool_rows) - (n - cut)):], calibration_matrix]))
     return FailureModel(
         classifier=classifier, calibrator=calibrator, encoder=encoder, packed=packed, feature_config=config,
-        base_rate=float(labelled.label.mean()), neighbours=NeighbourPool.build(labelled, all_matrix),
+        base_rate=float(labelled.label.mean()),
+        neighbours=NeighbourPool.build(pool_rows, pool_matrix[len(pool_matrix) - len(pool_rows):]),
         meta={"n_train": cut, "n_calibration": n - cut,
               "data_from_us": int(labelled.started_us[0]), "data_to_us": int(labelled.started_us[-1])},
     )

@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import json
 import platform
+import time
 from pathlib import Path
 
 import numpy as np
@@ -128,33 +129,48 @@ def train_and_register(store, *, promote: str = "if-better", progress: bool = Fa
     if promote not in PROMOTE_CHOICES:
         raise ValidationError("promote", f"expected one of {', '.join(PROMOTE_CHOICES)}, got {promote!r}")
     config = (config or FeatureConfig()).validate()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
     with _progress(progress) as bar:
         frame, profiles = load_frames(store, config, with_profiles=evaluate_first and include_forest, progress=bar)
+        lap("features_s")
         report = None
         if evaluate_first:
             report = evaluate_frame(frame, config, profiles=profiles, folds=folds, test_share=test_share,
                                     progress=bar, include_forest=include_forest)
+            lap("evaluation_s")
         done = _step(bar, "fitting trees and calibration")
         model = fit_failure_model(frame, config)
         done()
+        lap("fit_s")
         version = _new_version(store)
         directory = (artifacts_root or models_dir()) / version
         model.meta.update({"version": version, "min_history": int(min_history),
                            "library_versions": library_versions()})
         done = _step(bar, "writing artifacts")
         artifacts.save_model(model, directory)
+        lap("save_s")
         labelled = frame.take(~np.isnan(frame.label))
         newest = labelled.take(np.arange(int(len(labelled) * 0.8), len(labelled)))
         newest_auc = score_ranking(newest.label, model.probability_frame(newest))["roc_auc"]
         metrics = {"evaluation": report.to_dict() if report else None,
                    "newest_slice": {"rows": len(newest), "roc_auc": newest_auc},
                    "base_rate": model.base_rate, "feature_config": config.to_dict(),
-                   "n_train": model.meta["n_train"], "n_calibration": model.meta["n_calibration"]}
+                   "n_train": model.meta["n_train"], "n_calibration": model.meta["n_calibration"],
+                   "timings": timings}
         (directory / "evaluation-metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
         if plots:
             artifacts.write_plots(model, directory, frame, report)
         if training_data:
             artifacts.write_training_data(frame, directory / "training-data.csv")
+        lap("plots_and_metrics_s")
         done()
     champion_auc = _champion_auc_on(store, newest) if promote == "if-better" else None
     metrics["newest_slice"]["champion_roc_auc"] = champion_auc

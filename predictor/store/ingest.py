@@ -27,14 +27,15 @@ from typing import Any, Iterable
 import duckdb
 
 from predictor import sexp
-from predictor.errors import IngestError, PredictorError, UnknownFormatError
+from predictor.errors import IngestError, UnknownFormatError
 from predictor.store import DEPENDENCY_KINDS, SERVICE_TYPES, Store, utcnow
 from predictor.store import merge as merging
+from predictor.store import outcomes
 from predictor.store.formats import Batch, feature_lines, ledger_csv, ledger_json, ledger_sexp, ledger_sqlite, plain
 from predictor.store.formats.common import (
     DEPLOYMENT_COLUMNS, ROLLBACK_COLUMNS, SERVICE_COLUMNS, deployment_row, stage_rows, to_json_text,
 )
-from predictor.store.formats.csv_files import read_header
+from predictor.store.formats.csv_files import csv_error, is_csv_error, read_header
 
 __all__ = ["IngestReport", "ingest_paths", "ingest_records", "detect_format", "FORMATS"]
 
@@ -199,9 +200,11 @@ def _ingest_file(store: Store, path: Path, *, skip_invalid: bool, bar: "_Progres
 
 def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the temporary tables and views one ingest made (whichever exist)."""
-    names = ["_csv_rejects"]
+    names = ["_csv_rejects", "_raw_sqlite_deployments", "_raw_sqlite_metadata"]
     for table in ("deployments", "rollbacks"):
-        names += [f"_raw_{table}", f"_norm_{table}", f"_csv_{table}", f"_pq_{table}", f"_arrow_{table}"]
+        names += [f"_raw_{table}", f"_norm_{table}", f"_csv_{table}", f"_pq_{table}"]
+    for name in names:
+        con.unregister(name)                 # Arrow tables registered by stage_arrow (no-op otherwise)
     for name, kind in con.execute(
             "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE temporary AND view_name IN (SELECT unnest($n)) "
             "UNION ALL SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary "
@@ -217,7 +220,12 @@ def _merge_batch(con: duckdb.DuckDBPyConnection, batch: Batch, report: IngestRep
     for spec, present in ((merging.DEPLOYMENTS, batch.deployments), (merging.ROLLBACKS, batch.rollbacks)):
         if not present:
             continue
-        checks = merging.normalize(con, spec)
+        try:
+            checks = merging.normalize(con, spec)
+        except duckdb.InvalidInputException as error:      # an unreadable row of a CSV read in place
+            if not is_csv_error(error):
+                raise
+            raise csv_error(where, error) from None
         outcome = merging.merge(con, spec, checks, path=where, source_id=source_id, ingested_at=now, mode=mode,
                                 skip_invalid=skip_invalid)
         outcome.skipped += reader_skips.get(spec.table, 0)
@@ -251,29 +259,6 @@ def _skips_by_table(batch: Batch) -> dict[str, int]:
 
 
 # -- services and dependencies (few rows: row by row) -------------------------------------------
-def _parse_time(value: Any) -> dt.datetime | None:
-    """Return VALUE (datetime, epoch seconds, ISO-8601 text) as naive UTC; ValueError if not a time."""
-    if value is None or value == "" or value is False:
-        return None
-    if isinstance(value, dt.datetime):
-        moment = value
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        moment = dt.datetime.fromtimestamp(value, dt.timezone.utc)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            moment = dt.datetime.fromtimestamp(float(text), dt.timezone.utc)
-        except ValueError:
-            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    else:
-        raise ValueError(f"not a time: {value!r}")
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    if not merging.EARLIEST <= moment < merging.LATEST:
-        raise ValueError(f"implausible time {moment.isoformat()}")
-    return moment
-
-
 def _str_list(value: Any) -> list[str] | None:
     if value is None:
         return None
@@ -301,8 +286,10 @@ def _normalize_service(where: str, line: int, raw: dict) -> tuple[dict, list[dic
             continue
         if kind == "time":
             try:
-                row[column] = _parse_time(value)
-            except (ValueError, OverflowError, OSError):
+                row[column] = outcomes.convert("time", value)
+            except OverflowError:
+                raise fail(column, "a plausible time, between 1990-01-01 and 2100-01-01", value) from None
+            except (ValueError, TypeError):
                 raise fail(column, merging.TIME_EXPECTED, value) from None
         elif kind == "json":
             try:
@@ -484,16 +471,26 @@ def ingest_records(store: Store, *, deployments: Iterable[dict] = (), rollbacks:
     started = time.perf_counter()
     con = store.con
     batch = Batch("record", services=[(i, dict(s)) for i, s in enumerate(services, start=1)])
+    fast = len(deployments) + len(rollbacks) <= outcomes.MAX_RECORDS
     con.execute("BEGIN TRANSACTION")
     try:
-        if deployments:
-            rows = [_record_deployment(source, i, d) for i, d in enumerate(deployments, start=1)]
-            stage_rows(con, "deployments", DEPLOYMENT_COLUMNS, rows, range(1, len(rows) + 1))
-            batch.deployments = True
-        if rollbacks:
-            stage_rows(con, "rollbacks", ROLLBACK_COLUMNS, rollbacks, range(1, len(rollbacks) + 1))
-            batch.rollbacks = True
+        rows = [_record_deployment(source, i, d) for i, d in enumerate(deployments, start=1)]
+        for i, item in enumerate(rollbacks, start=1):
+            _check_fields(source, i, item, ROLLBACK_COLUMNS, "rollback")
         source_id = _record_source(con, source)
+        if fast:
+            now = utcnow()
+            for spec, items in ((merging.DEPLOYMENTS, rows), (merging.ROLLBACKS, rollbacks)):
+                if items:
+                    report.tables[spec.table] = outcomes.record(con, spec, items, source=source, source_id=source_id,
+                                                                mode=mode, ingested_at=now)
+        else:
+            if rows:
+                stage_rows(con, "deployments", DEPLOYMENT_COLUMNS, rows, range(1, len(rows) + 1))
+                batch.deployments = True
+            if rollbacks:
+                stage_rows(con, "rollbacks", ROLLBACK_COLUMNS, rollbacks, range(1, len(rollbacks) + 1))
+                batch.rollbacks = True
         _merge_batch(con, batch, report, source_id=source_id, where=source, mode=mode, skip_invalid=False)
         report.source_id = source_id
         con.execute("COMMIT")
@@ -501,9 +498,17 @@ def ingest_records(store: Store, *, deployments: Iterable[dict] = (), rollbacks:
         con.execute("ROLLBACK")
         raise
     finally:
-        _drop_work_tables(con)
+        if not fast:
+            _drop_work_tables(con)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _check_fields(source: str, index: int, record: dict, columns: dict, noun: str) -> None:
+    unknown = sorted(set(record) - set(columns))
+    if unknown:
+        raise IngestError(source, f"unknown {noun} field", line=index, field=unknown[0],
+                          expected="one of " + ", ".join(columns), found=unknown[0], record_id=record.get("id"))
 
 
 def _record_deployment(source: str, index: int, record: dict) -> dict:
@@ -511,11 +516,7 @@ def _record_deployment(source: str, index: int, record: dict) -> dict:
     if metadata is not None and not isinstance(metadata, dict):
         raise IngestError(source, "invalid metadata", line=index, field="metadata", expected="an object",
                           found=metadata, record_id=record.get("id"))
-    unknown = sorted(set(record) - set(DEPLOYMENT_COLUMNS))
-    if unknown:
-        raise IngestError(source, "unknown deployment field", line=index, field=unknown[0],
-                          expected="one of " + ", ".join(DEPLOYMENT_COLUMNS), found=unknown[0],
-                          record_id=record.get("id"))
+    _check_fields(source, index, record, DEPLOYMENT_COLUMNS, "deployment")
     return deployment_row(record, metadata)
 
 

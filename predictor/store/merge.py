@@ -164,8 +164,6 @@ def _checks(spec: TableSpec, raw_types: dict[str, str]) -> list[Check]:
         checks.append(Check("completed", "n.completed < n.started", "a time at or after started"))
     if spec.duration and spec.duration in raw_types:
         checks.append(Check(spec.duration, f"n.{spec.duration} < 0", "a duration >= 0 seconds"))
-    if "started" not in spec.required and "started" in spec.columns and "started" not in raw_types:
-        pass
     if "started" in spec.required and "started" not in raw_types:
         checks.insert(0, Check("started", "true", TIME_EXPECTED))
     return checks
@@ -193,17 +191,16 @@ def normalize(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> list[Check]:
     con.execute(f"CREATE OR REPLACE TEMP TABLE _norm_{spec.table} ({definition}, source_line INTEGER, "
                 f"_problem INTEGER)")
     params: dict[str, object] = {}
-    sql_problem = problem
     for column, allowed in spec.enums.items():
-        if f"${column}_allowed" in sql_problem:
+        if f"${column}_allowed" in problem:
             params[f"{column}_allowed"] = list(allowed)
-    if "$earliest" in sql_problem:
+    if "$earliest" in problem:
         params["earliest"] = EARLIEST
         params["latest"] = LATEST
     con.execute(
         f"INSERT INTO _norm_{spec.table} SELECT {', '.join(outer)}"
         + "".join(f", n._raw_{c}" for c in parse_columns)
-        + f", n.source_line, {sql_problem} FROM (SELECT {', '.join(inner)} FROM _raw_{spec.table} r) n",
+        + f", n.source_line, {problem} FROM (SELECT {', '.join(inner)} FROM _raw_{spec.table} r) n",
         params,
     )
     return checks

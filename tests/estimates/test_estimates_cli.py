@@ -4,9 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from predictor.client import Client, daemon_running
+
+ROOT = Path(__file__).resolve().parents[2]
+TIME_FACTOR = float(os.environ.get("PREDICTOR_TEST_TIME_FACTOR", "1"))
+
+
+def scaled(seconds: float) -> float:
+    """SECONDS scaled like every timing in the tests (PREDICTOR_TEST_TIME_FACTOR)."""
+    return seconds * TIME_FACTOR
 
 
 @pytest.fixture
@@ -30,7 +46,7 @@ def test_suggest_time_json_respects_constraints(cli, env):
 def test_suggest_time_readable_table(cli, env):
     proc = cli("suggest-time", "-s", "svc-003", "--from", "2026-03-30T22:00", "--to", "2026-04-02T22:00",
                "--now", "2026-03-30T22:00", "--window-minutes", "45", env=env, check=True)
-    assert "45-minute windows, request" in proc.stdout.replace("\n", " ")
+    assert "45-minute windows, request" in " ".join(proc.stdout.split())
     assert "Suggested deployment windows" in proc.stdout
     assert "1. expected failure probability" in proc.stdout
 
@@ -71,7 +87,7 @@ def test_estimate_and_forecast(cli, env):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("risk",), "params.service: required"),
+    (("risk",), "params.deployment.service: required"),
     (("suggest-time", "-s", "svc-001", "--business-hours", "nine-to-five"), "--business-hours: expected START-END"),
     (("suggest-time", "-s", "svc-001", "--business-hours", "9am-5pm"), "params.constraints.business_hours.start"),
     (("suggest-time", "-s", "svc-001", "--from", "next tuesday"), "--from: expected an ISO-8601 time"),
@@ -81,7 +97,7 @@ def test_estimate_and_forecast(cli, env):
 def test_errors_exit_1_with_a_precise_message(cli, env, args, message):
     proc = cli(*args, env=env)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert message in proc.stderr.replace("\n", " ")
+    assert message in " ".join(proc.stderr.split())
 
 
 def test_bad_input_json_names_line_and_column(cli, env, tmp_path):
@@ -89,3 +105,33 @@ def test_bad_input_json_names_line_and_column(cli, env, tmp_path):
     bad.write_text('{"service": "svc-001",\n "environment": }')
     proc = cli("estimate", "--input", str(bad), env=env)
     assert proc.returncode == 1 and "line 2, column" in proc.stderr
+
+
+def test_commands_go_through_the_running_daemon(estimates_home, tmp_path, cli):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(estimates_home / "history.duckdb", home / "history.duckdb")
+    endpoint = f"ipc://{home / 'daemon.sock'}"
+    env = {"PREDICTOR_HOME": str(home), "PREDICTOR_ENDPOINT": endpoint}
+    daemon = subprocess.Popen([sys.executable, "-m", "predictor", "serve", "--endpoint", endpoint],
+                              cwd=ROOT, env=dict(os.environ, **env), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + scaled(90)
+        while time.monotonic() < deadline:
+            assert daemon.poll() is None, "daemon exited"
+            if daemon_running(endpoint):
+                with Client(endpoint, timeout=5) as client:
+                    if client.call("status")["generation"] >= 1:
+                        break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("daemon not ready")
+        answer = json.loads(cli("risk", "-s", "svc-000", "-e", "production", "--json", env=env, check=True).stdout)
+        assert answer["affected_count"] == 11
+        # the daemon owns the store: going to it directly is refused, so the answer above came through it
+        direct = cli("risk", "-s", "svc-000", "--db", str(home / "history.duckdb"), env=env)
+        assert direct.returncode == 1 and "in use by another process" in " ".join(direct.stderr.split())
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=scaled(30))

@@ -116,3 +116,10 @@ def test_bad_window_requests_name_the_field(params, field, message):
     with pytest.raises(ValidationError) as caught:
         parse_window_request(params, default_now=NOW)
     assert caught.value.field == field and message in str(caught.value)
+
+
+def test_a_new_service_gets_windows_with_an_insufficient_history_note(surface):
+    answer = _suggest(surface, service="brand-new-service")
+    assert answer["known_service"] is False and len(answer["windows"]) == 3
+    assert "0 finished deployment(s)" in answer["insufficient_history"]
+    assert _suggest(surface, service="svc-003")["insufficient_history"] is None

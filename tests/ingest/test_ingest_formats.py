@@ -212,3 +212,28 @@ def test_big_exports_are_read_in_two_processes(store, tmp_path, monkeypatch):
     text = text[:middle] + '\n  (note "a\n(deployment inside a string")' + text[middle:]
     path.write_text(text.replace('(parent-id #f))\n  (note', '(parent-id #f)\n  (note', 1))
     assert ingest_paths(store, [path], skip_invalid=True, progress=False)[0].count("deployments", "unchanged") >= 39
+
+
+def test_big_sqlite_databases_are_read_in_two_processes(store, tmp_path, monkeypatch):
+    """Above PARALLEL_ROWS the upper rowid half is read by a helper process; same rows, same errors."""
+    import sqlite3
+
+    from predictor.store.formats import ledger_sqlite
+
+    monkeypatch.setattr(ledger_sqlite, "PARALLEL_ROWS", 2)
+    history = lf.sample_history(30)
+    path = lf.write_sqlite(tmp_path / "ledger.db", history, "migrations")
+    [report] = ingest_paths(store, [path], progress=False)
+    assert report.count("deployments", "inserted") == 30
+    rows = dict(store.con.execute("SELECT id, source_line FROM deployments").fetchall())
+    assert rows == {f"dep-{i + 1}": i + 1 for i in range(30)}
+    assert store.con.execute("SELECT count(*) FROM deployments WHERE change_size IS NOT NULL").fetchone() == (15,)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE deployments SET metadata = '((oops' WHERE rowid IN (25, 27)")
+    db.commit()
+    db.close()
+    with pytest.raises(IngestError) as caught:
+        ingest_paths(store, [path], progress=False)
+    assert caught.value.line == 25 and caught.value.field == "metadata"
+    [report] = ingest_paths(store, [path], skip_invalid=True, progress=False)
+    assert [(e.line, e.field) for e in report.skipped] == [(25, "metadata"), (27, "metadata")]

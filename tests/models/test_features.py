@@ -123,3 +123,47 @@ def test_bad_records_name_the_field():
         state.features({"service": "s", "started": 0})
     with pytest.raises(ValidationError, match="timezone"):
         FeatureConfig(timezone="Mars/Olympus").validate()
+
+
+def test_unseen_categories_fall_into_the_other_bucket():
+    from predictor.features import NUMERIC_FEATURES
+    from predictor.models.encoding import FeatureEncoder
+
+    encoder = FeatureEncoder({"environment": ["production", "staging"], "deployment_type": ["canary"],
+                              "service_type": [], "version_bump": ["patch"]})
+    features = {name: 1.0 for name in NUMERIC_FEATURES}
+    features.update({"environment": "moon-base", "deployment_type": "canary", "service_type": "quantum",
+                     "version_bump": "patch"})
+    row = encoder.vector(features)
+    hot = {encoder.columns[i] for i in np.flatnonzero(row[len(NUMERIC_FEATURES):]) + len(NUMERIC_FEATURES)}
+    assert hot == {"environment=other", "deployment_type=canary", "service_type=other", "version_bump=patch"}
+    assert encoder.column_group[encoder.columns.index("environment=other")] == encoder.groups.index("environment")
+
+
+def test_shared_demo_history_through_ingest_gives_identical_features_and_a_working_model(tmp_path):
+    from predictor.demo_data import generate_history
+    from predictor.models.runtime import load_answerer
+    from predictor.models.train import train_and_register
+    from predictor.store import open_store
+    from predictor.store.ingest import ingest_records
+
+    history = generate_history(seed=4, services=8, days=45, deployments_per_day=40)
+    with open_store(tmp_path / "demo.duckdb") as store:
+        ingest_records(store, deployments=history.deployments, services=history.services, source="demo")
+        config = FeatureConfig(timezone="Europe/Berlin")
+        frame = training_features(store, config)
+        assert len(frame) == len(history.deployments)
+        state = FeatureState(config)
+        for service in history.services:
+            state.observe("service", service)
+        for record in history.deployments:
+            state.observe("deployment", record)
+        by_id = {d["id"]: d for d in history.deployments}
+        for i in range(len(frame)):
+            assert_same(frame.row(i), state.features(by_id[frame.ids[i]]), frame.ids[i])
+        assert (frame.columns["change_size"] >= 0).mean() > 0.9
+        assert (frame.columns["dependencies"] > 0).any() and (frame.columns["concurrent_neighbours"] > 0).any()
+        record = train_and_register(store, evaluate_first=False, plots=False, artifacts_root=tmp_path / "models")
+        answer = load_answerer(store).methods["predict"]({"deployment": dict(
+            service=history.services[0]["name"], environment="production", started=1_770_000_000)})
+        assert answer["model_version"] == record.version and answer["abstained"] is False

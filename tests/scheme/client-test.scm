@@ -1,6 +1,7 @@
 ;;; client-test.scm -- timeouts, recovery, remote and protocol errors, against fake daemons
 
 (use-modules (ice-9 format)
+             ((srfi srfi-1) #:select (append-map filter))
              (srfi srfi-64)
              (rnrs bytevectors)
              (ice-9 threads)
@@ -142,6 +143,28 @@ the identity (or #f to stay silent)."
           (test-equal "params arrive as sent"
             '(("a" . 1) ("b" . #("x")))
             (assoc-ref (call-predictor "echo" '(("a" . 1) ("b" . #("x")))) "params")))))))
+
+(test-group "threads take turns on the one connection"
+  (let ((endpoint (fresh-endpoint)))
+    (with-fake-daemon endpoint
+      (lambda (request)
+        (list empty (reply-to request `(("echo" . ,(assoc-ref (assoc-ref request "params") "n"))))))
+      (lambda ()
+        (parameterize ((ml-predictor-endpoint endpoint))
+          (let* ((workers
+                  (map (lambda (worker)
+                         (call-with-new-thread
+                          (lambda ()
+                            (parameterize ((ml-predictor-endpoint endpoint))
+                              (map (lambda (i)
+                                     (let ((n (+ (* 100 worker) i)))
+                                       (= n (assoc-ref (call-predictor "echo" `(("n" . ,n))) "echo"))))
+                                   (iota 25))))))
+                       (iota 3)))
+                 (answers (append-map join-thread workers)))
+            (test-equal "every call from three threads gets its own answer"
+              75
+              (length (filter identity answers)))))))))
 
 (test-group "late answers are dropped"
   (let ((endpoint (fresh-endpoint)))

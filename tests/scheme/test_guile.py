@@ -81,34 +81,42 @@ def test_srfi64_file(name: str, tmp_path: Path) -> None:
     assert_suite_passed(proc, name)
 
 
-@pytest.fixture
-def demo_store(tmp_path: Path) -> tuple[Path, str]:
-    """A store filled with a small demo history through the shared ingest API."""
+def make_demo_store(path: Path, *, trained: bool) -> str:
+    """Fill a store at PATH with a small demo history (and a champion failure model when
+    TRAINED, its artifacts under $PREDICTOR_HOME); return a service of the demo."""
     from predictor.demo_data import generate_history
     from predictor.store import open_store
     from predictor.store.ingest import ingest_records
 
     history = generate_history(seed=0, services=6, days=20, deployments_per_day=10)
-    path = tmp_path / "history.duckdb"
     store = open_store(path)
     try:
         ingest_records(store, deployments=history.deployments, rollbacks=history.rollbacks,
                        services=history.services)
+        if trained:
+            from predictor.models.train import train_and_register
+            train_and_register(store, promote="always", include_forest=False, evaluate_first=False,
+                               plots=False)
     finally:
         store.con.close()
-    return path, history.deployments[0]["service"]
+    return history.deployments[0]["service"]
 
 
-def test_end_to_end_against_the_daemon(demo_store: tuple[Path, str], tmp_path: Path) -> None:
-    """Every exported procedure against `predictor serve`, then a stop and a restart."""
-    store, service = demo_store
+@pytest.mark.parametrize("model", ["untrained", "trained"])
+def test_end_to_end_against_the_daemon(model: str, home: Path, tmp_path: Path) -> None:
+    """Every exported procedure against `predictor serve`, then a stop and a restart.
+
+    Untrained, `predict` must answer the remote error model_unavailable; trained, it must answer.
+    """
+    store = tmp_path / "history.duckdb"
+    service = make_demo_store(store, trained=model == "trained")
     log = tmp_path / "daemon.log"
     env = {
-        "PREDICTOR_HOME": str(tmp_path / "home"),
         "PREDICTOR_TEST_PYTHON": sys.executable,
         "PREDICTOR_TEST_DB": str(store),
         "PREDICTOR_TEST_SERVICE": service,
         "PREDICTOR_TEST_LOG": str(log),
+        "PREDICTOR_TEST_PREDICT": "ready" if model == "trained" else "unavailable",
         "TMPDIR": str(tmp_path),
     }
     proc = run_guile([str(TESTS_DIR / "ml-predictor-test.scm")], cwd=tmp_path, env=env, timeout=180)

@@ -131,6 +131,13 @@ def test_export_reads_back_with_guile(exported: dict) -> None:
     assert proc.stdout == ("((deploy-ledger-export 1)" + " (deployment 11)" * 6 + f" (rollback {fields}))")
 
 
+def test_export_is_deterministic(exported: dict, tmp_path: Path) -> None:
+    again = tmp_path / "again.sexp"
+    proc = collect("--db", str(exported["db"]), "--out", str(again))
+    assert proc.returncode == 0, proc.stderr
+    assert again.read_bytes() == exported["out"].read_bytes()
+
+
 def test_ledger_file_is_left_untouched(exported: dict) -> None:
     assert hashlib.sha256(exported["db"].read_bytes()).hexdigest() == exported["before"]
     assert not list(exported["db"].parent.glob("*.db-wal")) and not list(exported["db"].parent.glob("*.tmp"))
@@ -209,6 +216,8 @@ def test_export_ingests_with_counts_and_values(exported: dict, tmp_path: Path) -
             assert service[:3] == ("web", None, "frontend")
         assert json.loads(service[4]) == ["edge", "public"]
         assert con.execute("SELECT count(*) FROM services").fetchone()[0] == 4
+        again = ingest_paths(store, [exported["out"], exported["lines"], exported["services"]], progress=False)
+        assert not any(report.changed for report in again), [report.summary() for report in again]
         profile = con.execute(
             "SELECT total_deployments, hourly_distribution[10], weekly_distribution[3]"
             " FROM service_profiles WHERE service = 'api'").fetchone()

@@ -219,11 +219,9 @@ def column_array(values: list, kind: str) -> "pa.Array":
         return pa.array([raw_text(value) for value in values], type=pa.string())
 
 
-def stage_arrow(con, table: str, arrow: pa.Table) -> None:
-    """Create the temporary table ``_raw_<table>`` from an Arrow table (copy, in insertion order)."""
-    view = f"_arrow_{table}"
-    con.register(view, arrow)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_{table} AS SELECT * FROM {view}")
-    finally:
-        con.unregister(view)
+def stage_arrow(con, table: str, arrow: "pa.Table") -> None:
+    """Make the Arrow table visible to DuckDB as ``_raw_<table>`` (registered, not copied).
+
+    :func:`predictor.store.ingest` unregisters it when the file is done.
+    """
+    con.register(f"_raw_{table}", arrow)

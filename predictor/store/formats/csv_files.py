@@ -35,38 +35,49 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, header: li
     columns = {name: "VARCHAR" for name in header}
     options = "header = true, auto_detect = false, quote = '\"', escape = '\"', delim = ',', columns = $columns"
     rejected: list[IngestError] = []
+    select = ", ".join(f'c."{name}" AS "{renames.get(name, name)}"' for name in header)
+    if not skip_invalid:
+        # a view straight over the file: DuckDB parses it while normalizing (one pass, no copy);
+        # an unreadable row surfaces there, and csv_error() turns it into the IngestError
+        # (a view cannot hold parameters: the path and columns travel in session variables)
+        con.execute(f"SET VARIABLE ingest_csv_path_{table} = ?", [where])
+        con.execute(f"SET VARIABLE ingest_csv_columns_{table} = ?", [columns])
+        options = options.replace("$columns", f"getvariable('ingest_csv_columns_{table}')")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _raw_{table} AS SELECT {select}, "
+                    f"CAST(c.ordinality + 1 AS INTEGER) AS source_line "
+                    f"FROM read_csv(getvariable('ingest_csv_path_{table}'), {options}) WITH ORDINALITY c")
+        return rejected
     try:
-        if skip_invalid:
-            con.execute("DROP TABLE IF EXISTS reject_errors")
-            con.execute("DROP TABLE IF EXISTS reject_scans")
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _csv_{table} AS SELECT * FROM read_csv($path, {options}, "
-                        "store_rejects = true) WITH ORDINALITY", {"path": where, "columns": columns})
-        else:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _csv_{table} AS SELECT * FROM read_csv($path, {options}) WITH ORDINALITY",
-                        {"path": where, "columns": columns})
-    except duckdb.Error as error:
-        raise _csv_error(where, error) from None
-    adjust = "0"
-    if skip_invalid:
-        rows = con.execute("SELECT DISTINCT line, error_message, column_name FROM reject_errors ORDER BY line").fetchall()
-        for line, message, column in rows:
-            rejected.append(IngestError(where, f"unreadable CSV row: {message.splitlines()[0]}", line=int(line),
-                                        field=column, expected="a CSV row with the header's columns"))
-        lines = sorted({int(line) for line, *_ in rows})
         con.execute("DROP TABLE IF EXISTS reject_errors")
         con.execute("DROP TABLE IF EXISTS reject_scans")
-        if lines:
-            # the k-th surviving row sits on line k + 2 + #{i : rejected_i - i <= k + 2}
-            con.execute("CREATE OR REPLACE TEMP TABLE _csv_rejects AS SELECT unnest($adj) AS adj",
-                        {"adj": [line - i for i, line in enumerate(lines)]})
-            adjust = "(SELECT count(*) FROM _csv_rejects j WHERE j.adj <= c.ordinality + 1)"
-    select = ", ".join(f'c."{name}" AS "{renames.get(name, name)}"' for name in header)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _csv_{table} AS SELECT * FROM read_csv($path, {options}, "
+                    "store_rejects = true) WITH ORDINALITY", {"path": where, "columns": columns})
+    except duckdb.Error as error:
+        raise csv_error(where, error) from None
+    adjust = "0"
+    rows = con.execute("SELECT DISTINCT line, error_message, column_name FROM reject_errors ORDER BY line").fetchall()
+    for line, message, column in rows:
+        rejected.append(IngestError(where, f"unreadable CSV row: {message.splitlines()[0]}", line=int(line),
+                                    field=column, expected="a CSV row with the header's columns"))
+    lines = sorted({int(line) for line, *_ in rows})
+    con.execute("DROP TABLE IF EXISTS reject_errors")
+    con.execute("DROP TABLE IF EXISTS reject_scans")
+    if lines:
+        # the k-th surviving row sits on line k + 2 + #{i : rejected_i - i <= k + 2}
+        con.execute("CREATE OR REPLACE TEMP TABLE _csv_rejects AS SELECT unnest($adj) AS adj",
+                    {"adj": [line - i for i, line in enumerate(lines)]})
+        adjust = "(SELECT count(*) FROM _csv_rejects j WHERE j.adj <= c.ordinality + 1)"
     con.execute(f"CREATE OR REPLACE TEMP VIEW _raw_{table} AS SELECT {select}, "
                 f"CAST(c.ordinality + 1 + {adjust} AS INTEGER) AS source_line FROM _csv_{table} c")
     return rejected
 
 
-def _csv_error(where: str, error: duckdb.Error) -> IngestError:
+def is_csv_error(error: Exception) -> bool:
+    """True when ERROR is DuckDB's CSV reader rejecting a row."""
+    return "CSV Error" in str(error)
+
+
+def csv_error(where: str, error: duckdb.Error) -> IngestError:
     text = str(error)
     match = _CSV_LINE.search(text)
     line = int(match.group(1)) if match else None

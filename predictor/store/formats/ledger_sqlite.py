@@ -21,21 +21,26 @@ Rows are named by table and rowid in messages (``deployments rowid 42``).
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-if TYPE_CHECKING:
-    import pyarrow as pa
-
 
 from predictor import sexp
 from predictor.errors import IngestError
 from predictor.store.formats import Batch
 from predictor.store.formats.common import (
-    ROLLBACK_COLUMNS, metadata_columns, metadata_from_sexp_text, stage_arrow, stage_rows, to_json_text,
+    ROLLBACK_COLUMNS, concat_arrow, gc_paused, metadata_columns, metadata_from_sexp_text, stage_arrow, stage_rows,
+    to_json_text,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 MAGIC = b"SQLite format 3\x00"
 FORMATS = ("ledger-sqlite-init", "ledger-sqlite-migrations")
@@ -95,67 +100,168 @@ _META_COLUMNS = ("change_size", "configuration", "commit_time", "strategy", "nam
 _JSON_META = {"configuration", "resources", "failure_reasons", "performance", "lessons_learned"}
 
 
+#: databases with more deployments than this are read by two processes (one per rowid half)
+PARALLEL_ROWS = 200_000
+_ROW_NAMES = ["source_line", "id", "service", "version", "environment", "deployment_type", "started", "completed",
+              "status", "initiator", "metadata_text", "parent_id"]
+
+
 def _deployments(con, db: sqlite3.Connection, where: str, batch: Batch, skip_invalid: bool) -> None:
     import pyarrow as pa
 
-    rows = db.execute(
-        "SELECT rowid, id, service_name, version, environment, deployment_type, started, "
-        "NULLIF(completed, 0), status, initiator, metadata, parent_id FROM deployments ORDER BY rowid"
-    ).fetchall()
-    batch.seen["deployments"] = len(rows)
-    if not rows:
+    low, high, count = db.execute("SELECT min(rowid), max(rowid), count(*) FROM deployments").fetchone()
+    batch.seen["deployments"] = count
+    if not count:
         return
-    columns = list(zip(*rows))
-    # metadata: parse each distinct text once
-    parsed: dict[Any, tuple] = {}
-    bad: dict[Any, str] = {}
-    for text in set(columns[10]):
-        try:
-            metadata = metadata_from_sexp_text(text)
-        except (ValueError, sexp.SexpError) as error:
-            bad[text] = str(error)
-            continue
-        carried = metadata_columns(metadata)
-        parsed[text] = (to_json_text(metadata),) + tuple(
-            _carried(carried.get(name), name in _JSON_META) for name in _META_COLUMNS)
-    if bad:
-        keep = []
-        for row in rows:
-            if row[10] in bad:
-                error = IngestError(where, f"deployment {row[1]!r}: metadata is not an S-expression alist "
-                                    f"({bad[row[10]]})", line=row[0], field="metadata",
-                                    expected="an association list such as ((region . \"eu\"))",
-                                    found=str(row[10])[:80], record_id=row[1])
-                if not skip_invalid:
-                    raise error
-                batch.skipped.append(error)
-            else:
-                keep.append(row)
-        rows = keep
-        if not rows:
-            return
-        columns = list(zip(*rows))
-    meta = [parsed[text] for text in columns[10]]
-    meta_columns = list(zip(*meta))
-    names = ["source_line", "id", "service", "version", "environment", "deployment_type", "started", "completed",
-             "status", "initiator"]
-    arrays = [pa.array(columns[0], pa.int64())]
-    for index in range(1, 10):
-        if names[index] in ("started", "completed"):
-            arrays.append(_number_array(columns[index]))
-        else:
-            arrays.append(_text_array(columns[index]))
-    arrays.append(pa.array(meta_columns[0], pa.string()))
-    names.append("metadata")
-    arrays.append(_text_array(columns[11]))
-    names.append("parent_id")
-    for offset, name in enumerate(_META_COLUMNS, start=1):
-        values = meta_columns[offset]
-        if any(v is not None for v in values):
-            arrays.append(pa.array(values, pa.string()))
-            names.append(name)
-    stage_arrow(con, "deployments", pa.Table.from_arrays(arrays, names=names))
+    if count >= PARALLEL_ROWS and (os.cpu_count() or 1) >= 2:
+        middle = low + (high - low) // 2
+        parts = _read_parallel(db, where, skip_invalid, (low, middle), (middle + 1, high))
+    else:
+        parts = [read_rows(db, where, skip_invalid, low, high)]
+    for part in parts:
+        if part["error"] is not None:
+            raise _error(part["error"])
+        batch.skipped.extend(_error(e) for e in part["skipped"])
+    tables = [part["rows"] for part in parts if part["rows"] is not None]
+    if not tables:
+        return
+    stage_arrow(con, "sqlite_deployments", tables[0] if len(tables) == 1 else concat_arrow(tables))
+    parsed: dict[str, list] = {}
+    for part in parts:
+        parsed.update(part["metadata"])
+    texts = list(parsed)
+    carried = [i for i in range(1, len(_META_COLUMNS) + 1) if any(parsed[t][i] is not None for t in texts)]
+    meta_names = ["text", "metadata"] + [_META_COLUMNS[i - 1] for i in carried]
+    meta_arrays = [pa.array(texts, pa.string()), pa.array([parsed[t][0] for t in texts], pa.string())]
+    meta_arrays += [pa.array([parsed[t][i] for t in texts], pa.string()) for i in carried]
+    stage_arrow(con, "sqlite_metadata", pa.Table.from_arrays(meta_arrays, names=meta_names))
+    extra = "".join(f", m.{name}" for name in meta_names[2:])
+    # the raw rows and one row per distinct metadata text, joined by DuckDB (no per-row Python)
+    con.execute("CREATE OR REPLACE TEMP VIEW _raw_deployments AS SELECT d.source_line, d.id, d.service, d.version, "
+                "d.environment, d.deployment_type, d.started, d.completed, d.status, d.initiator, d.parent_id, "
+                f"m.metadata{extra} FROM _raw_sqlite_deployments d "
+                "JOIN _raw_sqlite_metadata m ON coalesce(d.metadata_text, '') = m.text")
     batch.deployments = True
+
+
+def read_rows(db: sqlite3.Connection, where: str, skip_invalid: bool, low: int, high: int) -> dict:
+    """Read deployments with LOW <= rowid <= HIGH into an Arrow table of raw columns.
+
+    Returns {"rows": table or None, "metadata": {text: [json, carried columns...]},
+    "skipped": [error fields], "error": error fields or None} (plain data, so a helper
+    process can hand it back). Each distinct metadata text is parsed once.
+    """
+    import pyarrow as pa
+
+    result: dict[str, Any] = {"rows": None, "metadata": {}, "skipped": [], "error": None}
+    with gc_paused():
+        rows = db.execute(
+            "SELECT rowid, id, service_name, version, environment, deployment_type, started, "
+            "NULLIF(completed, 0), status, initiator, metadata, parent_id FROM deployments "
+            "WHERE rowid BETWEEN ? AND ? ORDER BY rowid", [low, high]).fetchall()
+        if not rows:
+            return result
+        columns = list(zip(*rows))
+        parsed = result["metadata"]
+        bad: dict[Any, str] = {}
+        for text in set(columns[10]):
+            try:
+                metadata = metadata_from_sexp_text(text)
+            except (ValueError, sexp.SexpError) as error:
+                bad[text] = str(error)
+                continue
+            carried = metadata_columns(metadata)
+            parsed["" if text is None else text] = [to_json_text(metadata)] + [
+                _carried(carried.get(name), name in _JSON_META) for name in _META_COLUMNS]
+        if bad:
+            keep = []
+            for row in rows:
+                if row[10] not in bad:
+                    keep.append(row)
+                    continue
+                error = _fields_of(IngestError(
+                    where, f"deployment {row[1]!r}: metadata is not an S-expression alist ({bad[row[10]]})",
+                    line=row[0], field="metadata", expected="an association list such as ((region . \"eu\"))",
+                    found=str(row[10])[:80], record_id=row[1]))
+                if not skip_invalid:
+                    result["error"] = error
+                    return result
+                result["skipped"].append(error)
+            rows = keep
+            if not rows:
+                return result
+            columns = list(zip(*rows))
+        del rows
+        arrays = [pa.array(columns[0], pa.int64())]
+        for index in range(1, 12):
+            if _ROW_NAMES[index] in ("started", "completed"):
+                arrays.append(_number_array(columns[index]))
+            else:
+                arrays.append(_text_array(columns[index]))
+        result["rows"] = pa.Table.from_arrays(arrays, names=_ROW_NAMES)
+    return result
+
+
+def _read_parallel(db: sqlite3.Connection, where: str, skip_invalid: bool, head: tuple[int, int],
+                   tail: tuple[int, int]) -> list[dict]:
+    """Read the TAIL rowid range in a helper process (its own read-only connection) while this
+    process reads the HEAD range. The helper is a plain ``python -c`` process; it hands back an
+    Arrow IPC file and a JSON summary."""
+    with tempfile.TemporaryDirectory(prefix="predictor-sqlite-") as out:
+        helper = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from predictor.store.formats.ledger_sqlite import helper_main; "
+                                   "helper_main(sys.argv[1:])",
+             where, str(tail[0]), str(tail[1]), "1" if skip_invalid else "0", out],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        try:
+            first = read_rows(db, where, skip_invalid, *head)
+            _, errors = helper.communicate()
+        except BaseException:
+            helper.kill()
+            helper.wait()
+            raise
+        if helper.returncode != 0:
+            last = errors.decode("utf-8", "replace").strip().splitlines()[-1:]
+            raise IngestError(where, "the helper process reading the second half failed: "
+                              + (last[0] if last else f"exit status {helper.returncode}"))
+        second = json.loads((Path(out) / "result.json").read_text())
+        arrow = Path(out) / "rows.arrow"
+        if arrow.exists():
+            import pyarrow as pa
+
+            second["rows"] = pa.ipc.open_file(pa.memory_map(str(arrow))).read_all()
+        else:
+            second["rows"] = None
+    return [first, second]
+
+
+def helper_main(argv: list[str]) -> None:
+    """Entry point of the helper process: read one rowid range of PATH, write results into OUT."""
+    import pyarrow as pa
+
+    where, low, high, skip_invalid, out = argv
+    db = connect_read_only(Path(where))
+    try:
+        result = read_rows(db, where, skip_invalid == "1", int(low), int(high))
+    finally:
+        db.close()
+    arrow = result.pop("rows")
+    if arrow is not None:
+        with pa.OSFile(str(Path(out) / "rows.arrow"), "wb") as sink:
+            with pa.ipc.new_file(sink, arrow.schema) as writer:
+                writer.write_table(arrow)
+    (Path(out) / "result.json").write_text(json.dumps(result, default=str))
+
+
+def _fields_of(error: IngestError) -> dict:
+    return {"path": error.path, "message": error.detail, "line": error.line, "field": error.field,
+            "expected": error.expected, "found": error.found, "record_id": error.record_id}
+
+
+def _error(fields: dict) -> IngestError:
+    return IngestError(fields["path"], fields["message"], line=fields["line"], field=fields["field"],
+                       expected=fields["expected"], found=fields["found"], record_id=fields["record_id"])
 
 
 def _text_array(values: tuple) -> pa.Array:

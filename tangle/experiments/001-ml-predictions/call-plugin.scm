@@ -8,8 +8,8 @@
 ;;; (collect-data.scm's feature lines), starting at the given UTC time.  Tangled from
 ;;; README.org: edit it there.
 
-(use-modules (ice-9 getopt-long)
-             (ice-9 match)
+(use-modules ((ice-9 getopt-long) #:select (getopt-long option-ref))
+             ((ice-9 match) #:select (match))
              ((ice-9 pretty-print) #:select (pretty-print))
              ((ice-9 exceptions) #:select (exception-with-message? exception-message))
              ((srfi srfi-34) #:select (guard))

@@ -80,7 +80,17 @@ def history_sentence(collect_log: str) -> str:
             f"=collect-data.scm= from a ledger database in the {schema} schema (read {how}).")
 
 
-def render(metrics_path: Path, history: Path | None, plugin_answer: Path | None) -> str:
+def model_sentence(models: list) -> str | None:
+    """Return a sentence naming the champion model of MODELS (``predictor models list --json``)."""
+    champion = next((model for model in models if isinstance(model, dict) and model.get("champion")), None)
+    if champion is None:
+        return None
+    return (f"Model: ={champion.get('version')}=, trained on {champion.get('n_train')} deployments started "
+            f"from {champion.get('data_from')} to {champion.get('data_to')} (UTC).")
+
+
+def render(metrics_path: Path, history: Path | None, plugin_answer: Path | None,
+           models: Path | None = None) -> str:
     """Return the text of results.org for the metrics at METRICS_PATH."""
     document = json.loads(metrics_path.read_text(encoding="utf-8"))
     rows = method_rows(document) if isinstance(document, dict) else []
@@ -92,6 +102,10 @@ def render(metrics_path: Path, history: Path | None, plugin_answer: Path | None)
              "", "* Results of the latest run", ""]
     if history is not None and history.exists():
         parts += [history_sentence(history.read_text(encoding="utf-8")), ""]
+    if models is not None and models.exists():
+        sentence = model_sentence(json.loads(models.read_text(encoding="utf-8")))
+        if sentence:
+            parts += [sentence, ""]
     parts += ["Rolling-origin, time-ordered evaluation: every method is scored on the same test",
               "windows, each fitted only on what came before.  Pooled over the windows:", "",
               metrics_table(rows), ""]
@@ -99,6 +113,9 @@ def render(metrics_path: Path, history: Path | None, plugin_answer: Path | None)
     if isinstance(folds, list) and folds:
         parts += ["ROC AUC per window:", "", folds_table(folds, [name for name, _ in rows]), ""]
     parts += ["[[file:feature-importance.png]]", ""]
+    for plot, caption in (("calibration.png", "Calibration"), ("risk-heatmap.png", "Failure risk by hour of week")):
+        if (metrics_path.parent / plot).exists():
+            parts += [f"{caption}: [[file:{plot}]]", ""]
     if plugin_answer is not None and plugin_answer.exists():
         parts += ["* The plugin's answer", "", "From =call-plugin.scm= against the running daemon:", "",
                   "#+begin_example", plugin_answer.read_text(encoding="utf-8").rstrip("\n"),
@@ -112,8 +129,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("metrics", type=Path, help="evaluation-metrics.json of the run")
     parser.add_argument("--history", type=Path, help="collect-data's summary line")
     parser.add_argument("--plugin-answer", type=Path, help="what call-plugin.scm printed")
+    parser.add_argument("--models", type=Path, help="the output of predictor models list --json")
     options = parser.parse_args(argv)
-    sys.stdout.write(render(options.metrics, options.history, options.plugin_answer))
+    sys.stdout.write(render(options.metrics, options.history, options.plugin_answer, options.models))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 # to use instead of the demo ledger); DEMO_SEED, DEMO_SERVICES, DEMO_DAYS, DEMO_PER_DAY (the
 # demo ledger's size).  Work files go to ./work; the results are written beside this script.
 set -eu
+if [ -n "${LEDGER_DB:-}" ]; then LEDGER_DB=$(realpath "$LEDGER_DB"); fi
 cd "$(dirname "$0")"
 PREDICTOR=${PREDICTOR:-predictor}
 PYTHON=${PYTHON:-python3}
@@ -48,11 +49,12 @@ $PREDICTOR evaluate --json >"$work/evaluation-metrics.json"
 cp "$work/evaluation-metrics.json" evaluation-metrics.json
 
 step "plots"
-artifacts=$(ls -d "$PREDICTOR_HOME"/models/*/ | tail -n 1)
+artifacts=$(ls -d "$PREDICTOR_HOME"/models/failure-*/ | tail -n 1)   # the newest failure model
 cp "$artifacts/feature-importance.png" feature-importance.png
-for plot in calibration.png; do
+for plot in calibration.png risk-heatmap.png; do
   if [ -f "$artifacts/$plot" ]; then cp "$artifacts/$plot" "$plot"; fi
 done
+$PREDICTOR models list --json >"$work/models.json"
 
 step "ask the daemon from Guile through the plugin"
 $PREDICTOR serve >"$work/serve.log" 2>&1 &
@@ -82,6 +84,6 @@ trap - EXIT
 
 step "results table"
 $PYTHON results-table.py evaluation-metrics.json --history "$work/collect.log" \
-  --plugin-answer "$work/plugin-answer.scm" >"$work/results.org"
+  --models "$work/models.json" --plugin-answer "$work/plugin-answer.scm" >"$work/results.org"
 cp "$work/results.org" results.org
 step "done: evaluation-metrics.json, feature-importance.png, results.org"

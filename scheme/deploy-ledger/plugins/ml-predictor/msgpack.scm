@@ -233,23 +233,10 @@ Maps (association lists) are written in list order, hash tables in key order."
 ;;; Unpacking.  One decoder, parameterized by where bytes come from.
 ;;;
 
-(define (bytevector-ascii bv start n)
-  "Return the N bytes of BV from START as a string when all are ASCII, else #f."
-  (let ((text (make-string n)))
-    (let loop ((i 0))
-      (if (= i n)
-          text
-          (let ((byte (bytevector-u8-ref bv (+ start i))))
-            (and (< byte #x80)
-                 (begin
-                   (string-set! text i (integer->char byte))
-                   (loop (+ i 1)))))))))
-
-(define-syntax-rule (define-decoder (name source ...) next-u8 next-bytes next-ascii room)
+(define-syntax-rule (define-decoder (name source ...) next-u8 next-bytes room)
   ;; Define NAME, a procedure of SOURCE ... returning one value, built from four
   ;; procedures of the SOURCE variables and `pos' (bytes taken so far): NEXT-U8 and
-  ;; NEXT-BYTES take bytes, NEXT-ASCII returns the next N bytes as a string when they
-  ;; are all ASCII (else #f, taking nothing), ROOM is the most bytes still available.
+  ;; NEXT-BYTES take bytes, ROOM is the most bytes still available.
   (define (name source ...)
     (define pos 0)
     (define (u8)
@@ -269,15 +256,12 @@ Maps (association lists) are written in list order, hash tables in key order."
         (when (> (* n per-item) limit)
           (msgpack-fail pos "~a of length ~a but only ~a bytes can follow"
                         what n limit))))
+    (define text-start 0)
     (define (text n)
+      ;; Invalid UTF-8 raises decoding-error, turned into a msgpack error below.
       (check-length n 1 "str")
-      (let ((fast (next-ascii source ... pos n)))
-        (if fast
-            (begin (set! pos (+ pos n)) fast)
-            (let* ((start pos) (bv (bytes n)))
-              (catch 'decoding-error
-                (lambda () (utf8->string bv))
-                (lambda _ (msgpack-fail start "str of ~a bytes is not valid UTF-8" n)))))))
+      (set! text-start pos)
+      (utf8->string (bytes n)))
     (define (blob n)
       (check-length n 1 "bin")
       (bytes n))
@@ -349,7 +333,9 @@ Maps (association lists) are written in list order, hash tables in key order."
                  ((#xc1) (msgpack-fail at "reserved byte 0xc1"))
                  (else (msgpack-fail at "ext type 0x~a is not part of the protocol"
                                      (number->string tag 16))))))))
-    (let ((v (value 1)))
+    (let ((v (catch 'decoding-error
+               (lambda () (value 1))
+               (lambda _ (msgpack-fail text-start "str is not valid UTF-8")))))
       (values v pos))))
 
 (define-decoder (unpack-bytevector bv start end)
@@ -366,8 +352,6 @@ Maps (association lists) are written in list order, hash tables in key order."
       (let ((out (make-bytevector n)))
         (bytevector-copy! bv i out 0 n)
         out)))
-  (lambda (bv start end pos n)
-    (bytevector-ascii bv (+ start pos) n))
   (lambda (bv start end pos) (- end start pos)))
 
 (define-decoder (unpack-port* port)
@@ -383,7 +367,6 @@ Maps (association lists) are written in list order, hash tables in key order."
         (msgpack-fail pos "truncated input: need ~a bytes, ~a left" n
                       (if (eof-object? bv) 0 (bytevector-length bv))))
       bv))
-  (lambda (port pos n) #f)
   (lambda (port pos) (msgpack-max-length)))
 
 (define* (unpack bv #:key (start 0) (end (bytevector-length bv)) (trailing? #f))
