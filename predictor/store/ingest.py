@@ -460,9 +460,11 @@ def ingest_records(store: Store, *, deployments: Iterable[dict] = (), rollbacks:
     """Validate and merge canonical record dicts in one transaction; return the report.
 
     Times may be datetime (naive = UTC), epoch seconds or ISO-8601 text. With ``mode="upsert"``
-    a record for an existing id replaces the values it carries (an outcome update: status,
-    completed, duration, ...); with ``"insert"`` a different value is an error. Invalid records
-    raise :class:`IngestError` naming the field; "line" is the record's 1-based position.
+    a record for an existing id replaces the values it carries and may carry only those (an
+    outcome update: ``{"id", "status", "completed", ...}``; the duration is recomputed); with
+    ``"insert"`` a different value is an error. Invalid records raise :class:`IngestError`
+    naming the field; "line" is the record's 1-based position. Upserts and small batches (up
+    to ``outcomes.MAX_RECORDS``) go row by row (a few ms each); bigger inserts go the bulk path.
     """
     if mode not in ("insert", "upsert"):
         raise ValueError(f"mode must be 'insert' or 'upsert', not {mode!r}")
@@ -471,7 +473,7 @@ def ingest_records(store: Store, *, deployments: Iterable[dict] = (), rollbacks:
     started = time.perf_counter()
     con = store.con
     batch = Batch("record", services=[(i, dict(s)) for i, s in enumerate(services, start=1)])
-    fast = len(deployments) + len(rollbacks) <= outcomes.MAX_RECORDS
+    fast = mode == "upsert" or len(deployments) + len(rollbacks) <= outcomes.MAX_RECORDS
     con.execute("BEGIN TRANSACTION")
     try:
         rows = [_record_deployment(source, i, d) for i, d in enumerate(deployments, start=1)]

@@ -143,14 +143,29 @@ def _same(stored: Any, new: Any) -> bool:
 
 def record(con: duckdb.DuckDBPyConnection, spec: merging.TableSpec, records: list[dict], *, source: str,
            source_id: int, mode: str, ingested_at: dt.datetime) -> dict[str, int]:
-    """Validate and write RECORDS one by one (inside the caller's transaction); return counts."""
+    """Validate and write RECORDS one by one (inside the caller's transaction); return counts.
+
+    With MODE "upsert", a record for a stored id may carry only the fields that change; the
+    rest comes from the store (and a new ``completed`` recomputes the duration).
+    """
     counts = {"inserted": 0, "updated": 0, "unchanged": 0, "skipped": 0}
     columns = list(spec.columns)
-    rows = [validate(spec, item, source, index) for index, item in enumerate(records, start=1)]
-    for index, row in enumerate(rows, start=1):
-        cursor = con.execute(f"SELECT {', '.join(columns)}, source_id, source_line FROM {spec.table} WHERE id = ?",
-                             [row["id"]])
-        stored = cursor.fetchone()
+    found = []
+    for index, item in enumerate(records, start=1):
+        stored = None
+        if isinstance(item.get("id"), str) and item["id"]:
+            stored = con.execute(f"SELECT {', '.join(columns)}, source_id, source_line FROM {spec.table} "
+                                 "WHERE id = ?", [item["id"]]).fetchone()
+        if stored is not None and mode == "upsert":
+            # an outcome update may carry only what changed (id, status, completed, ...)
+            given = {key: value for key, value in item.items() if value is not None}
+            if "completed" in given and spec.duration and spec.duration not in given:
+                given[spec.duration] = None
+                item = {**dict(zip(columns, stored)), spec.duration: None, **given}
+            else:
+                item = {**dict(zip(columns, stored)), **given}
+        found.append((stored, validate(spec, item, source, index)))
+    for index, (stored, row) in enumerate(found, start=1):
         if stored is None:
             con.execute(f"INSERT INTO {spec.table} ({', '.join(columns)}, source_id, source_line, ingested_at) "
                         f"VALUES ({', '.join('?' * len(columns))}, ?, ?, ?)",

@@ -100,3 +100,20 @@ def test_rollbacks_and_services_with_dependencies(store):
     with pytest.raises(IngestError) as caught:
         ingest_records(store, services=[{"name": "api", "type": "mainframe"}])
     assert caught.value.field == "type"
+
+
+def test_outcome_update_may_carry_only_what_changed(store):
+    ingest_records(store, deployments=[_deployment()], mode="upsert")
+    finished = STARTED + dt.timedelta(minutes=3)
+    report = ingest_records(store, deployments=[{"id": "dep-live-1", "status": "success", "completed": finished}],
+                            mode="upsert")
+    assert report.count("deployments", "updated") == 1
+    assert store.con.execute("SELECT service, status, completed, duration_seconds, change_size FROM deployments"
+                             ).fetchone() == ("api", "success", finished, 180.0, 40)
+    with pytest.raises(IngestError) as caught:
+        ingest_records(store, deployments=[{"id": "dep-live-1", "completed": STARTED - dt.timedelta(minutes=1)}],
+                       mode="upsert")
+    assert caught.value.field == "completed"
+    with pytest.raises(IngestError) as caught:
+        ingest_records(store, deployments=[{"id": "dep-unknown", "status": "success"}], mode="upsert")
+    assert caught.value.field == "service"
