@@ -327,7 +327,8 @@ def forecast_command(
     table.add_column("environment")
     weeks_list = result["weeks"]
     for week in weeks_list:
-        table.add_column(f"week of {week['week']}")
+        partial = "" if week["days_covered"] == 7 else f" ({week['days_covered']} d)"
+        table.add_column(f"week of {week['week']}{partial}")
     table.add_column("trend/week")
     for series in result["series"]:
         table.add_row(series["service"], series["environment"],

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from predictor.cli.app import DbOption, JsonOption, app, console, emit_json
+from predictor.cli.app import DbOption, EndpointOption, JsonOption, app, console, emit_json
 from predictor.errors import ValidationError
 
 models_app = typer.Typer(help="List, promote and roll back failure models.", no_args_is_help=True)
@@ -92,11 +92,12 @@ def predict_command(
     input_file: Annotated[Optional[Path], typer.Option("--input", help="Score every deployment of this CSV or JSON Lines file.", show_default=False)] = None,
     output_file: Annotated[Optional[Path], typer.Option("--output", help="Where --input answers go (.csv, else JSON Lines).", show_default=False)] = None,
     model_version: Annotated[Optional[str], typer.Option("--model", help="Model version (default: the champion).", show_default=False)] = None,
+    endpoint: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Predict the failure probability of a deployment, with its reasons and similar past cases."""
     from predictor.models.report import print_prediction
-    from predictor.models.scoring import predict_deployment, score_file
+    from predictor.models.scoring import predict_anywhere, score_file
 
     if input_file is not None:
         if output_file is None:
@@ -120,8 +121,7 @@ def predict_command(
     options = {"service": service, "environment": environment, "deployment_type": deployment_type,
                "version": version, "started": started, "change_size": change_size, "id": deployment_id}
     deployment.update({key: value for key, value in options.items() if value is not None})
-    with _store(db, read_only=True) as store:
-        answer = predict_deployment(store, deployment, version=model_version)
+    answer = predict_anywhere(deployment, db=db, endpoint=endpoint, version=model_version)
     if as_json:
         emit_json(answer)
     else:

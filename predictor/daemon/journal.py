@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -55,7 +54,3 @@ def event(log: logging.Logger, level: int, name: str, **fields: object) -> None:
     if log.isEnabledFor(level):
         log.log(level, name, extra={"fields": fields})
 
-
-def now() -> float:
-    """Return wall-clock seconds (epoch), the time base of the log lines."""
-    return time.time()

@@ -320,7 +320,9 @@ def train_durations(store, *, save: bool = True) -> tuple[DurationModel, dict]:
     history = load_history(store)
     rows, index, _ = point_in_time_rows(history)
     model = DurationModel().fit(rows, history.duration[index])
-    info = {"n_rows": len(rows), "n_train": model.n_train_, "n_calibration": model.n_calibration_}
+    info = {"n_rows": len(rows), "n_train": model.n_train_, "n_calibration": model.n_calibration_,
+            "store": _store_name(store),
+            "data_to": float(history.started[-1]) if len(history) else None}
     if save:
         version = "duration-" + utcnow().strftime("%Y%m%dT%H%M%S%fZ")
         directory = model.save(durations_dir() / version, info)
@@ -330,13 +332,21 @@ def train_durations(store, *, save: bool = True) -> tuple[DurationModel, dict]:
     return model, info
 
 
-def load_current_durations() -> DurationModel | None:
-    """Load the duration model version named in durations/CURRENT, or None when none was saved."""
+def _store_name(store) -> str:
+    """The resolved path of STORE's file (which history a model was trained on)."""
+    return str(Path(store.path).resolve())
+
+
+def load_current_durations(store=None) -> DurationModel | None:
+    """Load the duration model named in durations/CURRENT; None when none was saved, or when it
+    was trained on another store than STORE (models live under PREDICTOR_HOME, stores may not)."""
     pointer = durations_dir() / "CURRENT"
     if not pointer.exists():
         return None
     version = pointer.read_text().strip()
     model = DurationModel.load(durations_dir() / version)
+    if store is not None and model.metrics_.get("store") not in (None, _store_name(store)):
+        return None
     model.version_ = version
     return model
 

@@ -176,19 +176,23 @@ def _shape(days: np.ndarray, expected: np.ndarray) -> dict:
     """Per-day and per-week (Monday-based) expected counts with Poisson p10/p90 bounds.
 
     ``date`` and ``week_start`` are UTC midnights in epoch seconds (the wire's time shape);
-    ``day`` and ``week`` repeat them as ISO dates for people.
+    ``day`` and ``week`` repeat them as ISO dates for people; ``days_covered`` says how many days
+    of a week fall inside the horizon (the first and last week may be partial).
     """
     daily = [{"date": float(day * DAY), "day": from_epoch(day * DAY).date().isoformat(),
               "expected": round(float(mu), 3), "low": float(poisson_quantile(0.1, mu)),
               "high": float(poisson_quantile(0.9, mu))}
              for day, mu in zip(days, expected)]
-    weekly: dict[int, float] = {}
+    weekly: dict[int, list] = {}
     for day, mu in zip(days, expected):
         monday = int(day - weekday_of(int(day)))
-        weekly[monday] = weekly.get(monday, 0.0) + float(mu)
+        total = weekly.setdefault(monday, [0.0, 0])
+        total[0] += float(mu)
+        total[1] += 1
     weeks = [{"week_start": float(monday * DAY), "week": from_epoch(monday * DAY).date().isoformat(),
-              "expected": round(mu, 3), "low": float(poisson_quantile(0.1, mu)), "high": float(poisson_quantile(0.9, mu))}
-             for monday, mu in sorted(weekly.items())]
+              "days_covered": covered, "expected": round(mu, 3), "low": float(poisson_quantile(0.1, mu)),
+              "high": float(poisson_quantile(0.9, mu))}
+             for monday, (mu, covered) in sorted(weekly.items())]
     return {"days": daily, "weeks": weeks}
 
 

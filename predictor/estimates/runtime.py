@@ -148,7 +148,7 @@ class EstimatesAnswerer:
             model, missing = None, None
             try:
                 try:
-                    model = load_current_durations()
+                    model = load_current_durations(self._store)
                 except ModelFileError as exc:     # an older or damaged artifact: learn a new one
                     if self._store is None:
                         raise

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from predictor.errors import IngestError, ValidationError
+from predictor.features.records import epoch_us
 from predictor.models.answers import validate_deployment
 from predictor.models.runtime import load_predictor
 
@@ -24,6 +25,24 @@ def predict_deployment(store, deployment: dict, *, version: str | None = None) -
     """Answer one deployment (wire-shaped dict; ``started`` epoch seconds or ISO text)."""
     predictor = load_predictor(store, version)
     return predictor.answer(validate_deployment(deployment, "deployment"))
+
+
+def predict_anywhere(deployment: dict, *, db: Path | None = None, endpoint: str | None = None,
+                     version: str | None = None) -> dict:
+    """Answer one deployment through the running daemon when there is one (it then owns the
+    store) and no store or model version was named; else straight from the store."""
+    if db is None and version is None:
+        from predictor.client import call, daemon_running
+
+        if daemon_running(endpoint):
+            record = validate_deployment(deployment, "deployment")
+            wire = {key: value for key, value in deployment.items() if key != "started"}
+            wire["started"] = epoch_us(record["started"]) / 1e6
+            return call("predict", {"deployment": wire}, endpoint=endpoint)
+    from predictor.store import open_store
+
+    with open_store(db, read_only=True) as store:
+        return predict_deployment(store, deployment, version=version)
 
 
 def read_deployments(path: Path) -> list[tuple[int, dict]]:

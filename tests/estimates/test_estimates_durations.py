@@ -95,3 +95,13 @@ def test_packed_duration_model_equals_scikit_learn(store):
     sk50, sk90 = model.predict_sklearn(rows)
     assert np.max(np.abs(np.log(packed50) - np.log(sk50))) <= 1e-9
     assert np.max(np.abs(np.log(packed90) - np.log(sk90))) <= 1e-9
+
+
+def test_a_saved_model_serves_only_the_store_it_was_trained_on(store, tmp_path):
+    from predictor.estimates.durations import load_current_durations
+    from predictor.store import open_store
+
+    train_durations(store, save=True)
+    assert load_current_durations(store) is not None
+    with open_store(tmp_path / "other.duckdb") as other:
+        assert load_current_durations(other) is None

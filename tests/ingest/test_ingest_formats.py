@@ -196,6 +196,7 @@ def test_big_exports_are_read_in_two_processes(store, tmp_path, monkeypatch):
     history = lf.sample_history(40)
     path = lf.write_sexp(tmp_path / "export.sexp", history)
     monkeypatch.setattr(ledger_sexp, "PARALLEL_BYTES", 1000)
+    monkeypatch.setattr(ledger_sexp, "CHUNK_ROWS", 7)            # several Arrow chunks in this process
     [report] = ingest_paths(store, [path], progress=False)
     assert report.count("deployments", "inserted") == 40 and report.count("rollbacks", "inserted") == 1
     lines = dict(store.con.execute("SELECT id, source_line FROM deployments").fetchall())

@@ -127,6 +127,10 @@ def test_train_register_serve_abstain_and_rollback(small_history, tmp_path):
     assert back.version == first.version and registry.champion(store).version == first.version
     with pytest.raises(PredictorError, match="nothing to roll back"):
         registry.rollback(store)
+    # if-better: same data and seed rank the newest slice as well as the champion, so it is promoted
+    third = train_and_register(store, evaluate_first=False, plots=False, artifacts_root=tmp_path / "models")
+    newest = third.metrics["newest_slice"]
+    assert newest["champion_roc_auc"] == pytest.approx(newest["roc_auc"]) and third.champion
     with pytest.raises(NotFoundError, match="no-such-version"):
         registry.promote(store, "no-such-version")
 

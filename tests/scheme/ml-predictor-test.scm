@@ -123,9 +123,7 @@
                 '(risk-score risk-level affected factors))
   (check-answer "estimate-deployment-resources" "estimate"
                 (lambda () (estimate-deployment-resources event))
-                ;; SPEC.md also lists duration-seconds and basis; the estimates area
-                ;; answers duration and history-count for now (reported to the lead).
-                '(resources model-version))
+                '(duration resources model-version))
   (check-answer "deployment-recommendations" "recommendations"
                 (lambda () (deployment-recommendations #:service service #:limit 3))
                 '(recommendations))

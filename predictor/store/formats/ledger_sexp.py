@@ -147,65 +147,81 @@ def _load_part(out: Path) -> dict:
     return result
 
 
+#: rows converted to Arrow at a time (bounds the memory a big export needs)
+CHUNK_ROWS = 50_000
+
+
 def read_part(where: str, text: str, start_line: int, skip_invalid: bool, first: bool) -> dict:
     """Parse TEXT (the whole export, or a part starting at START_LINE) into Arrow tables.
 
+    Entries are converted as they are read, CHUNK_ROWS at a time. A syntax error anywhere wins
+    over a bad entry before it (the whole text is always read), so an unbalanced parenthesis is
+    reported where it shows, not as the odd entries it creates.
+
     Returns {"deployments", "rollbacks": Arrow table or None, "skipped": [error fields],
-    "error": error fields or None}; errors travel as dicts so a worker process can return them.
+    "error": error fields or None}; errors travel as dicts so a helper process can return them.
     """
     result: dict[str, Any] = {"deployments": None, "rollbacks": None, "skipped": [], "error": None}
+    chunks: dict[str, list] = {"deployments": [], "rollbacks": []}
+    pending: dict[str, tuple[list, list]] = {"deployments": ([], []), "rollbacks": ([], [])}
+    columns = {"deployments": DEPLOYMENT_COLUMNS, "rollbacks": ROLLBACK_COLUMNS}
+    first_error: dict | None = None
+
+    def flush(table: str) -> None:
+        rows, lines = pending[table]
+        if rows:
+            chunks[table].append(rows_to_arrow(columns[table], rows, lines))
+            pending[table] = ([], [])
+
     with gc_paused():
+        data = sexp.iter_data(text, start_line=start_line)
         try:
-            data = list(sexp.iter_data(text, start_line=start_line))   # syntax errors before entries
+            if first:
+                header = next(data, None)
+                if header is None or not _is_header(header[1]):
+                    raise IngestError(where, "not a deploy-ledger sexp export", line=header[0] if header else 1,
+                                      field="header", expected="(deploy-ledger-export (version 1))",
+                                      found=sexp.to_text(header[1])[:80] if header else "end of file")
+                _check_version(where, header)
+            for line, datum in data:
+                if first_error is not None:
+                    continue                    # only looking for syntax errors now
+                try:
+                    head = datum[0] if type(datum) is list and datum else None
+                    if head == "deployment":
+                        table, row = "deployments", _deployment(where, line, datum)
+                    elif head == "rollback":
+                        table, row = "rollbacks", _rollback(where, line, datum)
+                    else:
+                        raise IngestError(where, "unknown entry", line=line, field="entry",
+                                          expected="(deployment ...) or (rollback ...)",
+                                          found=sexp.to_text(head if head is not None else datum)[:80])
+                except IngestError as error:
+                    if not skip_invalid:
+                        first_error = _fields_of(error)
+                    else:
+                        result["skipped"].append(_fields_of(error))
+                    continue
+                rows, lines = pending[table]
+                rows.append(row)
+                lines.append(line)
+                if len(rows) >= CHUNK_ROWS:
+                    flush(table)
         except sexp.SexpError as error:
             result["error"] = _fields_of(IngestError(where, f"malformed S-expression: {error.detail}",
                                                      line=error.line, expected="a complete, balanced S-expression"),
                                          "syntax")
             return result
-        del text
-        start = 0
-        if first:
-            if not data or not _is_header(data[0][1]):
-                line = data[0][0] if data else 1
-                result["error"] = _fields_of(IngestError(
-                    where, "not a deploy-ledger sexp export", line=line, field="header",
-                    expected="(deploy-ledger-export (version 1))",
-                    found=sexp.to_text(data[0][1])[:80] if data else "end of file"))
-                return result
-            try:
-                _check_version(where, data[0])
-            except IngestError as error:
-                result["error"] = _fields_of(error)
-                return result
-            start = 1
-        deployments: list[dict] = []
-        deployment_lines: list[int] = []
-        rollbacks: list[dict] = []
-        rollback_lines: list[int] = []
-        for index in range(start, len(data)):
-            line, datum = data[index]
-            try:
-                head = datum[0] if type(datum) is list and datum else None
-                if head == "deployment":
-                    deployments.append(_deployment(where, line, datum))
-                    deployment_lines.append(line)
-                elif head == "rollback":
-                    rollbacks.append(_rollback(where, line, datum))
-                    rollback_lines.append(line)
-                else:
-                    raise IngestError(where, "unknown entry", line=line, field="entry",
-                                      expected="(deployment ...) or (rollback ...)",
-                                      found=sexp.to_text(head if head is not None else datum)[:80])
-            except IngestError as error:
-                if not skip_invalid:
-                    result["error"] = _fields_of(error)
-                    return result
-                result["skipped"].append(_fields_of(error))
-        del data
-        if deployments:
-            result["deployments"] = rows_to_arrow(DEPLOYMENT_COLUMNS, deployments, deployment_lines)
-        if rollbacks:
-            result["rollbacks"] = rows_to_arrow(ROLLBACK_COLUMNS, rollbacks, rollback_lines)
+        except IngestError as error:
+            result["error"] = _fields_of(error)
+            return result
+        if first_error is not None:
+            result["error"] = first_error
+            return result
+        for table in ("deployments", "rollbacks"):
+            flush(table)
+            if chunks[table]:
+                result[table] = chunks[table][0] if len(chunks[table]) == 1 else concat_arrow(chunks[table])
     return result
 
 

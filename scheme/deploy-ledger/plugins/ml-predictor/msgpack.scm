@@ -22,15 +22,15 @@
 ;;; against the bytes that are left (or against `msgpack-max-length' on a port) before
 ;;; allocating, refuses map keys that are not strings, duplicate keys, the reserved byte
 ;;; 0xc1, ext types, invalid UTF-8, trailing bytes, payloads above `msgpack-max-length'
-;;; and nesting deeper than `msgpack-max-depth' (the top-level container is level 1).  Errors are `&msgpack-error' exceptions naming the byte offset.
+;;; and nesting deeper than `msgpack-max-depth' (the top-level container is level 1).
+;;; Errors are `&msgpack-error' exceptions (`msgpack-error?') naming the byte offset.
 ;;;
 ;;; Code:
 
 (define-module (deploy-ledger plugins ml-predictor msgpack)
   #:use-module (rnrs bytevectors)
   #:use-module ((rnrs io ports)
-                #:select (put-u8 put-bytevector get-u8 get-bytevector-n
-                          open-bytevector-output-port eof-object?))
+                #:select (put-bytevector get-u8 get-bytevector-n eof-object?))
   #:use-module ((srfi srfi-11) #:select (let-values))
   #:use-module ((srfi srfi-9) #:select (define-record-type))
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
