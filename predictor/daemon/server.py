@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
@@ -122,6 +123,9 @@ class Daemon:
     def run(self) -> int:
         """Open the store, load answerers, bind, serve until told to stop, shut down cleanly."""
         self._refuse_if_running()
+        # background threads (prediction log, loaders, retraining) hand the GIL back to the
+        # request thread within 0.5 ms instead of the default 5 ms: shorter latency tails
+        sys.setswitchinterval(0.0005)
         self.store = open_store(self.options.db)
         self.answerers = AnswererSet({name: AreaState(name, message="the daemon is still loading its models; retry in a moment")
                                       for name in AREA_MODULES}, generation=0)

@@ -70,9 +70,10 @@ def read(con, path: Path, *, skip_invalid: bool = False) -> Batch:
     else:
         results = _read_parallel(where, data, middle + 1, skip_invalid)
     del data
+    errors = [result["error"] for result in results if result["error"] is not None]
+    if errors:                                   # a syntax error anywhere wins, as in one reader
+        raise _error(next((e for e in errors if e["kind"] == "syntax"), errors[0]))
     for result in results:
-        if result["error"] is not None:
-            raise _error(result["error"])
         batch.skipped.extend(_error(e) for e in result["skipped"])
     for table in ("deployments", "rollbacks"):
         tables = [result[table] for result in results if result[table] is not None]
