@@ -1,4 +1,4 @@
-"""Fixtures of the ingest tests: a fresh store, a sample history, and full-table snapshots."""
+"""Fixtures of the ingest tests: a fresh store and a sample history."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import ledger_files  # noqa: E402
 
 from predictor.store import open_store  # noqa: E402
 
-SNAPSHOT_TABLES = ("deployments", "rollbacks", "services", "service_dependencies", "service_profiles", "sources")
-
 
 @pytest.fixture
 def store(tmp_path: Path):
@@ -27,12 +25,3 @@ def store(tmp_path: Path):
 def history() -> dict:
     """The sample ledger history every format is written from."""
     return ledger_files.sample_history()
-
-
-def snapshot(store) -> dict[str, list[tuple]]:
-    """Every row of every history table (sorted), to compare a store before and after."""
-    result = {}
-    for table in SNAPSHOT_TABLES:
-        rows = store.con.execute(f"SELECT * FROM {table}").fetchall()
-        result[table] = sorted(rows, key=repr)
-    return result

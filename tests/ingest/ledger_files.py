@@ -310,3 +310,15 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
         return iso(value)
     path.write_text("".join(json.dumps(r, default=default) + "\n" for r in records))
     return path
+
+
+SNAPSHOT_TABLES = ("deployments", "rollbacks", "services", "service_dependencies", "service_profiles", "sources")
+
+
+def snapshot(store) -> dict[str, list[tuple]]:
+    """Every row of every history table (sorted), to compare a store before and after."""
+    result = {}
+    for table in SNAPSHOT_TABLES:
+        rows = store.con.execute(f"SELECT * FROM {table}").fetchall()
+        result[table] = sorted(rows, key=repr)
+    return result

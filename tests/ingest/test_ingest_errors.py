@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import ledger_files as lf
-from conftest import snapshot
+from ledger_files import snapshot
 from predictor.errors import IngestError, UnknownFormatError
 from predictor.store.ingest import ingest_paths
 

@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import ledger_files as lf
+from ledger_files import snapshot
 from predictor.errors import IngestError
-from conftest import snapshot
 from predictor.store.ingest import detect_format, ingest_paths
 
 WRITERS = {

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import snapshot
+from ledger_files import snapshot
 from predictor.errors import IngestError
 from predictor.store.ingest import ingest_records
 
