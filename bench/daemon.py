@@ -185,6 +185,41 @@ def breakdown(home: Path, deployment: dict, calls: int = 2000) -> None:
         print(f"{name:34s} {micros:8.1f} us")
 
 
+ECHO_SERVER = """
+import sys, zmq
+router = zmq.Context().socket(zmq.ROUTER)
+router.bind(sys.argv[1])
+while True:
+    frames = router.recv_multipart()
+    if frames[-1] == b"stop":
+        break
+    router.send_multipart(frames)
+"""
+
+
+def echo_floor(home: Path, pinned: bool, calls: int) -> tuple[float, float]:
+    """Round trip of a bare pyzmq ROUTER echo (no protocol, no daemon): the floor under these conditions."""
+    import zmq
+
+    endpoint = f"ipc://{home / 'echo.sock'}"
+    command = [sys.executable, "-c", ECHO_SERVER, endpoint]
+    server = subprocess.Popen(["taskset", "-c", "0", *command] if pinned else command)
+    socket = zmq.Context.instance().socket(zmq.DEALER)
+    socket.connect(endpoint)
+    payload = b"\x84\xa8protocol\x01\xa2id\xa5abc-1\xa6method\xa4ping\xa6params\x80"
+    latencies = []
+    for index in range(calls + 200):
+        started = time.perf_counter()
+        socket.send_multipart([b"", payload])
+        socket.recv_multipart()
+        if index >= 200:
+            latencies.append((time.perf_counter() - started) * 1e6)
+    socket.send_multipart([b"", b"stop"])
+    server.wait(timeout=10)
+    socket.close(linger=0)
+    return percentile(latencies, 0.5), percentile(latencies, 0.99)
+
+
 def run_mode(home: Path, pinned: bool, args, deployments: list[dict]) -> None:
     endpoint = f"ipc://{home / ('pinned.sock' if pinned else 'free.sock')}"
     all_cpus = os.sched_getaffinity(0)
@@ -194,6 +229,8 @@ def run_mode(home: Path, pinned: bool, args, deployments: list[dict]) -> None:
             os.sched_setaffinity(0, {0})
         label = "pinned (taskset -c 0: daemon and client on CPU 0)" if pinned else "un-pinned"
         print(f"\n== {label} ==")
+        floor50, floor99 = echo_floor(home, pinned, args.calls)
+        print(f"bare pyzmq echo  : p50 {floor50:7.1f} us  p99 {floor99:7.1f} us  (floor: no protocol, no daemon)")
         single = interleaved(endpoint, deployments[0], args.calls)
         ping50, ping99 = percentile(single["ping"], 0.5), percentile(single["ping"], 0.99)
         pred50, pred99 = percentile(single["predict"], 0.5), percentile(single["predict"], 0.99)

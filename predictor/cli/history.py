@@ -35,7 +35,8 @@ def ingest_command(
         return
     table = Table(title="ingest summary")
     for column in ("file", "format", "table", "inserted", "updated", "unchanged", "skipped"):
-        table.add_column(column, justify="right" if column in ("inserted", "updated", "unchanged", "skipped") else "left")
+        numeric = column in ("inserted", "updated", "unchanged", "skipped")
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold")
     for report in reports:
         first = True
         for name, counts in (report.summary() or {"-": {}}).items():

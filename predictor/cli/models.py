@@ -1,4 +1,7 @@
-"""CLI commands of the models area: train, evaluate, predict, models list|promote|rollback."""
+"""CLI commands of the models area: train, evaluate, predict, models list|promote|rollback.
+
+``train`` and ``evaluate`` also cover the estimates area's duration model and volume forecast.
+"""
 
 from __future__ import annotations
 
@@ -37,23 +40,33 @@ def train_command(
     folds: Annotated[int, typer.Option("--folds", help="Rolling-origin folds evaluated before fitting.")] = 3,
     no_evaluate: Annotated[bool, typer.Option("--no-evaluate", help="Skip the rolling-origin evaluation.")] = False,
     training_data: Annotated[bool, typer.Option("--training-data", help="Also write training-data.csv.")] = False,
+    no_estimates: Annotated[bool, typer.Option("--no-estimates", help="Skip the duration model and its evaluation.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Train a failure model on the stored history, evaluate it against baselines, register it."""
-    from predictor.models.report import evaluation_table
+    """Train a failure model and the duration model on the stored history, evaluate them against baselines, register them."""
+    from predictor.models.report import estimates_tables, evaluation_table
     from predictor.models.train import train_and_register
 
     with _store(db) as store:
         record = train_and_register(store, promote=promote, progress=not as_json, config=_config(timezone),
-                                    folds=folds, evaluate_first=not no_evaluate, training_data=training_data)
+                                    folds=folds, evaluate_first=not no_evaluate, training_data=training_data,
+                                    estimates=not no_estimates)
     if as_json:
         emit_json(record.to_dict())
         return
     evaluation = record.metrics.get("evaluation")
     if evaluation:
         console.print(evaluation_table(evaluation))
+    for part in estimates_tables(record.metrics.get("estimates")):
+        console.print(part)
     state = "champion" if record.champion else "registered (not promoted)"
     console.print(f"model [bold]{record.version}[/] {state}; artifacts in {record.artifact_dir}")
+    durations = record.metrics.get("duration_model")
+    if durations and "error" in durations:
+        console.print(f"[yellow]duration model not trained[/]: {durations['error']}")
+    elif durations:
+        console.print(f"duration model [bold]{durations['version']}[/] trained on {durations['n_rows']} deployments "
+                      f"({durations['n_calibration']} for calibration); artifacts in {durations['artifact_dir']}")
 
 
 @app.command("evaluate")
@@ -63,19 +76,27 @@ def evaluate_command(
     test_share: Annotated[float, typer.Option("--test-share", help="Share of the newest rows the test slices cover.")] = 0.3,
     timezone: TimezoneOption = "UTC",
     no_forest: Annotated[bool, typer.Option("--no-forest", help="Skip experiment 001's random forest baseline.")] = False,
+    no_estimates: Annotated[bool, typer.Option("--no-estimates", help="Skip the duration and forecast evaluation.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Evaluate the failure model and the baselines on a time-ordered rolling-origin split."""
-    from predictor.models.report import evaluation_table
-    from predictor.models.train import evaluate
+    """Evaluate the failure model, the duration estimates and the volume forecast against their baselines.
+
+    The failure model on a time-ordered rolling-origin split; durations (pinball loss p50/p90,
+    p90 coverage, vs the per-service median) on the latest 20%; the forecast (vs seasonal
+    naive) on the last two full weeks.
+    """
+    from predictor.models.report import estimates_tables, evaluation_table
+    from predictor.models.train import evaluate_everything
 
     with _store(db, read_only=True) as store:
-        report = evaluate(store, config=_config(timezone), folds=folds, test_share=test_share,
-                          include_forest=not no_forest, progress=not as_json)
+        report = evaluate_everything(store, config=_config(timezone), folds=folds, test_share=test_share,
+                                     include_forest=not no_forest, progress=not as_json, estimates=not no_estimates)
     if as_json:
-        emit_json(report.to_dict())
-    else:
-        console.print(evaluation_table(report.to_dict()))
+        emit_json(report)
+        return
+    console.print(evaluation_table(report))
+    for part in estimates_tables(report.get("estimates")):
+        console.print(part)
 
 
 @app.command("predict")

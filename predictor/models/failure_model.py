@@ -41,6 +41,37 @@ def training_threads() -> int:
         return 1
 
 
+@dataclass(frozen=True)
+class _ServiceBlock:
+    """Pool rows of one service (or of all) in start order, ready for distance queries."""
+
+    index: np.ndarray    # pool row numbers
+    starts: np.ndarray   # their start times (epoch microseconds), ascending
+    block: np.ndarray    # their scaled feature rows, contiguous
+    half_norms: np.ndarray  # half their squared norms
+    max_norm: float      # the largest squared norm
+
+    @classmethod
+    def of(cls, index: np.ndarray, started_us: np.ndarray, matrix: np.ndarray) -> "_ServiceBlock":
+        index = np.asarray(index, dtype=np.intp)
+        block = np.ascontiguousarray(matrix[index])
+        norms = np.einsum("ij,ij->i", block, block)
+        return cls(index, started_us[index], block, norms / 2, float(norms.max(initial=0.0)))
+
+    @classmethod
+    def single(cls, position: int, started_us: int, scaled: np.ndarray) -> "_ServiceBlock":
+        norm = float(scaled @ scaled)
+        return cls(np.array([position], dtype=np.intp), np.array([started_us], dtype=np.int64),
+                   scaled[None, :].copy(), np.array([norm / 2]), norm)
+
+    def extended(self, position: int, started_us: int, scaled: np.ndarray) -> "_ServiceBlock":
+        """This block with one more row at the end (a deployment that started last)."""
+        norm = float(scaled @ scaled)
+        return _ServiceBlock(np.append(self.index, position), np.append(self.starts, started_us),
+                             np.vstack([self.block, scaled]), np.append(self.half_norms, norm / 2),
+                             max(self.max_norm, norm))
+
+
 @dataclass
 class NeighbourPool:
     """Past finished deployments in a scaled feature space, for "similar past deployments"."""
@@ -73,7 +104,9 @@ class NeighbourPool:
     def add(self, row: np.ndarray, deployment_id: str, service: str, environment: str, deployment_type: str,
             started_us: int, failed: int, version: str | None = None, status: str | None = None) -> None:
         """Append one finished deployment (its encoded features as of its start)."""
-        self.matrix = np.vstack([self.matrix, row / self.scale])
+        scaled = row / self.scale
+        position = len(self.ids)
+        self.matrix = np.vstack([self.matrix, scaled])
         self.ids.append(deployment_id)
         self.services.append(service)
         self.environments.append(environment)
@@ -82,43 +115,99 @@ class NeighbourPool:
         self.failed = np.append(self.failed, failed)
         self.versions.append(version)
         self.statuses.append(status or ("failure" if failed else "success"))
-        self._by_service = None
+        if self._by_service is not None:
+            for name in (service, None):
+                group = self._by_service.get(name)
+                if group is not None and len(group.starts) and group.starts[-1] > started_us:
+                    self._by_service = None  # out of start order: rebuild the groups on the next query
+                    return
+            for name in (service, None):
+                group = self._by_service.get(name)
+                self._by_service[name] = (_ServiceBlock.single(position, started_us, scaled) if group is None
+                                          else group.extended(position, started_us, scaled))
+
+    def _groups(self) -> dict:
+        """Per service (and None for all), the pool rows in start order with their scaled
+        features and squared norms (built once, kept up to date by :meth:`add`)."""
+        if self._by_service is None:
+            order = np.argsort(self.started_us, kind="stable")
+            services = np.asarray(self.services, dtype=object)[order]
+            groups = {None: _ServiceBlock.of(order, self.started_us, self.matrix)}
+            for name in dict.fromkeys(services.tolist()):
+                groups[name] = _ServiceBlock.of(order[services == name], self.started_us, self.matrix)
+            self._by_service = groups
+        return self._by_service
+
+    def _window(self, service: str, before_us: int, k: int, max_candidates: int):
+        """The candidate rows for :meth:`nearest` as (block, begin, end), or None when empty."""
+        groups = self._groups()
+        group = groups.get(service, groups[None])
+        end = int(np.searchsorted(group.starts, before_us, "left"))
+        if end < k:
+            group = groups[None]
+            end = int(np.searchsorted(group.starts, before_us, "left"))
+        if end == 0:
+            return None
+        return group, max(0, end - max_candidates), end
 
     def nearest(self, row: np.ndarray, service: str, before_us: int, k: int = 3,
                 max_candidates: int = 1000) -> list[dict]:
         """Return the K nearest deployments that started before BEFORE_US: from the same
-        service when it has at least K of them (its latest MAX_CANDIDATES), else from all."""
+        service when it has at least K of them (its latest MAX_CANDIDATES), else from all.
+
+        Ties go to the earlier row of the window. Same answer as :meth:`nearest_scan` (tested),
+        faster: one matrix-vector product ranks the whole window by ``|b|^2 / 2 - b.x`` (half the
+        squared distance minus a constant), and only rows within a generous rounding bound of
+        the K-th best get their exact distance.
+        """
         if k <= 0:
             return []
-        if self._by_service is None:
-            order = np.argsort(self.started_us, kind="stable")
-            groups: dict = {}
-            for i in order:
-                groups.setdefault(self.services[i], []).append(int(i))
-            groups[None] = order
-            self._by_service = {}
-            for name, index in groups.items():
-                index = np.asarray(index, dtype=np.intp)
-                self._by_service[name] = (index, self.started_us[index], np.ascontiguousarray(self.matrix[index]))
-        index, starts, block = self._by_service.get(service, self._by_service[None])
-        end = int(np.searchsorted(starts, before_us, "left"))
-        if end < k:
-            index, starts, block = self._by_service[None]
-            end = int(np.searchsorted(starts, before_us, "left"))
-        if end == 0:
+        window = self._window(service, before_us, k, max_candidates)
+        if window is None:
             return []
-        begin = max(0, end - max_candidates)
-        candidates = index[begin:end]
-        difference = block[begin:end] - row / self.scale
+        group, begin, end = window
+        scaled = row / self.scale
+        block = group.block[begin:end]
+        if end - begin <= 8 * k:
+            candidates = np.arange(end - begin)
+        else:
+            score = group.half_norms[begin:end] - block @ scaled
+            # the score's rounding error (45 products, ~1e-16 relative each) is far below this
+            slack = 1e-9 * (group.max_norm + float(scaled @ scaled) + 1.0)
+            # an upper bound of the K-th best score from every 16th row, then the exact K-th
+            sample = score[::16]
+            bound = np.partition(sample, k - 1)[k - 1] if len(sample) >= k else np.inf
+            candidates = np.flatnonzero(score <= bound + slack)
+            if len(candidates) > 8 * k:
+                kept = score[candidates]
+                candidates = candidates[kept <= np.partition(kept, k - 1)[k - 1] + slack]
+        difference = block[candidates] - scaled
         distance = np.sqrt(np.einsum("ij,ij->i", difference, difference))
         best = np.argsort(distance, kind="stable")[:k]
-        return [
-            {"id": self.ids[i], "service": self.services[i], "version": self.versions[i],
-             "environment": self.environments[i], "deployment_type": self.deployment_types[i],
-             "status": self.statuses[i], "started": int(self.started_us[i]) / 1e6,
-             "similarity": round(1.0 / (1.0 + float(distance[j])), 4)}
-            for j, i in ((j, int(candidates[j])) for j in best)
-        ]
+        index = group.index
+        return [self._similar(int(index[begin + candidates[j]]), float(distance[j])) for j in best]
+
+    def nearest_scan(self, row: np.ndarray, service: str, before_us: int, k: int = 3,
+                     max_candidates: int = 1000) -> list[dict]:
+        """The straightforward form of :meth:`nearest` (exact distance to every row of the
+        window, stable sort); the reference the fast form is tested against."""
+        if k <= 0:
+            return []
+        window = self._window(service, before_us, k, max_candidates)
+        if window is None:
+            return []
+        group, begin, end = window
+        difference = group.block[begin:end] - row / self.scale
+        distance = np.sqrt(np.einsum("ij,ij->i", difference, difference))
+        best = np.argsort(distance, kind="stable")[:k]
+        return [self._similar(int(group.index[begin + j]), float(distance[j])) for j in best]
+
+    def _similar(self, i: int, distance: float) -> dict:
+        """The wire map of pool row I at DISTANCE from the query."""
+        return {"id": self.ids[i], "service": self.services[i], "version": self.versions[i],
+                "environment": self.environments[i], "deployment_type": self.deployment_types[i],
+                "status": self.statuses[i], "started": int(self.started_us[i]) / 1e6,
+                "similarity": round(1.0 / (1.0 + distance), 4)}
 
     def to_dict(self) -> dict:
         """Plain data for the skops file: numpy arrays only (text as fixed-width unicode arrays,

@@ -1,4 +1,4 @@
-"""Rich renderings for people: the side-by-side evaluation table, a prediction, the registry."""
+"""Rich renderings for people: the side-by-side evaluation tables, a prediction, the registry."""
 
 from __future__ import annotations
 
@@ -42,6 +42,66 @@ def evaluation_table(evaluation: dict, title: str = "Rolling-origin evaluation (
     table.caption = (f"{len(folds)} folds, {any_method['rows']} test deployments, failure rate "
                      f"{any_method['failure_rate']:.1%}; best per column in green")
     return table
+
+
+def _figure(value, style: str = "{:.3f}") -> str:
+    return style.format(value) if isinstance(value, (int, float)) else "n/a"
+
+
+def estimates_tables(estimates: dict | None) -> list:
+    """Return the duration and forecast side-by-side tables (model vs baseline), or notes.
+
+    ESTIMATES is ``evaluate_estimates``'s dict: ``durations`` (pinball losses in seconds,
+    coverages) and ``forecast`` (mean absolute errors); a part with too little history
+    becomes a one-line note instead of a table.
+    """
+    out: list = []
+    if not estimates:
+        return out
+    durations = estimates.get("durations") or {}
+    if "insufficient_history" in durations:
+        out.append(f"[yellow]duration estimates not evaluated[/]: {durations['insufficient_history']}")
+    elif durations:
+        table = Table(title=f"Duration estimates, held-out latest {durations.get('n_test', '?')} deployments "
+                            f"(trained on {durations.get('n_train', '?')})")
+        table.add_column("method")
+        for heading in ("pinball p50 (s) ↓", "pinball p90 (s) ↓", "p90 coverage (→ 0.90)", "p50 coverage (→ 0.50)"):
+            table.add_column(heading, justify="right")
+        baseline = durations.get("baseline_service_median") or {}
+        model_p50, base_p50 = durations.get("pinball_p50"), baseline.get("pinball_p50")
+        model_p90, base_p90 = durations.get("pinball_p90"), baseline.get("pinball_p90")
+
+        def cell(value, other):
+            text = _figure(value, "{:.1f}")
+            return f"[bold green]{text}[/]" if isinstance(value, float) and isinstance(other, float) \
+                and value <= other else text
+
+        table.add_row("duration model (conformal quantile GBM)", cell(model_p50, base_p50), cell(model_p90, base_p90),
+                      _figure(durations.get("coverage_p90")), _figure(durations.get("coverage_p50")))
+        table.add_row("per-service median / p90", cell(base_p50, model_p50), cell(base_p90, model_p90),
+                      _figure(baseline.get("coverage_p90")), "")
+        out.append(table)
+    forecast = estimates.get("forecast") or {}
+    if "insufficient_history" in forecast:
+        out.append(f"[yellow]volume forecast not evaluated[/]: {forecast['insufficient_history']}")
+    elif forecast:
+        table = Table(title=f"Volume forecast, held-out {forecast.get('holdout_weeks', '?')} weeks from "
+                            f"{forecast.get('holdout_from', '?')} ({forecast.get('series', '?')} series)")
+        table.add_column("method")
+        table.add_column("MAE per day ↓", justify="right")
+        table.add_column("MAE per week ↓", justify="right")
+        naive = forecast.get("baseline_seasonal_naive") or {}
+        for name, figures, other in (("forecast (trend + weekly seasonality)", forecast, naive),
+                                     ("seasonal naive (same weekday last week)", naive, forecast)):
+            cells = []
+            for key in ("mae_daily", "mae_weekly"):
+                text = _figure(figures.get(key))
+                better = isinstance(figures.get(key), float) and isinstance(other.get(key), float) \
+                    and figures[key] <= other[key]
+                cells.append(f"[bold green]{text}[/]" if better else text)
+            table.add_row(name, *cells)
+        out.append(table)
+    return out
 
 
 def print_prediction(answer: dict, console: Console) -> None:

@@ -1,6 +1,9 @@
 """Training entry points: evaluate, fit, save artifacts, register, maybe promote.
 
-``train_and_register`` is what ``predictor train`` and the daemon's background retraining call.
+``train_and_register`` is what ``predictor train`` and the daemon's background retraining call;
+with ``estimates=True`` (``predictor train``, ``predictor demo``) it also fits and saves the
+duration model of the estimates area and adds the held-out duration and forecast figures to
+the version's evaluation-metrics.json. ``evaluate_everything`` is ``predictor evaluate``.
 """
 
 from __future__ import annotations
@@ -93,6 +96,43 @@ def evaluate(store, *, config: FeatureConfig | None = None, folds: int = 3, test
                               progress=bar, include_forest=include_forest)
 
 
+def estimates_evaluation(store) -> dict:
+    """Held-out figures of the estimates area next to their baselines (see ``evaluate_estimates``).
+
+    ``durations``: pinball loss p50/p90 and p50/p90 coverage of the duration model and of the
+    per-service median; ``forecast``: daily and weekly MAE of the volume forecast and of the
+    seasonal-naive baseline. A part with too little history carries ``insufficient_history``.
+    """
+    from predictor.estimates.runtime import evaluate_estimates
+
+    return evaluate_estimates(store)
+
+
+def evaluate_everything(store, *, config: FeatureConfig | None = None, folds: int = 3, test_share: float = 0.3,
+                        include_forest: bool = True, progress: bool = False, estimates: bool = True) -> dict:
+    """``predictor evaluate``: the failure model's rolling-origin report as a dict, plus (with
+    ESTIMATES) the estimates area's held-out figures under the key ``estimates``."""
+    report = evaluate(store, config=config, folds=folds, test_share=test_share, include_forest=include_forest,
+                      progress=progress).to_dict()
+    if estimates:
+        with _progress(progress) as bar:
+            done = _step(bar, "evaluating duration estimates and the volume forecast")
+            report["estimates"] = estimates_evaluation(store)
+            done()
+    return report
+
+
+def train_duration_model(store) -> dict:
+    """Fit and save the duration model (``train_durations``); return its info, or ``{"error": why}``."""
+    from predictor.estimates.durations import train_durations
+
+    try:
+        _, info = train_durations(store)
+    except ModelNotReadyError as exc:
+        return {"error": str(exc)}
+    return info
+
+
 def _new_version(store) -> str:
     stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     version, n = f"failure-{stamp}", 1
@@ -118,13 +158,17 @@ def train_and_register(store, *, promote: str = "if-better", progress: bool = Fa
                        config: FeatureConfig | None = None, folds: int = 3, test_share: float = 0.3,
                        include_forest: bool = True, evaluate_first: bool = True, plots: bool = True,
                        training_data: bool = False, min_history: int = DEFAULT_MIN_HISTORY,
-                       artifacts_root: Path | None = None) -> ModelRecord:
+                       artifacts_root: Path | None = None, estimates: bool = False) -> ModelRecord:
     """Train a failure model on all of STORE's history, write its artifacts, register it.
 
     PROMOTE: "always"; "never"; or "if-better" (default): become champion when there is none,
     or when its ROC AUC on the newest slice (the latest ``CALIBRATION_SHARE`` of rows) is not
     worse than the champion's by more than PROMOTION_TOLERANCE. EVALUATE_FIRST runs the
     rolling-origin evaluation (with baselines) and stores it in evaluation-metrics.json.
+    ESTIMATES also fits and saves the duration model (under models_dir()/durations, whatever
+    ARTIFACTS_ROOT says, since the estimates area loads it from there; its info goes to the
+    metrics as ``duration_model``) and, with EVALUATE_FIRST, adds the held-out duration and
+    forecast figures with their baselines as ``estimates``.
     """
     if promote not in PROMOTE_CHOICES:
         raise ValidationError("promote", f"expected one of {', '.join(PROMOTE_CHOICES)}, got {promote!r}")
@@ -157,6 +201,17 @@ def train_and_register(store, *, promote: str = "if-better", progress: bool = Fa
         done = _step(bar, "writing artifacts")
         artifacts.save_model(model, directory)
         lap("save_s")
+        duration_model = estimates_figures = None
+        if estimates:
+            done_durations = _step(bar, "fitting the duration model")
+            duration_model = train_duration_model(store)
+            done_durations()
+            lap("durations_s")
+            if evaluate_first:
+                done_durations = _step(bar, "evaluating duration estimates and the volume forecast")
+                estimates_figures = estimates_evaluation(store)
+                done_durations()
+                lap("estimates_evaluation_s")
         labelled = frame.take(~np.isnan(frame.label))
         newest = labelled.take(np.arange(int(len(labelled) * 0.8), len(labelled)))
         newest_auc = score_ranking(newest.label, model.probability_frame(newest))["roc_auc"]
@@ -165,6 +220,9 @@ def train_and_register(store, *, promote: str = "if-better", progress: bool = Fa
                    "base_rate": model.base_rate, "feature_config": config.to_dict(),
                    "n_train": model.meta["n_train"], "n_calibration": model.meta["n_calibration"],
                    "timings": timings}
+        if estimates:
+            metrics["duration_model"] = duration_model
+            metrics["estimates"] = estimates_figures
         (directory / "evaluation-metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
         if plots:
             artifacts.write_plots(model, directory, frame, report)

@@ -188,11 +188,18 @@ def _ingest_file(store: Store, path: Path, *, skip_invalid: bool, bar: "_Progres
             con.execute("COMMIT")
         else:
             con.execute("ROLLBACK")
+    except IngestError as error:
+        con.execute("ROLLBACK")
+        if fmt == "ledger-sexp":
+            raise ledger_sexp.field_line(error) from None
+        raise
     except BaseException:
         con.execute("ROLLBACK")
         raise
     finally:
         _drop_work_tables(con)
+    if fmt == "ledger-sexp" and report.skipped:
+        report.skipped = [ledger_sexp.field_line(error) for error in report.skipped]
     bar.done(task)
     report.seconds = time.perf_counter() - started
     return report

@@ -20,7 +20,7 @@ _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 def read_header(path: Path) -> list[str]:
     """Return the column names of PATH's first line (quotes removed)."""
     with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
-        first = handle.readline().rstrip("\r\n")
+        first = handle.readline().rstrip("\r\n").lstrip("\ufeff")
     return [name.strip().strip('"') for name in first.split(",")]
 
 

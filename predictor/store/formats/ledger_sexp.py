@@ -309,3 +309,41 @@ def _rollback(where: str, line: int, datum: list) -> dict:
             value = sexp.to_text(value)
         record[column] = value
     return record
+
+
+#: canonical column -> the entry field that holds it (deployment and rollback entries)
+_FIELD_OF = {**{column: name for name, column in DEPLOYMENT_FIELDS.items() if name not in ("service-name",
+                                                                                         "deployment-type")},
+             "from_version": "from-version", "to_version": "to-version", "deployment_id": "deployment-id"}
+
+
+def field_line(error: IngestError) -> IngestError:
+    """Return ERROR pointing at the line of its field inside the entry, when that line is found.
+
+    Validation knows the line where an entry starts; pretty-printed entries put each field on its
+    own line, so the file is read again from there (only when reporting an error).
+    """
+    if error.line is None or error.field is None:
+        return error
+    field = _FIELD_OF.get(error.field, "metadata" if error.field not in ROLLBACK_FIELDS.values() else None)
+    if error.field == "started" and error.record_id is not None and error.detail.startswith("rollback"):
+        field = "timestamp"
+    if field is None:
+        return error
+    try:
+        with open(error.path, encoding="utf-8") as handle:
+            for number, text in enumerate(handle, start=1):
+                if number < error.line:
+                    continue
+                if number > error.line and text.startswith("("):
+                    break                              # the next entry: not found in this one
+                if f"({field} " in text or f"({field})" in text or text.rstrip().endswith(f"({field}"):
+                    if number == error.line:
+                        return error
+                    return IngestError(error.path, error.detail, line=number, field=error.field,
+                                       expected=error.expected, found=error.found, record_id=error.record_id)
+                if number - error.line > 200:
+                    break
+    except OSError:
+        pass
+    return error
