@@ -471,6 +471,13 @@ class Daemon:
 
     def _record(self, request: Any, envelope: list) -> dict:
         params = request.params
+        deployments = params.get("deployments")
+        if type(deployments) is list and any(type(d) is dict and not _complete(d) for d in deployments):
+            # an outcome update names the deployment by id; the rest comes from the stored row
+            from predictor.patterns.ask import complete_outcome
+            params = {**params, "deployments": [complete_outcome(self.store, d) if type(d) is dict and
+                                                 type(d.get("id")) is str and not _complete(d) else d
+                                                 for d in deployments]}
         check_params("record", params)
         try:
             from predictor.store.ingest import ingest_records
@@ -513,6 +520,11 @@ class Daemon:
             [params["request_id"], utcnow(), params.get("outcome"), params.get("useful"), params.get("comment")],
         )
         return {"stored": True}
+
+
+def _complete(deployment: dict) -> bool:
+    """Whether DEPLOYMENT carries every key a new deployment needs (else it is an outcome update)."""
+    return all(deployment.get(key) is not None for key in ("service", "environment", "started", "status"))
 
 
 def _error_of(exc: PredictorError) -> tuple[str, str, str | None]:

@@ -87,6 +87,7 @@ class NeighbourPool:
     versions: list[str | None]
     statuses: list[str]
     _by_service: dict | None = field(default=None, repr=False)
+    _described: dict = field(default_factory=dict, repr=False)  # pool row -> its fixed wire fields
 
     @classmethod
     def build(cls, frame: FeatureFrame, matrix: np.ndarray, limit: int = MAX_NEIGHBOURS) -> "NeighbourPool":
@@ -204,10 +205,13 @@ class NeighbourPool:
 
     def _similar(self, i: int, distance: float) -> dict:
         """The wire map of pool row I at DISTANCE from the query."""
-        return {"id": self.ids[i], "service": self.services[i], "version": self.versions[i],
+        described = self._described.get(i)
+        if described is None:
+            described = self._described[i] = {
+                "id": self.ids[i], "service": self.services[i], "version": self.versions[i],
                 "environment": self.environments[i], "deployment_type": self.deployment_types[i],
-                "status": self.statuses[i], "started": int(self.started_us[i]) / 1e6,
-                "similarity": round(1.0 / (1.0 + distance), 4)}
+                "status": self.statuses[i], "started": int(self.started_us[i]) / 1e6}
+        return {**described, "similarity": round(1.0 / (1.0 + distance), 4)}
 
     def to_dict(self) -> dict:
         """Plain data for the skops file: numpy arrays only (text as fixed-width unicode arrays,

@@ -129,12 +129,7 @@ def record(records: dict[str, list[dict]], *, db: Path | None = None, endpoint: 
         raise ValidationError("records", "nothing to record: give options or --file")
     params = _wire_times({name: records.get(name, []) for name in ("deployments", "rollbacks", "services")})
     if db is None and _daemon_running(endpoint):
-        for item in params["deployments"]:
-            missing = [key for key in _REQUIRED if item.get(key) is None]
-            if missing:
-                raise ValidationError(f"--{missing[0]}", f"the daemon holds the store and needs "
-                                      f"{', '.join('--' + key for key in missing)} with this outcome update of "
-                                      f"{item.get('id')!r} (or stop the daemon and record directly)")
+        # the daemon completes outcome updates (id + status) from the stored row itself
         result = _remote("record", params, endpoint)
         return {"via": "daemon", **result}
     from predictor.store.ingest import ingest_records

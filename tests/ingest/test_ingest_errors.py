@@ -42,8 +42,14 @@ def unbalanced_sexp(tmp: Path):
 def unknown_status_sexp(tmp: Path):
     history = _history()
     history["deployments"][1]["status"] = "exploded"
-    return lf.write_sexp(tmp / "export.sexp", history), {"line": 14, "field": "status", "found": "exploded",
+    return lf.write_sexp(tmp / "export.sexp", history), {"line": 22, "field": "status", "found": "exploded",
                                                          "message": "deployment 'dep-2'"}
+
+
+def bad_rollback_time_sexp(tmp: Path):
+    path = lf.write_sexp(tmp / "export.sexp", _history())
+    path.write_text(path.read_text().replace('(timestamp "2026-11-21T23:30:05Z")', '(timestamp "soon")'))
+    return path, {"line": 80, "field": "started", "found": "soon", "message": "rollback 'rb-1'"}
 
 
 def bad_timestamp_csv(tmp: Path):
@@ -93,7 +99,7 @@ def duplicate_id_in_file_json(tmp: Path):
 def duplicate_id_against_store_sexp(tmp: Path):
     history = _history()
     history["deployments"][0]["version"] = "9.9.9"
-    return lf.write_sexp(tmp / "export.sexp", history), {"line": 2, "field": "version", "found": "9.9.9",
+    return lf.write_sexp(tmp / "export.sexp", history), {"line": 5, "field": "version", "found": "9.9.9",
                                                          "message": "already stored from"}
 
 
@@ -162,7 +168,7 @@ def bad_feature_line(tmp: Path):
     return path, {"line": 2, "field": "hourly-distribution"}
 
 
-BROKEN = [truncated_sexp, unbalanced_sexp, unknown_status_sexp, bad_timestamp_csv, implausible_time_sqlite,
+BROKEN = [truncated_sexp, unbalanced_sexp, unknown_status_sexp, bad_rollback_time_sexp, bad_timestamp_csv, implausible_time_sqlite,
           completed_before_started_json, wrong_column_set_csv, missing_column_csv, duplicate_id_in_file_json,
           duplicate_id_against_store_sexp, not_sqlite_db, bad_metadata_sqlite, unknown_status_sqlite_init,
           unterminated_quote_csv, unknown_type_csv, malformed_jsonl, bad_service_type_jsonl,
@@ -231,7 +237,7 @@ def test_skip_invalid_sexp_and_conflicts(store, tmp_path):
     text = path.read_text().replace("(deployment\n  (id \"dep-5\")", "(deploymnt\n  (id \"dep-5\")")
     path.write_text(text)
     [report] = ingest_paths(store, [path], skip_invalid=True, progress=False)
-    assert [(e.line, e.field) for e in report.skipped] == [(2, "status"), (26, "deployment_type"), (50, "entry")]
+    assert [(e.line, e.field) for e in report.skipped] == [(10, "status"), (31, "deployment_type"), (50, "entry")]
     assert report.summary()["deployments"]["skipped"] == 3
     assert report.summary()["deployments"]["updated"] == 3          # dep-2, dep-4, dep-6 gain metadata
     assert store.con.execute("SELECT status FROM deployments WHERE id = 'dep-1'").fetchone() == ("success",)

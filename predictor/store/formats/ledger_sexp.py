@@ -325,10 +325,13 @@ def field_line(error: IngestError) -> IngestError:
     """
     if error.line is None or error.field is None:
         return error
-    field = _FIELD_OF.get(error.field, "metadata" if error.field not in ROLLBACK_FIELDS.values() else None)
-    if error.field == "started" and error.record_id is not None and error.detail.startswith("rollback"):
-        field = "timestamp"
-    if field is None:
+    if error.field in _FIELD_OF:
+        field = _FIELD_OF[error.field]
+        if field == "started" and error.detail.startswith("rollback"):
+            field = "timestamp"
+    elif error.field in DEPLOYMENT_COLUMNS:
+        field = "metadata"                           # change_size & co. come from the metadata alist
+    else:
         return error
     try:
         with open(error.path, encoding="utf-8") as handle:
