@@ -29,6 +29,10 @@ from predictor.features.records import (
 from predictor.store import FAILED_STATUSES
 
 DAY_US = 86_400_000_000
+#: time zone offsets are cached per quarter hour of UTC (every offset change falls on one)
+QUARTER_US = 900_000_000
+MAX_CACHED_OFFSETS = 100_000
+UTC_NAMES = frozenset({"UTC", "Etc/UTC"})
 
 
 @dataclass
@@ -81,6 +85,8 @@ class FeatureState:
     def __init__(self, config: FeatureConfig | None = None) -> None:
         self.config = (config or FeatureConfig()).validate()
         self.zone = ZoneInfo(self.config.timezone)
+        self._zone_is_utc = self.config.timezone in UTC_NAMES
+        self._offsets: dict[int, dt.timedelta | None] = {}
         self.concurrency_us = int(round(self.config.concurrency_hours * 3_600_000_000))
         self.histories: dict[str, ServiceHistory] = defaultdict(ServiceHistory)
         self.service_types: dict[str, str | None] = {}
@@ -228,6 +234,26 @@ class FeatureState:
         return cached
 
     # -- features ---------------------------------------------------------------------------
+    def local_time(self, started: dt.datetime, started_us: int) -> dt.datetime:
+        """Return naive UTC STARTED (STARTED_US in epoch microseconds) as naive wall time in the
+        configured zone; the zone's offset is looked up once per quarter hour."""
+        if self._zone_is_utc:
+            return started
+        slot = started_us // QUARTER_US
+        if slot in self._offsets:
+            offset = self._offsets[slot]
+        else:
+            first = EPOCH_UTC + dt.timedelta(microseconds=slot * QUARTER_US)
+            offset = first.astimezone(self.zone).utcoffset()
+            if (first + dt.timedelta(microseconds=QUARTER_US - 1)).astimezone(self.zone).utcoffset() != offset:
+                offset = None  # the offset changes inside this quarter hour: never cache a guess
+            if len(self._offsets) >= MAX_CACHED_OFFSETS:
+                self._offsets.clear()
+            self._offsets[slot] = offset
+        if offset is None:
+            return started.replace(tzinfo=dt.timezone.utc).astimezone(self.zone).replace(tzinfo=None)
+        return started + offset
+
     def past_outcomes(self, service: str, started: dt.datetime) -> int:
         """Return how many outcomes of SERVICE were known strictly before STARTED."""
         history = self.histories.get(service)
@@ -245,8 +271,8 @@ class FeatureState:
             raise ValidationError("deployment.environment", f"expected a non-empty string, got {environment!r}")
         started = to_utc_naive(record.get("started"), "deployment.started")
         t = epoch_us(started)
-        local = started.replace(tzinfo=dt.timezone.utc).astimezone(self.zone)
-        history = self.histories.get(service) or ServiceHistory()
+        local = self.local_time(started, t)
+        history = self.histories.get(service) or _NO_HISTORY
         starts = history.start_times
         before = bisect.bisect_left(starts, t)
         d7 = before - bisect.bisect_left(starts, t - 7 * DAY_US)
@@ -268,7 +294,7 @@ class FeatureState:
             streak += 1
         previous_outcome = float(history.outcomes[known - 1][2]) if known else -1.0
         env_list = history.env_starts.get(environment, [])
-        env_before = bisect.bisect_left(env_list, t, key=lambda item: item[0])
+        env_before = bisect.bisect_left(env_list, (t,))  # (t,) sorts before every (t, id, version)
         version = record.get("version")
         previous_version = env_list[env_before - 1][2] if env_before else None
         succeeded = failed = 0
@@ -306,6 +332,10 @@ class FeatureState:
             "service_type": self.service_types.get(service) or "unknown",
             "version_bump": version_bump(version, previous_version, env_before > 0),
         }
+
+
+EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_NO_HISTORY = ServiceHistory()  # what features() reads for a service never seen (never changed)
 
 
 def _reachable(start: str, edges: dict[str, set[str]]) -> set[str]:

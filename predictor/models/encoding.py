@@ -35,6 +35,9 @@ class FeatureEncoder:
             groups.extend([group] * (len(values) + 1))
         self.column_group = np.asarray(groups, dtype=np.intp)
         self.groups: list[str] = list(NUMERIC_FEATURES) + list(CATEGORICAL_FEATURES)
+        #: (feature, category -> column, column of "other") per categorical feature, for :meth:`vector`
+        self._one_hot = [(name, {value: self._offsets[name] + i for value, i in self._lookup[name].items()},
+                          self._offsets[name] + len(self._lookup[name])) for name in CATEGORICAL_FEATURES]
 
     @classmethod
     def fit(cls, frame, *, min_count: int = 20, max_categories: int = 30) -> "FeatureEncoder":
@@ -71,9 +74,8 @@ class FeatureEncoder:
         """Return the matrix row of one feature dict."""
         out = np.zeros(self.n_columns, dtype=np.float64)
         out[: len(NUMERIC_FEATURES)] = [features[name] for name in NUMERIC_FEATURES]
-        for name in CATEGORICAL_FEATURES:
-            lookup = self._lookup[name]
-            out[self._offsets[name] + lookup.get(features[name], len(lookup))] = 1.0
+        for name, column_of, other in self._one_hot:
+            out[column_of.get(features[name], other)] = 1.0
         if np.isnan(out).any():
             np.nan_to_num(out, copy=False, nan=-1.0)
         return out

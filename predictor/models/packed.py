@@ -120,7 +120,7 @@ class PackedEnsemble:
     # -- one row ----------------------------------------------------------------------------
     def leaves2(self, x: np.ndarray) -> np.ndarray:
         """Return ``2 * leaf`` reached in every tree by row X."""
-        goes_right = x[self.feature2] > self.threshold2
+        goes_right = (x[self.feature2] > self.threshold2).view(np.uint8)  # adds without a cast
         node2 = self.roots2
         children2 = self.children2
         for _ in self._levels:
@@ -135,7 +135,7 @@ class PackedEnsemble:
         """Return (calibrated probability, raw score, per-group contributions) for row X."""
         node2 = self.leaves2(x)
         raw = self.baseline + float(self.value2[node2].sum())
-        contributions = self.path_contribution[node2 >> 1].sum(axis=0)
+        contributions = self.path_contribution.take(node2 >> 1, axis=0).sum(axis=0)
         return self.calibrate_one(raw), raw, contributions
 
     def calibrate_one(self, raw: float) -> float:

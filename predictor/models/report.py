@@ -65,7 +65,7 @@ def estimates_tables(estimates: dict | None) -> list:
         table = Table(title=f"Duration estimates, held-out latest {durations.get('n_test', '?')} deployments "
                             f"(trained on {durations.get('n_train', '?')})")
         table.add_column("method")
-        for heading in ("pinball p50 (s) ↓", "pinball p90 (s) ↓", "p90 coverage (→ 0.90)", "p50 coverage (→ 0.50)"):
+        for heading in ("pinball p50 (s) ↓", "pinball p90 (s) ↓", "p90 coverage →0.9", "p50 coverage →0.5"):
             table.add_column(heading, justify="right")
         baseline = durations.get("baseline_service_median") or {}
         model_p50, base_p50 = durations.get("pinball_p50"), baseline.get("pinball_p50")
@@ -76,9 +76,9 @@ def estimates_tables(estimates: dict | None) -> list:
             return f"[bold green]{text}[/]" if isinstance(value, float) and isinstance(other, float) \
                 and value <= other else text
 
-        table.add_row("duration model (conformal quantile GBM)", cell(model_p50, base_p50), cell(model_p90, base_p90),
+        table.add_row("duration model (CQR)", cell(model_p50, base_p50), cell(model_p90, base_p90),
                       _figure(durations.get("coverage_p90")), _figure(durations.get("coverage_p50")))
-        table.add_row("per-service median / p90", cell(base_p50, model_p50), cell(base_p90, model_p90),
+        table.add_row("per-service median/p90", cell(base_p50, model_p50), cell(base_p90, model_p90),
                       _figure(baseline.get("coverage_p90")), "")
         out.append(table)
     forecast = estimates.get("forecast") or {}
@@ -91,7 +91,7 @@ def estimates_tables(estimates: dict | None) -> list:
         table.add_column("MAE per day ↓", justify="right")
         table.add_column("MAE per week ↓", justify="right")
         naive = forecast.get("baseline_seasonal_naive") or {}
-        for name, figures, other in (("forecast (trend + weekly seasonality)", forecast, naive),
+        for name, figures, other in (("forecast (trend + weekday)", forecast, naive),
                                      ("seasonal naive (same weekday last week)", naive, forecast)):
             cells = []
             for key in ("mae_daily", "mae_weekly"):

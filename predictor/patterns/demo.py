@@ -1,4 +1,5 @@
-"""``predictor demo``: seed a rich demo history through the real ingest path, train, print the four reports.
+"""``predictor demo``: seed a rich demo history through the real ingest path, train, print the four reports,
+then serve the store with the daemon and ask it from Guile (:mod:`predictor.patterns.demo_daemon`).
 
 Each step is its own function so the lead can add more (daemon, Guile) around them. A step whose
 part of the product is not there yet is skipped with a printed note, never silently. Running
@@ -53,6 +54,7 @@ class DemoRun:
     answers: dict[str, dict] = field(default_factory=dict)
     trained: Any = None
     seconds: dict[str, float] = field(default_factory=dict)
+    daemon: Any = None
 
 
 def _timed(run: DemoRun, step: str, function: Callable[[], Any]) -> Any:
@@ -174,13 +176,23 @@ def train_and_show(run: DemoRun, console: Console) -> None:
     if run.store_path.resolve() != default_db_path().resolve():
         options["artifacts_root"] = run.store_path.parent / "models"
     with open_store(run.store_path) as store:
-        run.trained = train_and_register(store, **options)
+        run.trained = train_and_register(store, estimates=True, **options)
     console.print(f"trained {getattr(run.trained, 'version', run.trained)} on "
                   f"{getattr(run.trained, 'n_train', '?')} deployments"
                   + (" (champion)" if getattr(run.trained, "champion", False) else ""))
     table = evaluation_table(getattr(run.trained, "metrics", None))
     if table is not None:
         console.print(table)
+    from predictor.models.report import estimates_tables
+
+    metrics = getattr(run.trained, "metrics", None) or {}
+    for part in estimates_tables(metrics.get("estimates")):
+        console.print(part)
+    durations = metrics.get("duration_model") or {}
+    if durations.get("version"):
+        console.print(f"duration model {durations['version']} trained on {durations['n_rows']} deployments")
+    elif durations.get("error"):
+        _note(run, console, f"duration model not trained: {durations['error']}")
 
 
 #: evaluation figures shown by the demo, with their direction
@@ -215,9 +227,19 @@ def ask_all(run: DemoRun, console: Console, history: History) -> None:
         RENDERERS[method](result, console)
 
 
+def serve_and_ask(run: DemoRun, console: Console) -> None:
+    """Start the daemon on the demo store, ask it from Guile, stop it (the store is closed here)."""
+    from predictor.patterns.demo_daemon import serve_and_ask_guile
+
+    console.print(Rule(Text("$ predictor serve, then the Guile plugin asks it", style="bold")))
+    run.daemon = serve_and_ask_guile(run.store_path, console, lambda text: _note(run, console, text),
+                                     lambda step, function: _timed(run, step, function))
+
+
 def run_demo(store_path: str | Path, console: Console, *, seed: int = 0, services: int = DEMO_SERVICES,
              days: int = DEMO_DAYS, per_day: float = DEMO_PER_DAY, train: bool = True) -> DemoRun:
-    """Seed STORE_PATH with a demo history via ingest, train (unless TRAIN is false), print the four reports."""
+    """Seed STORE_PATH with a demo history via ingest, train (unless TRAIN is false), print the four reports,
+    then serve STORE_PATH with the daemon and ask it from Guile."""
     run = DemoRun(Path(store_path))
     began = time.perf_counter()
     console.print(Rule(Text("ml-predictor demo", style="bold")))
@@ -235,6 +257,8 @@ def run_demo(store_path: str | Path, console: Console, *, seed: int = 0, service
         console.print(Rule(Text("$ predictor train", style="bold")))
         _timed(run, "train", lambda: train_and_show(run, console))
     ask_all(run, console, history)
+    if run.inputs:
+        serve_and_ask(run, console)
     run.seconds["total"] = time.perf_counter() - began
     console.print(Rule())
     console.print(Text("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in run.seconds.items()), style="dim"))
