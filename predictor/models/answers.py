@@ -64,6 +64,17 @@ def risk_level(probability: float) -> str:
     return "critical"
 
 
+#: the extra template fields a few descriptions need, computed only for them
+EXTRA_FIELDS = {
+    "day_of_week": lambda numeric: {"weekday": WEEKDAYS[int(numeric) % 7]},
+    "failure_rate_smoothed": lambda numeric: {"percent": f"{numeric:.0%}"},
+    "previous_outcome": lambda numeric: {
+        "previous": {-1.0: "is unknown", 0.0: "succeeded", 1.0: "failed"}.get(numeric, "is unknown")},
+    "version_succeeded_elsewhere": lambda numeric: {"maybe": "" if numeric else "never "},
+    "version_failed_elsewhere": lambda numeric: {"maybe": "" if numeric else "never "},
+}
+
+
 def describe_factor(feature: str, value: Any, contribution: float) -> str:
     """One sentence for a person: what the factor is and which way it pushes."""
     template = DESCRIPTIONS.get(feature, feature + " = {value}")
@@ -71,11 +82,8 @@ def describe_factor(feature: str, value: Any, contribution: float) -> str:
     if numeric < 0 and feature not in CATEGORICAL_FEATURES and feature != "previous_outcome":
         text = f"{feature.replace('_', ' ')} unknown"
     else:
-        text = template.format(
-            value=value, weekday=WEEKDAYS[int(numeric) % 7], percent=f"{numeric:.0%}",
-            previous={-1.0: "is unknown", 0.0: "succeeded", 1.0: "failed"}.get(numeric, "is unknown"),
-            maybe="" if numeric else "never ",
-        )
+        extra = EXTRA_FIELDS.get(feature)
+        text = template.format(value=value, **extra(numeric)) if extra else template.format(value=value)
     direction = "raises" if contribution > 0 else "lowers"
     return f"{text[0].upper()}{text[1:]} {direction} the risk"
 
@@ -147,15 +155,17 @@ class FailurePredictor:
                     "abstained": False, "factors": [], "similar_deployments": []}
         probability, _raw, contributions = self.model.packed.explain_one(row)
         groups = self.model.encoder.groups
-        order = np.argsort(-np.abs(contributions), kind="stable")[: self.top_factors]
+        order = np.argsort(-np.abs(contributions), kind="stable")[: self.top_factors].tolist()
+        contribution_of = contributions.tolist()
         factors = []
         for i in order:
-            if contributions[i] == 0:
+            contribution = contribution_of[i]
+            if contribution == 0:
                 continue
-            name = groups[int(i)]
+            name = groups[i]
             value = features[name]
-            factors.append({"feature": name, "value": value, "contribution": round(float(contributions[i]), 6),
-                            "description": describe_factor(name, value, float(contributions[i]))})
+            factors.append({"feature": name, "value": value, "contribution": round(contribution, 6),
+                            "description": describe_factor(name, value, contribution)})
         return {**base, "failure_probability": probability, "risk_level": risk_level(probability),
                 "abstained": False, "factors": factors,
                 "similar_deployments": self.model.neighbours.nearest(row, service, started_us, self.similar)}
