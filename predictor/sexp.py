@@ -25,7 +25,8 @@ import re
 from typing import Any, Iterator
 
 __all__ = [
-    "Symbol", "Dotted", "SexpError", "read", "read_all", "iter_data", "alist_to_dict", "to_plain",
+    "Symbol", "Dotted", "SexpError", "read", "read_all", "iter_data", "alist_to_dict", "alist_entry",
+    "plain_alist", "to_plain",
 ]
 
 
@@ -398,21 +399,66 @@ def _key(value: Any) -> str:
 def to_plain(value: Any) -> Any:
     """Convert a datum to JSON-able Python: alists become dicts, symbols str, vectors lists.
 
-    A list counts as an alist when it is non-empty and every element is a dotted pair whose car
-    is a symbol or string. Other dotted pairs become ``[car, cdr]`` lists.
+    A list counts as an alist when it is non-empty and every element is an alist entry (see
+    :func:`alist_entry`): ``(key . value)`` with a symbol or string key, or ``(key v1 v2 ...)``
+    with a symbol key, which is how Guile writes ``(key . (v1 v2 ...))``; so
+    ``((configuration (replicas . 3) (ssl . #t)))`` is ``{"configuration": {"replicas": 3,
+    "ssl": true}}``. Nested alists become nested dicts; other lists and vectors become lists;
+    other dotted pairs become ``[car, ..., cdr]`` lists.
     """
     kind = type(value)
     if kind is Symbol:
         return str(value)
     if kind is list:
-        if value and all(type(e) is Dotted and len(e.head) == 1 and isinstance(e.head[0], str) for e in value):
-            return {str(e.head[0]): to_plain(e.tail) for e in value}
+        if value and all(_is_entry(e) for e in value):
+            plain = {}
+            for entry in value:
+                key, rest = alist_entry(entry)
+                plain[str(key)] = to_plain(rest)
+            return plain
         return [to_plain(v) for v in value]
     if kind is tuple:
         return [to_plain(v) for v in value]
     if kind is Dotted:
         return [to_plain(v) for v in value.head] + [to_plain(value.tail)]
     return value
+
+
+def _is_entry(entry: Any) -> bool:
+    kind = type(entry)
+    if kind is Dotted:
+        return isinstance(entry.head[0], str)
+    return kind is list and len(entry) >= 1 and type(entry[0]) is Symbol
+
+
+def alist_entry(entry: Any) -> tuple[str, Any]:
+    """Return (key, value) of one alist entry, as Scheme's ``car``/``cdr`` see it.
+
+    ``(key . value)`` gives VALUE; ``(key v1 v2 ...)`` (Guile's way of writing
+    ``(key . (v1 v2 ...))``) gives the list ``[v1, v2, ...]``. Raises ``ValueError`` otherwise.
+    """
+    kind = type(entry)
+    if kind is Dotted and isinstance(entry.head[0], str):
+        return entry.head[0], entry.cdr
+    if kind is list and len(entry) >= 1 and type(entry[0]) is Symbol:
+        return entry[0], entry[1:]
+    raise ValueError(f"expected a (key . value) entry with a symbol or string key, found {to_text(entry)}")
+
+
+def plain_alist(datum: Any) -> dict:
+    """Return the dict of an alist DATUM (``()``/``#f`` give ``{}``), nested alists as dicts.
+
+    Raises ``ValueError`` naming the first entry that is not ``(key . value)``.
+    """
+    if datum == [] or datum is False or datum is None:
+        return {}
+    if type(datum) is not list:
+        raise ValueError(f"not a list of (key . value) entries but {to_text(datum)}")
+    for position, entry in enumerate(datum, start=1):
+        if not _is_entry(entry):
+            raise ValueError(f"entry {position} is not a (key . value) pair with a symbol or string key: "
+                             f"{to_text(entry)}")
+    return to_plain(datum)
 
 
 def to_text(value: Any) -> str:

@@ -40,10 +40,11 @@ def train_command(
     folds: Annotated[int, typer.Option("--folds", help="Rolling-origin folds evaluated before fitting.")] = 3,
     no_evaluate: Annotated[bool, typer.Option("--no-evaluate", help="Skip the rolling-origin evaluation.")] = False,
     training_data: Annotated[bool, typer.Option("--training-data", help="Also write training-data.csv.")] = False,
-    no_estimates: Annotated[bool, typer.Option("--no-estimates", help="Skip the duration model and its evaluation.")] = False,
+    no_estimates: Annotated[bool, typer.Option(
+        "--no-estimates", help="Skip the duration model and its evaluation.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Train a failure model and the duration model on the stored history, evaluate them against baselines, register them."""
+    """Train the failure and duration models on the stored history, evaluate them against baselines, register them."""
     from predictor.models.report import estimates_tables, evaluation_table
     from predictor.models.train import train_and_register
 
@@ -76,7 +77,8 @@ def evaluate_command(
     test_share: Annotated[float, typer.Option("--test-share", help="Share of the newest rows the test slices cover.")] = 0.3,
     timezone: TimezoneOption = "UTC",
     no_forest: Annotated[bool, typer.Option("--no-forest", help="Skip experiment 001's random forest baseline.")] = False,
-    no_estimates: Annotated[bool, typer.Option("--no-estimates", help="Skip the duration and forecast evaluation.")] = False,
+    no_estimates: Annotated[bool, typer.Option(
+        "--no-estimates", help="Skip the duration and forecast evaluation.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Evaluate the failure model, the duration estimates and the volume forecast against their baselines.

@@ -185,7 +185,8 @@ def demo_command(
     train: Annotated[bool, typer.Option("--train/--no-train", help="Train the models after seeding.")] = True,
     db: DbOption = None,
 ) -> None:
-    """Seed a demo history through the real ingest path, train, and print the four pattern reports."""
+    """Seed a demo history through the real ingest path, train, print the four pattern reports,
+    then start the daemon on it, ask it from Guile, and stop it."""
     from predictor.config import default_db_path
     from predictor.patterns.demo import run_demo
 

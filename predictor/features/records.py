@@ -7,6 +7,7 @@ keep the two in step (tests compare them on generated histories).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import re
@@ -46,7 +47,8 @@ def to_utc_naive(value: Any, field: str) -> dt.datetime:
 
 def epoch_us(moment: dt.datetime) -> int:
     """Return naive UTC MOMENT as integer microseconds since the epoch (DuckDB's epoch_us)."""
-    return (moment - EPOCH) // dt.timedelta(microseconds=1)
+    since = moment - EPOCH
+    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
 
 
 def as_object(value: Any) -> dict:
@@ -106,6 +108,12 @@ def parse_version(version: Any) -> tuple[int, int, int] | None:
     """Return (major, minor, patch) of a semantic-ish version string, or None."""
     if not isinstance(version, str):
         return None
+    return _parse_version_text(version)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_version_text(version: str) -> tuple[int, int, int] | None:
+    """parse_version for text, remembered (a service's versions recur in every request)."""
     match = VERSION_PATTERN.match(version)
     if not match:
         return None

@@ -41,28 +41,28 @@ def training_threads() -> int:
         return 1
 
 
+#: bound of the relative rounding error of the distance estimate in :meth:`_ServiceBlock.closest`
+#: (a 45-term float64 dot product errs by about 1e-14 of ``|b|^2 + |x|^2``: a wide margin)
+ESTIMATE_ERROR = 1e-9
+
+
 @dataclass(frozen=True)
 class _ServiceBlock:
     """Pool rows of one service (or of all) in start order, ready for distance queries."""
 
-    index: np.ndarray    # pool row numbers
-    starts: np.ndarray   # their start times (epoch microseconds), ascending
-    block: np.ndarray    # their scaled feature rows, contiguous
+    index: np.ndarray       # pool row numbers
+    starts: np.ndarray      # their start times (epoch microseconds), ascending
+    block: np.ndarray       # their scaled feature rows, contiguous
     half_norms: np.ndarray  # half their squared norms
-    max_norm: float      # the largest squared norm
+    max_norm: float         # the largest squared norm
 
     @classmethod
     def of(cls, index: np.ndarray, started_us: np.ndarray, matrix: np.ndarray) -> "_ServiceBlock":
         index = np.asarray(index, dtype=np.intp)
-        block = np.ascontiguousarray(matrix[index])
+        block = np.ascontiguousarray(matrix[index], dtype=np.float64)
         norms = np.einsum("ij,ij->i", block, block)
-        return cls(index, started_us[index], block, norms / 2, float(norms.max(initial=0.0)))
-
-    @classmethod
-    def single(cls, position: int, started_us: int, scaled: np.ndarray) -> "_ServiceBlock":
-        norm = float(scaled @ scaled)
-        return cls(np.array([position], dtype=np.intp), np.array([started_us], dtype=np.int64),
-                   scaled[None, :].copy(), np.array([norm / 2]), norm)
+        return cls(index, np.asarray(started_us[index], dtype=np.int64), block, norms / 2,
+                   float(norms.max(initial=0.0)))
 
     def extended(self, position: int, started_us: int, scaled: np.ndarray) -> "_ServiceBlock":
         """This block with one more row at the end (a deployment that started last)."""
@@ -70,6 +70,31 @@ class _ServiceBlock:
         return _ServiceBlock(np.append(self.index, position), np.append(self.starts, started_us),
                              np.vstack([self.block, scaled]), np.append(self.half_norms, norm / 2),
                              max(self.max_norm, norm))
+
+    def closest(self, scaled: np.ndarray, begin: int, end: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (window positions, exact distances) of the K rows of ``[begin, end)`` nearest
+        to SCALED, nearest first, ties to the earlier row: exactly what a full scan gives.
+
+        One matrix-vector product ranks the window by ``|b|^2 / 2 - b.x`` (half the squared
+        distance minus a constant); only rows within a generous rounding bound of the K-th
+        best can be among the K nearest, and only they get the exact (full-scan) distance.
+        """
+        block = self.block[begin:end]
+        if end - begin <= 8 * k:
+            candidates = np.arange(end - begin)
+        else:
+            score = self.half_norms[begin:end] - block @ scaled
+            slack = ESTIMATE_ERROR * (self.max_norm + float(scaled @ scaled) + 1.0)
+            sample = score[::16]  # its K-th smallest bounds the K-th smallest of all from above
+            bound = np.partition(sample, k - 1)[k - 1] if len(sample) >= k else np.inf
+            candidates = np.flatnonzero(score <= bound + 2 * slack)
+            if len(candidates) > 64:  # a loose sampled bound: narrow down before exact distances
+                kept = score[candidates]
+                candidates = candidates[kept <= np.partition(kept, k - 1)[k - 1] + 2 * slack]
+        difference = block[candidates] - scaled
+        distance = np.sqrt(np.einsum("ij,ij->i", difference, difference))
+        best = np.argsort(distance, kind="stable")[:k]
+        return candidates[best], distance[best]
 
 
 @dataclass
@@ -124,8 +149,8 @@ class NeighbourPool:
                     return
             for name in (service, None):
                 group = self._by_service.get(name)
-                self._by_service[name] = (_ServiceBlock.single(position, started_us, scaled) if group is None
-                                          else group.extended(position, started_us, scaled))
+                self._by_service[name] = (_ServiceBlock.of(np.array([position]), self.started_us, self.matrix)
+                                          if group is None else group.extended(position, started_us, scaled))
 
     def _groups(self) -> dict:
         """Per service (and None for all), the pool rows in start order with their scaled
@@ -167,26 +192,8 @@ class NeighbourPool:
         if window is None:
             return []
         group, begin, end = window
-        scaled = row / self.scale
-        block = group.block[begin:end]
-        if end - begin <= 8 * k:
-            candidates = np.arange(end - begin)
-        else:
-            score = group.half_norms[begin:end] - block @ scaled
-            # the score's rounding error (45 products, ~1e-16 relative each) is far below this
-            slack = 1e-9 * (group.max_norm + float(scaled @ scaled) + 1.0)
-            # an upper bound of the K-th best score from every 16th row, then the exact K-th
-            sample = score[::16]
-            bound = np.partition(sample, k - 1)[k - 1] if len(sample) >= k else np.inf
-            candidates = np.flatnonzero(score <= bound + slack)
-            if len(candidates) > 8 * k:
-                kept = score[candidates]
-                candidates = candidates[kept <= np.partition(kept, k - 1)[k - 1] + slack]
-        difference = block[candidates] - scaled
-        distance = np.sqrt(np.einsum("ij,ij->i", difference, difference))
-        best = np.argsort(distance, kind="stable")[:k]
-        index = group.index
-        return [self._similar(int(index[begin + candidates[j]]), float(distance[j])) for j in best]
+        positions, distances = group.closest(row / self.scale, begin, end, k)
+        return [self._similar(int(group.index[begin + j]), d) for j, d in zip(positions.tolist(), distances.tolist())]
 
     def nearest_scan(self, row: np.ndarray, service: str, before_us: int, k: int = 3,
                      max_candidates: int = 1000) -> list[dict]:

@@ -189,4 +189,8 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "011_ingest_drop_service_started_index",
+        "DROP INDEX IF EXISTS deployments_service_started;",
+    ),
 ]

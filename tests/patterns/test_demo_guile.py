@@ -54,3 +54,15 @@ def test_demo_asks_the_daemon_from_guile_and_stops_it(home, cli):
     assert not socket_path.exists() and not socket_path.parent.exists()
     timings = re.search(r"timings: .*daemon_start [\d.]+ s, guile [\d.]+ s, daemon_stop [\d.]+ s, total", out)
     assert timings, out
+
+
+def test_demo_without_guile_says_so_and_finishes(home, cli, tmp_path):
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    run = cli("demo", "--days", "14", "--per-day", "6", "--no-train", timeout=120,
+              env={"PATH": str(empty_bin), "COLUMNS": "250"})
+    assert run.returncode == 0, run.stderr
+    assert "note: guile is not installed (Debian: apt-get install guile-3.0): the daemon and Guile part of the " \
+           "demo is skipped" in run.stdout
+    assert "predictor serve --db" not in run.stdout
+    assert "Recommended patterns" in run.stdout and "timings:" in run.stdout

@@ -142,13 +142,9 @@ def metadata_from_sexp_text(text: str | None) -> dict:
 
 
 def metadata_from_datum(datum: Any) -> dict:
-    """Return the metadata dict of an alist datum (``()``/``#f`` give ``{}``)."""
-    if datum is False or datum is None or datum == []:
-        return {}
-    plain = sexp.to_plain(datum)
-    if not isinstance(plain, dict):
-        raise ValueError(f"expected an association list, found {sexp.to_text(datum)}")
-    return plain
+    """Return the metadata dict of an alist datum (``()``/``#f`` give ``{}``; nested alists
+    become nested dicts, lists and vectors lists). Raises ``ValueError`` naming the bad entry."""
+    return sexp.plain_alist(datum)
 
 
 def deployment_row(record: dict, metadata: dict | None) -> dict[str, Any]:

@@ -285,7 +285,8 @@ def _deployment(where: str, line: int, datum: list) -> dict:
         try:
             metadata = metadata_from_datum(metadata_datum)
         except ValueError as error:
-            raise IngestError(where, str(error), line=line, field="metadata", expected="an association list",
+            raise IngestError(where, f"bad metadata: {error}", line=line, field="metadata",
+                              expected="an association list such as ((region . \"eu\"))",
                               found=sexp.to_text(metadata_datum)[:80]) from None
     if extra:
         metadata = {**metadata, **extra}
