@@ -111,6 +111,20 @@ def main() -> None:
               f"{percentiles(samples)}")
         explained = sum(1 for params in requests[:200] if predict(params)["factors"])
         print(f"  ({explained}/200 sampled answers carry factors; the rest abstained)")
+        # the daemon's `record` of a finished deployment, then the next predict
+        latest = max(params["deployment"]["started"] for params in requests)
+        observed, following = [], []
+        for i, params in enumerate(requests[1:401]):
+            finished = {**params["deployment"], "id": f"observed-{i}", "started": latest + 120 + i,
+                        "completed": latest + 420 + i, "status": "failure" if i % 5 == 0 else "success"}
+            start = time.perf_counter_ns()
+            answerer.observe("deployment", finished)
+            observed.append(time.perf_counter_ns() - start)
+            start = time.perf_counter_ns()
+            predict(requests[i])
+            following.append(time.perf_counter_ns() - start)
+        print(f"observe (finished deployment, 400 calls): {percentiles(observed)}")
+        print(f"predict right after an observe: {percentiles(following)}")
         batch = {"deployments": [params["deployment"] for params in requests[:100]]}
         t = time.perf_counter()
         for _ in range(20):

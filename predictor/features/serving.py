@@ -52,6 +52,17 @@ class ServiceHistory:
         self._outcome_times = None
         self._prefix = None
 
+    def append_outcome(self, item: tuple[int, str, int, int | None]) -> None:
+        """Add the newest outcome (sorting after every other), keeping the prefix sums."""
+        self.outcomes.append(item)
+        if self._prefix is not None:
+            known_at, _id, failed, duration = item
+            fails, dur_sum, dur_n = self._prefix
+            self._outcome_times.append(known_at)
+            fails.append(fails[-1] + failed)
+            dur_sum.append(dur_sum[-1] + (duration if duration is not None else 0))
+            dur_n.append(dur_n[-1] + (duration is not None))
+
     def outcome_index(self) -> tuple[list[int], list[int], list[int], list[int]]:
         """Return outcome times and prefix sums of failures, durations and duration counts."""
         if self._prefix is None:
@@ -195,9 +206,12 @@ class FeatureState:
             item = (stored.known_at, deployment_id, stored.failed, stored.duration)
             if bulk:
                 history.outcomes.append(item)
+                history.invalidate()
+            elif not history.outcomes or item[:2] > history.outcomes[-1][:2]:
+                history.append_outcome(item)  # the usual case: the newest outcome
             else:
                 bisect.insort(history.outcomes, item, key=lambda it: (it[0], it[1]))
-            history.invalidate()
+                history.invalidate()
             if stored.version is not None:
                 self.versions[(stored.service, stored.version)].append(
                     (stored.known_at, stored.environment, stored.failed))

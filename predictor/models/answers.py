@@ -132,6 +132,7 @@ class FailurePredictor:
         self.top_factors = top_factors
         self.similar = similar
         self._seen_in_pool = set(model.neighbours.ids)
+        model.neighbours.prepare()
 
     def answer(self, record: dict, *, explain: bool = True) -> dict:
         """Answer for a validated record (``started`` a naive UTC datetime)."""

@@ -42,34 +42,59 @@ def training_threads() -> int:
 
 
 #: bound of the relative rounding error of the distance estimate in :meth:`_ServiceBlock.closest`
-#: (a 45-term float64 dot product errs by about 1e-14 of ``|b|^2 + |x|^2``: a wide margin)
+#: (a float64 dot product over ~50 encoded columns errs by about 1e-14 of ``|b|^2 + |x|^2``)
 ESTIMATE_ERROR = 1e-9
 
 
-@dataclass(frozen=True)
 class _ServiceBlock:
-    """Pool rows of one service (or of all) in start order, ready for distance queries."""
+    """Pool rows of one service (or of all) in start order, ready for distance queries.
 
-    index: np.ndarray       # pool row numbers
-    starts: np.ndarray      # their start times (epoch microseconds), ascending
-    block: np.ndarray       # their scaled feature rows, contiguous
-    half_norms: np.ndarray  # half their squared norms
-    max_norm: float         # the largest squared norm
+    The arrays are views of buffers with spare room, so that appending the newest finished
+    deployment (what the daemon's ``observe`` does) does not copy the whole block.
+    """
+
+    FIELDS = ("index", "starts", "block", "half_norms")
+
+    def __init__(self, index: np.ndarray, starts: np.ndarray, block: np.ndarray, half_norms: np.ndarray) -> None:
+        self.size = len(index)
+        self._buffers = {}
+        for name, array in zip(self.FIELDS, (index, starts, block, half_norms)):
+            buffer = np.empty((self.size + max(64, self.size // 4), *array.shape[1:]), dtype=array.dtype)
+            buffer[: self.size] = array
+            self._buffers[name] = buffer
+        self.max_norm = 2 * float(half_norms.max(initial=0.0))  # the largest squared norm
+        self._expose()
+
+    def _expose(self) -> None:
+        self.index = self._buffers["index"][: self.size]            # pool row numbers
+        self.starts = self._buffers["starts"][: self.size]          # start times (epoch us), ascending
+        self.block = self._buffers["block"][: self.size]            # scaled feature rows, contiguous
+        self.half_norms = self._buffers["half_norms"][: self.size]  # half their squared norms
 
     @classmethod
     def of(cls, index: np.ndarray, started_us: np.ndarray, matrix: np.ndarray) -> "_ServiceBlock":
         index = np.asarray(index, dtype=np.intp)
         block = np.ascontiguousarray(matrix[index], dtype=np.float64)
-        norms = np.einsum("ij,ij->i", block, block)
-        return cls(index, np.asarray(started_us[index], dtype=np.int64), block, norms / 2,
-                   float(norms.max(initial=0.0)))
+        return cls(index, np.asarray(started_us[index], dtype=np.int64), block,
+                   np.einsum("ij,ij->i", block, block) / 2)
 
-    def extended(self, position: int, started_us: int, scaled: np.ndarray) -> "_ServiceBlock":
-        """This block with one more row at the end (a deployment that started last)."""
+    def append(self, position: int, started_us: int, scaled: np.ndarray) -> None:
+        """Add one row at the end (a deployment that started after every row here)."""
+        if self.size == len(self._buffers["index"]):
+            room = max(64, 2 * self.size)
+            for name, buffer in self._buffers.items():
+                grown = np.empty((room, *buffer.shape[1:]), dtype=buffer.dtype)
+                grown[: self.size] = buffer[: self.size]
+                self._buffers[name] = grown
         norm = float(scaled @ scaled)
-        return _ServiceBlock(np.append(self.index, position), np.append(self.starts, started_us),
-                             np.vstack([self.block, scaled]), np.append(self.half_norms, norm / 2),
-                             max(self.max_norm, norm))
+        row = self.size
+        self._buffers["index"][row] = position
+        self._buffers["starts"][row] = started_us
+        self._buffers["block"][row] = scaled
+        self._buffers["half_norms"][row] = norm / 2
+        self.max_norm = max(self.max_norm, norm)
+        self.size += 1
+        self._expose()
 
     def closest(self, scaled: np.ndarray, begin: int, end: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Return (window positions, exact distances) of the K rows of ``[begin, end)`` nearest
@@ -113,6 +138,7 @@ class NeighbourPool:
     statuses: list[str]
     _by_service: dict | None = field(default=None, repr=False)
     _described: dict = field(default_factory=dict, repr=False)  # pool row -> its fixed wire fields
+    _spare: np.ndarray | None = field(default=None, repr=False)  # buffer behind matrix, with room to add
 
     @classmethod
     def build(cls, frame: FeatureFrame, matrix: np.ndarray, limit: int = MAX_NEIGHBOURS) -> "NeighbourPool":
@@ -132,7 +158,11 @@ class NeighbourPool:
         """Append one finished deployment (its encoded features as of its start)."""
         scaled = row / self.scale
         position = len(self.ids)
-        self.matrix = np.vstack([self.matrix, scaled])
+        if self._spare is None or len(self._spare) == position or self.matrix.base is not self._spare:
+            self._spare = np.empty((max(1024, 2 * position), self.matrix.shape[1]))
+            self._spare[:position] = self.matrix
+        self._spare[position] = scaled
+        self.matrix = self._spare[: position + 1]  # rows beyond stay spare room for the next ones
         self.ids.append(deployment_id)
         self.services.append(service)
         self.environments.append(environment)
@@ -149,8 +179,20 @@ class NeighbourPool:
                     return
             for name in (service, None):
                 group = self._by_service.get(name)
-                self._by_service[name] = (_ServiceBlock.of(np.array([position]), self.started_us, self.matrix)
-                                          if group is None else group.extended(position, started_us, scaled))
+                if group is None:
+                    self._by_service[name] = _ServiceBlock.of(np.array([position]), self.started_us, self.matrix)
+                else:
+                    group.append(position, started_us, scaled)
+
+    def prepare(self) -> "NeighbourPool":
+        """Build the per-service blocks and the room to add rows now, not on the first query."""
+        n = len(self.ids)
+        if self._spare is None:
+            self._spare = np.empty((n + max(1024, n // 4), self.matrix.shape[1]))
+            self._spare[:n] = self.matrix
+            self.matrix = self._spare[:n]
+        self._groups()
+        return self
 
     def _groups(self) -> dict:
         """Per service (and None for all), the pool rows in start order with their scaled
@@ -165,7 +207,7 @@ class NeighbourPool:
         return self._by_service
 
     def _window(self, service: str, before_us: int, k: int, max_candidates: int):
-        """The candidate rows for :meth:`nearest` as (block, begin, end), or None when empty."""
+        """The candidate rows for :meth:`nearest` as (service block, begin, end), or None when empty."""
         groups = self._groups()
         group = groups.get(service, groups[None])
         end = int(np.searchsorted(group.starts, before_us, "left"))

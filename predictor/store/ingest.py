@@ -171,6 +171,7 @@ def _ingest_file(store: Store, path: Path, *, skip_invalid: bool, bar: "_Progres
     report = IngestReport(where, fmt, _sha256(path))
     con = store.con
     task = bar.add(path.name, 4)
+    _bulk_settings(con)
     con.execute("BEGIN TRANSACTION")
     try:
         batch = READERS[fmt](con, path, skip_invalid=skip_invalid)
@@ -198,11 +199,21 @@ def _ingest_file(store: Store, path: Path, *, skip_invalid: bool, bar: "_Progres
         raise
     finally:
         _drop_work_tables(con)
+        _bulk_settings(con, bulk=False)
     if fmt == "ledger-sexp" and report.skipped:
         report.skipped = [ledger_sexp.field_line(error) for error in report.skipped]
     bar.done(task)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _bulk_settings(con: duckdb.DuckDBPyConnection, *, bulk: bool = True) -> None:
+    """Let DuckDB write rows in any order while a file is merged (every query of ingest that
+    cares about order says ORDER BY), and restore the default afterwards."""
+    if bulk:
+        con.execute("SET preserve_insertion_order = false")
+    else:
+        con.execute("RESET preserve_insertion_order")
 
 
 def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:

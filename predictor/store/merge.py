@@ -260,7 +260,9 @@ def merge(con: duckdb.DuckDBPyConnection, spec: TableSpec, checks: list[Check], 
         con.execute(f"DELETE FROM {norm} WHERE _problem IS NOT NULL")
     outcome.unchanged += _collapse_duplicates(con, spec, path, outcome, skip_invalid)
     content = [c for c in spec.columns if c != "id"]
-    if mode != "upsert":
+    # an empty table (the first ingest of a store) needs no conflict check, update or anti-join
+    stored = con.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
+    if mode != "upsert" and stored:
         conflicts = _conflicts(con, spec, content, path)
         if conflicts:
             if not skip_invalid:
@@ -278,7 +280,8 @@ def merge(con: duckdb.DuckDBPyConnection, spec: TableSpec, checks: list[Check], 
     else:
         wanted = " OR ".join(f"(n.{c} IS NOT NULL AND t.{c} IS NULL)" for c in content)
         assign = ", ".join(f"{c} = COALESCE(t.{c}, n.{c})" for c in content)
-    existing = con.execute(f"SELECT count(*) FROM {norm} n JOIN {table} t ON t.id = n.id").fetchone()[0]
+    existing = con.execute(f"SELECT count(*) FROM {norm} n JOIN {table} t ON t.id = n.id").fetchone()[0] \
+        if stored else 0
     if existing:
         updated = con.execute(
             f"UPDATE {table} AS t SET {assign}, source_id = ?, source_line = n.source_line, ingested_at = ? "
@@ -288,10 +291,10 @@ def merge(con: duckdb.DuckDBPyConnection, spec: TableSpec, checks: list[Check], 
         outcome.updated += updated
         outcome.unchanged += existing - updated
     columns = ", ".join(spec.columns)
+    new_only = f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = n.id)" if existing else ""
     inserted = con.execute(
         f"INSERT INTO {table} ({columns}, source_id, source_line, ingested_at) "
-        f"SELECT {', '.join('n.' + c for c in spec.columns)}, ?, n.source_line, ? FROM {norm} n "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.id = n.id)",
+        f"SELECT {', '.join('n.' + c for c in spec.columns)}, ?, n.source_line, ? FROM {norm} n {new_only}",
         [source_id, ingested_at],
     ).fetchone()[0] if remaining - existing > 0 else 0
     outcome.inserted += inserted

@@ -246,3 +246,36 @@ def test_migration_drops_the_service_started_index(store):
     assert "011_ingest_drop_service_started_index" in store.applied_migrations()
     names = [row[0] for row in store.con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()]
     assert "deployments_service_started" not in names
+
+
+_json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False),
+              st.sampled_from(["api", "production", "canary", "success", "2026-01-05T10:00:00Z", "", "[1]", "{}"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(
+        st.sampled_from(["region", "configuration", "change-size", "resources", "x"]), inner, max_size=3)),
+    max_leaves=8)
+_json_records = st.dictionaries(
+    st.sampled_from(["id", "service", "version", "environment", "deployment_type", "started", "completed", "status",
+                     "initiator", "metadata", "parent_id", "change_size", "configuration", "resources", "automated",
+                     "record", "from_version", "name", "extra"]), _json_values, max_size=7)
+
+
+@_FUZZ
+@given(st.lists(_json_records, min_size=1, max_size=3))
+def test_fuzz_json_export_and_lines(records):
+    _ingest_or_ingest_error(json.dumps(records), ".json")
+    _ingest_or_ingest_error("".join(json.dumps(record) + "\n" for record in records), ".jsonl")
+
+
+@pytest.mark.parametrize("suffix, text, field", [
+    (".json", '[{"id": "d1", "metadata": ["region", "eu"]}]', "metadata"),
+    (".jsonl", '{"id": "d1", "service": "api", "environment": "production", "started": 0, "status": "success", '
+               '"metadata": "eu"}\n', "metadata"),
+    (".jsonl", '{"record": ["deployment"], "id": "d1"}\n', "record"),
+])
+def test_json_bad_shapes_are_ingest_errors(store, tmp_path, suffix, text, field):
+    path = tmp_path / f"input{suffix}"
+    path.write_text(text)
+    with pytest.raises(IngestError) as caught:
+        ingest_paths(store, [path], progress=False)
+    assert (caught.value.path, caught.value.line, caught.value.field) == (str(path), 1, field)

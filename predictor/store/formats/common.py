@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 
 from predictor import sexp
+from predictor.errors import IngestError
 
 #: canonical deployment columns and their kind (text, time, float, int, bool, json)
 DEPLOYMENT_COLUMNS: dict[str, str] = {
@@ -145,6 +146,16 @@ def metadata_from_datum(datum: Any) -> dict:
     """Return the metadata dict of an alist datum (``()``/``#f`` give ``{}``; nested alists
     become nested dicts, lists and vectors lists). Raises ``ValueError`` naming the bad entry."""
     return sexp.plain_alist(datum)
+
+
+def object_metadata(where: str, line: int, record: dict, metadata: Any) -> dict | None:
+    """Return METADATA when it is a dict or None; else raise IngestError naming the record."""
+    if metadata is None or isinstance(metadata, dict):
+        return metadata
+    record_id = record.get("id") if isinstance(record.get("id"), str) else None
+    raise IngestError(where, "invalid metadata" if record_id is None else f"deployment {record_id!r}: invalid metadata",
+                      line=line, field="metadata", expected="an object of key/value pairs",
+                      found=json.dumps(metadata, default=str)[:80], record_id=record_id)
 
 
 def deployment_row(record: dict, metadata: dict | None) -> dict[str, Any]:

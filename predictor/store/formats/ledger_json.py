@@ -12,7 +12,7 @@ from pathlib import Path
 
 from predictor.errors import IngestError
 from predictor.store.formats import Batch
-from predictor.store.formats.common import DEPLOYMENT_COLUMNS, deployment_row, stage_rows
+from predictor.store.formats.common import DEPLOYMENT_COLUMNS, deployment_row, object_metadata, stage_rows
 
 FORMAT = "ledger-json"
 #: alternative key names the export or other tools use
@@ -44,11 +44,17 @@ def read(con, path: Path, *, skip_invalid: bool = False) -> Batch:
             batch.skipped.append(error)
             continue
         record = {ALIASES.get(key, key): value for key, value in item.items()}
+        try:
+            metadata = object_metadata(where, line, record, record.get("metadata"))
+        except IngestError as error:
+            if not skip_invalid:
+                raise
+            batch.skipped.append(error)
+            continue
         unknown = sorted(set(record) - set(DEPLOYMENT_COLUMNS))
-        metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else None
         if unknown:
             metadata = {**(metadata or {}), **{key: record[key] for key in unknown}}
-        rows.append(deployment_row(record, metadata if metadata is not None else record.get("metadata")))
+        rows.append(deployment_row(record, metadata))
         row_lines.append(line)
     batch.seen = {"deployments": len(rows)}
     if rows:

@@ -34,7 +34,7 @@ from typing import Any
 from predictor.errors import IngestError
 from predictor.store.formats import Batch
 from predictor.store.formats.common import (
-    DEPLOYMENT_COLUMNS, ROLLBACK_COLUMNS, SERVICE_COLUMNS, deployment_row, stage_rows,
+    DEPLOYMENT_COLUMNS, ROLLBACK_COLUMNS, SERVICE_COLUMNS, deployment_row, object_metadata, stage_rows,
 )
 from predictor.store.formats.csv_files import read_header, stage_csv
 
@@ -116,7 +116,7 @@ def read_jsonl(con, path: Path, *, skip_invalid: bool = False) -> Batch:
             try:
                 item = _jsonl_object(where, number, text)
                 kind = item.pop("record", None)
-                table = _KINDS.get(kind) if kind is not None else table_for(list(item))
+                table = _KINDS.get(kind) if isinstance(kind, str) else table_for(list(item)) if kind is None else None
                 if table is None:
                     raise IngestError(where, "unknown record kind", line=number, field="record",
                                       expected="deployment, rollback or service", found=kind)
@@ -124,7 +124,7 @@ def read_jsonl(con, path: Path, *, skip_invalid: bool = False) -> Batch:
                 if table == "services":
                     batch.services.append((number, item))
                 elif table == "deployments":
-                    rows[table].append(deployment_row(item, item.get("metadata")))
+                    rows[table].append(deployment_row(item, object_metadata(where, number, item, item.get("metadata"))))
                     lines[table].append(number)
                 else:
                     rows[table].append(item)
