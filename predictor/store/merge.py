@@ -187,7 +187,6 @@ def normalize(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> list[Check]:
     if not checks:
         problem = "CAST(NULL AS INTEGER)"
     definition = ", ".join(f"{c} {_SQL_TYPES[kind]}" for c, kind in spec.columns.items())
-    definition += "".join(f", _raw_{c} VARCHAR" for c in parse_columns)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _norm_{spec.table} ({definition}, source_line INTEGER, "
                 f"_problem INTEGER)")
     params: dict[str, object] = {}
@@ -199,7 +198,6 @@ def normalize(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> list[Check]:
         params["latest"] = LATEST
     con.execute(
         f"INSERT INTO _norm_{spec.table} SELECT {', '.join(outer)}"
-        + "".join(f", n._raw_{c}" for c in parse_columns)
         + f", n.source_line, {problem} FROM (SELECT {', '.join(inner)} FROM _raw_{spec.table} r) n",
         params,
     )
