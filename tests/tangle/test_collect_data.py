@@ -18,6 +18,8 @@ from tests.conftest import ROOT, scaled
 EXPERIMENT = ROOT / "tangle" / "experiments" / "001-ml-predictions"
 COLLECT = EXPERIMENT / "collect-data.scm"
 FAKE_LEDGER = Path(__file__).parent / "fake-ledger"
+# the stand-in (deploy-ledger core types) of the plugin's tests serves here too
+STAND_IN_TYPES = Path(__file__).resolve().parents[1] / "scheme"
 SCHEMAS = ("init", "migrations")
 
 
@@ -231,7 +233,7 @@ def test_uses_the_ledger_api_when_it_works(tmp_path: Path) -> None:
     direct = collect("--db", str(db), "--out", str(tmp_path / "direct.sexp"))
     log = tmp_path / "calls.log"
     proc = collect("--db", str(db), "--out", str(tmp_path / "api.sexp"),
-                   env={"GUILE_LOAD_PATH": str(FAKE_LEDGER / "working"), "FAKE_LEDGER_LOG": str(log)})
+                   env={"GUILE_LOAD_PATH": f"{FAKE_LEDGER / 'working'}:{STAND_IN_TYPES}", "FAKE_LEDGER_LOG": str(log)})
     assert direct.returncode == 0 and proc.returncode == 0, proc.stderr
     assert "deployments read through the ledger's API" in proc.stderr
     assert log.read_text().splitlines() == ["(list-deployments #:limit 1)", "(list-deployments)"]
@@ -242,7 +244,7 @@ def test_falls_back_when_the_ledger_reader_fails(tmp_path: Path) -> None:
     db = make_ledger(tmp_path / "ledger.db", "init")
     direct = collect("--db", str(db), "--out", str(tmp_path / "direct.sexp"))
     proc = collect("--db", str(db), "--out", str(tmp_path / "fallback.sexp"),
-                   env={"GUILE_LOAD_PATH": str(FAKE_LEDGER / "broken")})
+                   env={"GUILE_LOAD_PATH": f"{FAKE_LEDGER / 'broken'}:{STAND_IN_TYPES}"})
     assert direct.returncode == 0 and proc.returncode == 0, proc.stderr
     assert "the ledger's list-deployments failed here" in proc.stderr and "sqlite-done?" in proc.stderr
     assert "deployments read directly" in proc.stderr

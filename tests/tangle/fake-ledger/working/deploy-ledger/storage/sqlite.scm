@@ -25,11 +25,12 @@
   (define (alist-of text)
     (if (or (not text) (string-null? text)) '() (call-with-input-string text read)))
   (make-deployment-event
-   (vector-ref row 0) (vector-ref row 1) (vector-ref row 2)
-   (string->symbol (vector-ref row 3)) (string->symbol (vector-ref row 4))
-   (time-of (vector-ref row 5)) (time-of (vector-ref row 6))
-   (string->symbol (vector-ref row 7)) (vector-ref row 8)
-   (alist-of (vector-ref row 9)) (vector-ref row 10)))
+   #:id (vector-ref row 0) #:service-name (vector-ref row 1) #:version (vector-ref row 2)
+   #:environment (string->symbol (vector-ref row 3))
+   #:deployment-type (string->symbol (vector-ref row 4))
+   #:started (time-of (vector-ref row 5)) #:completed (time-of (vector-ref row 6))
+   #:status (string->symbol (vector-ref row 7)) #:initiator (vector-ref row 8)
+   #:metadata (alist-of (vector-ref row 9)) #:parent-id (vector-ref row 10)))
 
 (define* (list-deployments db #:key service environment status limit offset)
   "List the deployments of DB, newest first, filtered by SERVICE, ENVIRONMENT and STATUS."
