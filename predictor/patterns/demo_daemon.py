@@ -57,9 +57,14 @@ def missing_tools() -> str | None:
     return None
 
 
-def pick_service(store_path: Path) -> str | None:
-    """The service the demo asks about: the one most others depend on, among those deployed to
-    production at least ten times (else the most deployed one), so the blast radius has content."""
+def pick_question(store_path: Path) -> tuple[str | None, int | None]:
+    """The service the demo asks about and when the deployment would start.
+
+    The service is the one most others depend on, among those deployed to production at least
+    ten times (else the most deployed one), so the blast radius has content. The start is the
+    next full hour after the newest stored deployment, so the service's state is the one the
+    history leaves it in (the demo history lies in the past).
+    """
     with open_store(store_path, read_only=True) as store:
         row = store.con.execute(
             """WITH production AS (
@@ -69,7 +74,9 @@ def pick_service(store_path: Path) -> str | None:
                SELECT p.service FROM production p LEFT JOIN dependents d USING (service)
                ORDER BY (p.n >= 10) DESC, coalesce(d.n, 0) DESC, p.n DESC, p.service LIMIT 1""",
             ["production"]).fetchone()
-    return row[0] if row else None
+        newest = store.con.execute("SELECT epoch(max(started)) FROM deployments").fetchone()[0]
+    start = None if newest is None else (int(newest) // 3600 + 1) * 3600
+    return (row[0] if row else None), start
 
 
 def wait_until_ready(process: subprocess.Popen, endpoint: str, timeout: float) -> dict:
@@ -128,8 +135,9 @@ def serve_and_ask_guile(store_path: Path, console: Console, note: Callable[[str]
     if why_not:
         note(f"{why_not}: the daemon and Guile part of the demo is skipped")
         return None
-    outcome = DaemonOutcome(service=pick_service(store_path))
-    if outcome.service is None:
+    service, start = pick_question(store_path)
+    outcome = DaemonOutcome(service=service)
+    if outcome.service is None or start is None:
         note("the demo store holds no deployments: the daemon and Guile part of the demo is skipped")
         return None
     from predictor.cli.scheme import scheme_load_path
@@ -152,9 +160,9 @@ def serve_and_ask_guile(store_path: Path, console: Console, note: Callable[[str]
                  f"{_log_tail(work / 'daemon.out')}")
             return outcome
         _print_model_info(console, process.pid, info)
-        guile = ["guile", "-L", str(scheme_dir), str(GUILE_SCRIPT), outcome.service, "production"]
+        guile = ["guile", "-L", str(scheme_dir), str(GUILE_SCRIPT), outcome.service, "production", str(start)]
         console.print(Text(f"$ guile -L {scheme_dir} {GUILE_SCRIPT.relative_to(GUILE_SCRIPT.parents[2])} "
-                           f"{outcome.service} production", style="bold"))
+                           f"{outcome.service} production {start}", style="bold"))
         env = {**os.environ, "PREDICTOR_ENDPOINT": endpoint}
         try:
             done = timed("guile", lambda: subprocess.run(guile, capture_output=True, text=True, env=env,

@@ -106,6 +106,13 @@ _ROW_NAMES = ["source_line", "id", "service", "version", "environment", "deploym
               "status", "initiator", "metadata_text", "parent_id"]
 
 
+def _row_struct() -> "pa.DataType":
+    import pyarrow as pa
+
+    return pa.struct([(name, pa.int64() if name == "source_line" else pa.float64() if name in ("started", "completed")
+                       else pa.string()) for name in _ROW_NAMES])
+
+
 def _deployments(con, db: sqlite3.Connection, where: str, batch: Batch, skip_invalid: bool) -> None:
     import pyarrow as pa
 
@@ -152,19 +159,28 @@ def read_rows(db: sqlite3.Connection, where: str, skip_invalid: bool, low: int, 
     process can hand it back). Each distinct metadata text is parsed once.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     result: dict[str, Any] = {"rows": None, "metadata": {}, "skipped": [], "error": None}
     with gc_paused():
-        rows = db.execute(
+        cursor = db.execute(
             "SELECT rowid, id, service_name, version, environment, deployment_type, started, "
             "NULLIF(completed, 0), status, initiator, metadata, parent_id FROM deployments "
-            "WHERE rowid BETWEEN ? AND ? ORDER BY rowid", [low, high]).fetchall()
-        if not rows:
+            "WHERE rowid BETWEEN ? AND ? ORDER BY rowid", [low, high])
+        chunks = []
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            chunks.append(_rows_table(rows))
+            del rows
+        if not chunks:
             return result
-        columns = list(zip(*rows))
+        if any(chunk.schema != chunks[0].schema for chunk in chunks):   # odd times somewhere: all as text
+            chunks = [chunk.cast(pa.schema([(f.name, pa.string() if f.name in ("started", "completed") else f.type)
+                                            for f in chunk.schema])) for chunk in chunks]
+        table = chunks[0] if len(chunks) == 1 else pa.concat_tables(chunks)
+        del chunks
         parsed = result["metadata"]
         bad: dict[Any, str] = {}
-        for text in set(columns[10]):
+        for text in table.column("metadata_text").unique().to_pylist():
             try:
                 metadata = metadata_from_sexp_text(text)
             except (ValueError, sexp.SexpError) as error:
@@ -174,32 +190,49 @@ def read_rows(db: sqlite3.Connection, where: str, skip_invalid: bool, low: int, 
             parsed["" if text is None else text] = [to_json_text(metadata)] + [
                 _carried(carried.get(name), name in _JSON_META) for name in _META_COLUMNS]
         if bad:
-            keep = []
-            for row in rows:
-                if row[10] not in bad:
-                    keep.append(row)
-                    continue
+            is_bad = pc.is_in(table.column("metadata_text"), value_set=pa.array(list(bad), pa.string()))
+            for row in table.filter(is_bad).select(["source_line", "id", "metadata_text"]).to_pylist():
+                text = row["metadata_text"]
                 error = _fields_of(IngestError(
-                    where, f"deployment {row[1]!r}: metadata is not an S-expression alist ({bad[row[10]]})",
-                    line=row[0], field="metadata", expected="an association list such as ((region . \"eu\"))",
-                    found=str(row[10])[:80], record_id=row[1]))
+                    where, f"deployment {row['id']!r}: metadata is not an S-expression alist ({bad[text]})",
+                    line=row["source_line"], field="metadata",
+                    expected="an association list such as ((region . \"eu\"))", found=str(text)[:80],
+                    record_id=row["id"]))
                 if not skip_invalid:
                     result["error"] = error
                     return result
                 result["skipped"].append(error)
-            rows = keep
-            if not rows:
+            table = table.filter(pc.invert(is_bad))
+            if not table.num_rows:
                 return result
-            columns = list(zip(*rows))
-        del rows
-        arrays = [pa.array(columns[0], pa.int64())]
-        for index in range(1, 12):
-            if _ROW_NAMES[index] in ("started", "completed"):
-                arrays.append(_number_array(columns[index]))
-            else:
-                arrays.append(_text_array(columns[index]))
-        result["rows"] = pa.Table.from_arrays(arrays, names=_ROW_NAMES)
+        result["rows"] = table
     return result
+
+
+#: rows fetched from SQLite and converted to Arrow at a time
+FETCH_ROWS = 100_000
+
+
+def _rows_table(rows: list[tuple]) -> "pa.Table":
+    """Return fetched deployment ROWS as an Arrow table named _ROW_NAMES (no per-row Python).
+
+    Arrow converts the tuples itself when every value has its column's usual type; a column
+    holding odd values (text in a time column, a number in a text column) goes the slow way.
+    """
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_batches([pa.RecordBatch.from_struct_array(pa.array(rows, type=_row_struct()))])
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    columns = list(zip(*rows))
+    arrays = [pa.array(columns[0], pa.int64())]
+    for index in range(1, 12):
+        if _ROW_NAMES[index] in ("started", "completed"):
+            arrays.append(_number_array(columns[index]))
+        else:
+            arrays.append(_text_array(columns[index]))
+    return pa.Table.from_arrays(arrays, names=_ROW_NAMES)
 
 
 def _read_parallel(db: sqlite3.Connection, where: str, skip_invalid: bool, head: tuple[int, int],
