@@ -410,18 +410,33 @@ def to_plain(value: Any) -> Any:
     if kind is Symbol:
         return str(value)
     if kind is list:
-        if value and all(_is_entry(e) for e in value):
+        if value:
             plain = {}
-            for entry in value:
-                key, rest = alist_entry(entry)
-                plain[str(key)] = to_plain(rest)
-            return plain
+            for entry in value:              # an alist until an element is not an entry
+                entry_kind = type(entry)
+                if entry_kind is Dotted:
+                    head = entry.head
+                    if not isinstance(head[0], str):
+                        break
+                    rest = entry.tail if len(head) == 1 else Dotted(head[1:], entry.tail)
+                elif entry_kind is list and entry and type(entry[0]) is Symbol:
+                    head = entry
+                    rest = entry[1:]
+                else:
+                    break
+                rest_kind = type(rest)
+                plain[str(head[0])] = rest if rest_kind in _PLAIN_ATOMS else to_plain(rest)
+            else:
+                return plain
         return [to_plain(v) for v in value]
     if kind is tuple:
         return [to_plain(v) for v in value]
     if kind is Dotted:
         return [to_plain(v) for v in value.head] + [to_plain(value.tail)]
     return value
+
+
+_PLAIN_ATOMS = frozenset((str, int, float, bool))
 
 
 def _is_entry(entry: Any) -> bool:

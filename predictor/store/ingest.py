@@ -15,6 +15,7 @@ the store lacks (e.g. the SQLite db's metadata after the CSV export) fills them 
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import hashlib
 import json
@@ -168,7 +169,23 @@ def _ingest_file(store: Store, path: Path, *, skip_invalid: bool, bar: "_Progres
     started = time.perf_counter()
     fmt = detect_format(path)
     where = str(path)
-    report = IngestReport(where, fmt, _sha256(path))
+    # the file's digest is computed by a thread while the file is read and merged (hashlib and
+    # file reads release the GIL); it is needed only to record the source
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher:
+        digest = hasher.submit(_sha256, path)
+        report = IngestReport(where, fmt)
+        _ingest_read_merge(store, path, report, digest, skip_invalid=skip_invalid, bar=bar)
+    if fmt == "ledger-sexp" and report.skipped:
+        report.skipped = [ledger_sexp.field_line(error) for error in report.skipped]
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _ingest_read_merge(store: Store, path: Path, report: IngestReport, digest: concurrent.futures.Future, *,
+                       skip_invalid: bool, bar: "_Progress") -> None:
+    """Read PATH and merge it in one transaction (see :func:`_ingest_file`)."""
+    fmt = report.format
+    where = str(path)
     con = store.con
     task = bar.add(path.name, 4)
     _bulk_settings(con)
@@ -178,14 +195,18 @@ def _ingest_file(store: Store, path: Path, *, skip_invalid: bool, bar: "_Progres
         report.format = batch.format
         bar.advance(task, "validating")
         source_id = con.execute(
-            "INSERT INTO sources (path, format, sha256, ingested_at) VALUES (?, ?, ?, ?) RETURNING id",
-            [str(path.resolve()), batch.format, report.sha256, utcnow()],
+            "INSERT INTO sources (path, format, sha256, ingested_at) VALUES (?, ?, NULL, ?) RETURNING id",
+            [str(path.resolve()), batch.format, utcnow()],
         ).fetchone()[0]
+        if batch.profiles:
+            report.sha256 = digest.result()       # profiles compare it with earlier sources
         _merge_batch(con, batch, report, source_id=source_id, where=where, mode="insert",
                      skip_invalid=skip_invalid, bar=bar, task=task)
+        report.sha256 = digest.result()
         if report.changed:
             report.source_id = source_id
-            con.execute("UPDATE sources SET summary = ? WHERE id = ?", [json.dumps(report.summary()), source_id])
+            con.execute("UPDATE sources SET sha256 = ?, summary = ? WHERE id = ?",
+                        [report.sha256, json.dumps(report.summary()), source_id])
             con.execute("COMMIT")
         else:
             con.execute("ROLLBACK")
@@ -200,11 +221,7 @@ def _ingest_file(store: Store, path: Path, *, skip_invalid: bool, bar: "_Progres
     finally:
         _drop_work_tables(con)
         _bulk_settings(con, bulk=False)
-    if fmt == "ledger-sexp" and report.skipped:
-        report.skipped = [ledger_sexp.field_line(error) for error in report.skipped]
     bar.done(task)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _bulk_settings(con: duckdb.DuckDBPyConnection, *, bulk: bool = True) -> None:

@@ -279,3 +279,35 @@ def test_json_bad_shapes_are_ingest_errors(store, tmp_path, suffix, text, field)
     with pytest.raises(IngestError) as caught:
         ingest_paths(store, [path], progress=False)
     assert (caught.value.path, caught.value.line, caught.value.field) == (str(path), 1, field)
+
+
+# -- SQLite values of unusual types (the Arrow fast path falls back, precisely) --------------------
+def test_sqlite_odd_value_types_still_ingest(store, tmp_path):
+    path = lf.write_sqlite(tmp_path / "ledger.db", lf.sample_history(3))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE deployments SET version = 3, started = '2026-01-05T10:00:00Z', completed = NULL "
+               "WHERE id = 'dep-2'")
+    db.commit()
+    db.close()
+    ingest_paths(store, [path], progress=False)
+    version, started = store.con.execute("SELECT version, started FROM deployments WHERE id = 'dep-2'").fetchone()
+    assert version == "3"
+    assert started.isoformat() == "2026-01-05T10:00:00"
+    assert store.con.execute("SELECT count(*) FROM deployments").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("parallel_rows", [2, 10**9], ids=["helper process reads the bad row", "one process"])
+def test_sqlite_text_that_is_not_utf8(store, tmp_path, monkeypatch, parallel_rows):
+    from predictor.store.formats import ledger_sqlite
+
+    monkeypatch.setattr(ledger_sqlite, "PARALLEL_ROWS", parallel_rows)
+    path = lf.write_sqlite(tmp_path / "ledger.db", lf.sample_history(3))
+    db = sqlite3.connect(path)
+    db.execute("UPDATE deployments SET initiator = CAST(x'62ff6f62' AS TEXT) WHERE id = 'dep-3'")
+    rowid = db.execute("SELECT rowid FROM deployments WHERE id = 'dep-3'").fetchone()[0]
+    db.commit()
+    db.close()
+    with pytest.raises(IngestError) as caught:
+        ingest_paths(store, [path], progress=False)
+    assert (caught.value.line, caught.value.field) == (rowid, "initiator")
+    assert "not UTF-8" in str(caught.value)

@@ -35,7 +35,7 @@ from predictor import sexp
 from predictor.errors import IngestError
 from predictor.store.formats import Batch
 from predictor.store.formats.common import (
-    ROLLBACK_COLUMNS, concat_arrow, gc_paused, metadata_columns, metadata_from_sexp_text, stage_arrow, stage_rows,
+    ROLLBACK_COLUMNS, gc_paused, metadata_columns, metadata_from_sexp_text, stage_arrow, stage_rows,
     to_json_text,
 )
 
@@ -106,15 +106,27 @@ _ROW_NAMES = ["source_line", "id", "service", "version", "environment", "deploym
               "status", "initiator", "metadata_text", "parent_id"]
 
 
-def _row_struct() -> "pa.DataType":
+def _row_struct(text: "pa.DataType") -> "pa.DataType":
+    """The Arrow type of one fetched deployments row, text columns typed TEXT."""
     import pyarrow as pa
 
     return pa.struct([(name, pa.int64() if name == "source_line" else pa.float64() if name in ("started", "completed")
-                       else pa.string()) for name in _ROW_NAMES])
+                       else text) for name in _ROW_NAMES])
+
+
+def _same_types(tables: list["pa.Table"]) -> list["pa.Table"]:
+    """Return TABLES with one schema: when a part read odd times as text, all parts do."""
+    import pyarrow as pa
+
+    if all(table.schema == tables[0].schema for table in tables):
+        return tables
+    return [table.cast(pa.schema([(f.name, pa.string() if f.name in ("started", "completed") else f.type)
+                                  for f in table.schema])) for table in tables]
 
 
 def _deployments(con, db: sqlite3.Connection, where: str, batch: Batch, skip_invalid: bool) -> None:
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     low, high, count = db.execute("SELECT min(rowid), max(rowid), count(*) FROM deployments").fetchone()
     batch.seen["deployments"] = count
@@ -132,14 +144,18 @@ def _deployments(con, db: sqlite3.Connection, where: str, batch: Batch, skip_inv
     tables = [part["rows"] for part in parts if part["rows"] is not None]
     if not tables:
         return
-    stage_arrow(con, "sqlite_deployments", tables[0] if len(tables) == 1 else concat_arrow(tables))
+    rows = _same_types(tables)[0] if len(tables) == 1 else pa.concat_tables(_same_types(tables))
     parsed: dict[str, list] = {}
     for part in parts:
         parsed.update(part["metadata"])
     texts = list(parsed)
+    # each row points at its metadata text by number: DuckDB joins on an integer, not on the text
+    keys = pc.index_in(pc.fill_null(rows.column("metadata_text"), ""), value_set=pa.array(texts, pa.string()))
+    stage_arrow(con, "sqlite_deployments", rows.drop_columns(["metadata_text"]).append_column("metadata_key", keys))
+    del rows
     carried = [i for i in range(1, len(_META_COLUMNS) + 1) if any(parsed[t][i] is not None for t in texts)]
-    meta_names = ["text", "metadata"] + [_META_COLUMNS[i - 1] for i in carried]
-    meta_arrays = [pa.array(texts, pa.string()), pa.array([parsed[t][0] for t in texts], pa.string())]
+    meta_names = ["key", "metadata"] + [_META_COLUMNS[i - 1] for i in carried]
+    meta_arrays = [pa.array(range(len(texts)), pa.int32()), pa.array([parsed[t][0] for t in texts], pa.string())]
     meta_arrays += [pa.array([parsed[t][i] for t in texts], pa.string()) for i in carried]
     stage_arrow(con, "sqlite_metadata", pa.Table.from_arrays(meta_arrays, names=meta_names))
     extra = "".join(f", m.{name}" for name in meta_names[2:])
@@ -147,7 +163,7 @@ def _deployments(con, db: sqlite3.Connection, where: str, batch: Batch, skip_inv
     con.execute("CREATE OR REPLACE TEMP VIEW _raw_deployments AS SELECT d.source_line, d.id, d.service, d.version, "
                 "d.environment, d.deployment_type, d.started, d.completed, d.status, d.initiator, d.parent_id, "
                 f"m.metadata{extra} FROM _raw_sqlite_deployments d "
-                "JOIN _raw_sqlite_metadata m ON coalesce(d.metadata_text, '') = m.text")
+                "JOIN _raw_sqlite_metadata m ON d.metadata_key = m.key")
     batch.deployments = True
 
 
@@ -162,20 +178,27 @@ def read_rows(db: sqlite3.Connection, where: str, skip_invalid: bool, low: int, 
     import pyarrow.compute as pc
 
     result: dict[str, Any] = {"rows": None, "metadata": {}, "skipped": [], "error": None}
+    text_factory = db.text_factory
+    db.text_factory = bytes                    # Arrow checks the UTF-8 (in C, not per value in Python)
+    try:
+        with gc_paused():
+            cursor = db.execute(
+                "SELECT rowid, id, service_name, version, environment, deployment_type, started, "
+                "NULLIF(completed, 0), status, initiator, metadata, parent_id FROM deployments "
+                "WHERE rowid BETWEEN ? AND ? ORDER BY rowid", [low, high])
+            chunks = []
+            while rows := cursor.fetchmany(FETCH_ROWS):
+                chunks.append(_rows_table(where, rows))
+                del rows
+    except IngestError as error:            # text that is not UTF-8: travels as data, like other errors
+        result["error"] = _fields_of(error)
+        return result
+    finally:
+        db.text_factory = text_factory
     with gc_paused():
-        cursor = db.execute(
-            "SELECT rowid, id, service_name, version, environment, deployment_type, started, "
-            "NULLIF(completed, 0), status, initiator, metadata, parent_id FROM deployments "
-            "WHERE rowid BETWEEN ? AND ? ORDER BY rowid", [low, high])
-        chunks = []
-        while rows := cursor.fetchmany(FETCH_ROWS):
-            chunks.append(_rows_table(rows))
-            del rows
         if not chunks:
             return result
-        if any(chunk.schema != chunks[0].schema for chunk in chunks):   # odd times somewhere: all as text
-            chunks = [chunk.cast(pa.schema([(f.name, pa.string() if f.name in ("started", "completed") else f.type)
-                                            for f in chunk.schema])) for chunk in chunks]
+        chunks = _same_types(chunks)
         table = chunks[0] if len(chunks) == 1 else pa.concat_tables(chunks)
         del chunks
         parsed = result["metadata"]
@@ -210,11 +233,11 @@ def read_rows(db: sqlite3.Connection, where: str, skip_invalid: bool, low: int, 
 
 
 #: rows fetched from SQLite and converted to Arrow at a time
-FETCH_ROWS = 100_000
+FETCH_ROWS = 200_000
 
 
-def _rows_table(rows: list[tuple]) -> "pa.Table":
-    """Return fetched deployment ROWS as an Arrow table named _ROW_NAMES (no per-row Python).
+def _rows_table(where: str, rows: list[tuple]) -> "pa.Table":
+    """Return fetched deployment ROWS (text as UTF-8 bytes) as an Arrow table named _ROW_NAMES.
 
     Arrow converts the tuples itself when every value has its column's usual type; a column
     holding odd values (text in a time column, a number in a text column) goes the slow way.
@@ -222,17 +245,35 @@ def _rows_table(rows: list[tuple]) -> "pa.Table":
     import pyarrow as pa
 
     try:
-        return pa.Table.from_batches([pa.RecordBatch.from_struct_array(pa.array(rows, type=_row_struct()))])
+        raw = pa.Table.from_batches([pa.RecordBatch.from_struct_array(pa.array(rows, type=_row_struct(pa.binary())))])
+        return raw.cast(pa.schema(list(_row_struct(pa.string()))))
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
     columns = list(zip(*rows))
     arrays = [pa.array(columns[0], pa.int64())]
     for index in range(1, 12):
+        values = columns[index]
+        if any(type(value) is bytes for value in values):
+            try:
+                values = [value.decode("utf-8") if type(value) is bytes else value for value in values]
+            except UnicodeDecodeError:
+                row = next(row for row in rows if type(row[index]) is bytes and not _is_utf8(row[index]))
+                raise IngestError(where, f"deployments rowid {row[0]}: {_ROW_NAMES[index]} is not UTF-8 text",
+                                  line=row[0], field=_ROW_NAMES[index], expected="UTF-8 text",
+                                  found=row[index][:80]) from None
         if _ROW_NAMES[index] in ("started", "completed"):
-            arrays.append(_number_array(columns[index]))
+            arrays.append(_number_array(values))
         else:
-            arrays.append(_text_array(columns[index]))
+            arrays.append(_text_array(values))
     return pa.Table.from_arrays(arrays, names=_ROW_NAMES)
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _read_parallel(db: sqlite3.Connection, where: str, skip_invalid: bool, head: tuple[int, int],
