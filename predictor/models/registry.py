@@ -40,8 +40,9 @@ class ModelRecord:
         return out
 
 
-_COLUMNS = ("version, kind, created_at, data_from, data_to, n_train, metrics, library_versions, artifact_dir, "
-            "champion, promoted_at")
+#: every column of ``models``, in ModelRecord's field order
+_SELECT = ("SELECT version, kind, created_at, data_from, data_to, n_train, metrics, library_versions, "
+           "artifact_dir, champion, promoted_at FROM models")
 
 
 def _record(row) -> ModelRecord:
@@ -55,7 +56,8 @@ def _record(row) -> ModelRecord:
 def register(store, record: ModelRecord) -> None:
     """Insert RECORD (not champion yet)."""
     store.con.execute(
-        f"INSERT INTO models ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, false, NULL)",
+        "INSERT INTO models (version, kind, created_at, data_from, data_to, n_train, metrics, library_versions, "
+        "artifact_dir, champion, promoted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, false, NULL)",
         [record.version, record.kind, record.created_at, record.data_from, record.data_to, record.n_train,
          json.dumps(record.metrics), json.dumps(record.library_versions), str(record.artifact_dir)],
     )
@@ -63,17 +65,14 @@ def register(store, record: ModelRecord) -> None:
 
 def list_models(store, kind: str | None = None) -> list[ModelRecord]:
     """Return registered models, newest first."""
-    if kind is None:
-        rows = store.con.execute(f"SELECT {_COLUMNS} FROM models ORDER BY created_at DESC, version DESC").fetchall()
-    else:
-        rows = store.con.execute(f"SELECT {_COLUMNS} FROM models WHERE kind = ? ORDER BY created_at DESC, "
-                                 "version DESC", [kind]).fetchall()
+    rows = store.con.execute(_SELECT + " WHERE ? IS NULL OR kind = ? ORDER BY created_at DESC, version DESC",
+                             [kind, kind]).fetchall()
     return [_record(row) for row in rows]
 
 
 def get_model(store, version: str) -> ModelRecord:
     """Return the model VERSION or raise NotFoundError."""
-    row = store.con.execute(f"SELECT {_COLUMNS} FROM models WHERE version = ?", [version]).fetchone()
+    row = store.con.execute(_SELECT + " WHERE version = ?", [version]).fetchone()
     if row is None:
         known = [r[0] for r in store.con.execute("SELECT version FROM models ORDER BY created_at DESC LIMIT 5").fetchall()]
         raise NotFoundError(f"model version {version!r} not found (latest: {', '.join(known) or 'none'})")
@@ -82,7 +81,7 @@ def get_model(store, version: str) -> ModelRecord:
 
 def champion(store, kind: str = "failure") -> ModelRecord | None:
     """Return the champion of KIND, or None."""
-    row = store.con.execute(f"SELECT {_COLUMNS} FROM models WHERE kind = ? AND champion", [kind]).fetchone()
+    row = store.con.execute(_SELECT + " WHERE kind = ? AND champion", [kind]).fetchone()
     return _record(row) if row else None
 
 
