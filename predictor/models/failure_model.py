@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from predictor.features import FeatureConfig
 from predictor.features.training import FeatureFrame
 from predictor.models.encoding import FeatureEncoder
-from predictor.models.packed import PackedEnsemble
+from predictor.models.packed import PackedEnsemble, _kernel
 
 #: chosen by measurement (see bench/models.py and the closing note): 100 trees of at most 15
 #: leaves and depth 5 rank as well as larger ensembles on generated histories, train in
@@ -104,6 +104,12 @@ class _ServiceBlock:
         distance minus a constant); only rows within a generous rounding bound of the K-th
         best can be among the K nearest, and only they get the exact (full-scan) distance.
         """
+        if _kernel is not None:  # one exact pass in C: the full-scan answer directly
+            positions = np.empty(k, dtype=np.int64)
+            distances = np.empty(k)
+            found = _kernel.nearest(self.block, begin, end, np.ascontiguousarray(scaled, dtype=np.float64),
+                                    k, positions, distances)
+            return positions[:found], distances[:found]
         block = self.block[begin:end]
         if end - begin <= 8 * k:
             candidates = np.arange(end - begin)

@@ -23,8 +23,19 @@ clipped at the ends), exactly what scikit-learn computes (tested to 1e-9).
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
+
+try:  # the compiled loops (setup.py builds them); the numpy forms below give the same numbers
+    from predictor.models import _kernel
+except ImportError:  # no C compiler where this was installed
+    _kernel = None
+if os.environ.get("PREDICTOR_KERNEL") == "numpy":  # compare the two forms (tests, benchmarks)
+    _kernel = None
+
+#: which form of the hot loops this process runs: "compiled" or "numpy"
+KERNEL = "compiled" if _kernel is not None else "numpy"
 
 ARRAY_NAMES = ("feature2", "threshold2", "children2", "value2", "roots2", "path_contribution",
                "calibration_x", "calibration_y", "scalars")
@@ -51,6 +62,8 @@ class PackedEnsemble:
         #: calibration: 0 isotonic (piecewise linear on the probability), 1 sigmoid (Platt, on the raw score)
         self.calibration_kind, self.slope, self.intercept = int(kind), slope, intercept
         self._levels = range(self.depth)
+        self._tree = (self.feature2, self.threshold2, self.children2, self.value2, self.roots2, self.depth)
+        self._contributions = np.empty(self.path_contribution.shape[1])
 
     @property
     def n_trees(self) -> int:
@@ -129,10 +142,16 @@ class PackedEnsemble:
 
     def raw_one(self, x: np.ndarray) -> float:
         """Return the raw score (log-odds before calibration) of row X."""
+        if _kernel is not None:
+            return self.baseline + _kernel.score(x, *self._tree)
         return self.baseline + float(self.value2[self.leaves2(x)].sum())
 
     def explain_one(self, x: np.ndarray) -> tuple[float, float, np.ndarray]:
         """Return (calibrated probability, raw score, per-group contributions) for row X."""
+        if _kernel is not None:
+            contributions = np.empty_like(self._contributions)
+            raw = self.baseline + _kernel.explain(x, *self._tree, self.path_contribution, contributions)
+            return self.calibrate_one(raw), raw, contributions
         node2 = self.leaves2(x)
         raw = self.baseline + float(self.value2[node2].sum())
         contributions = self.path_contribution.take(node2 >> 1, axis=0).sum(axis=0)
@@ -150,6 +169,10 @@ class PackedEnsemble:
     def raw_many(self, matrix: np.ndarray, *, chunk: int = 4096) -> np.ndarray:
         """Return raw scores for every row of MATRIX (walking all trees level by level)."""
         out = np.empty(len(matrix))
+        if _kernel is not None:
+            matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+            _kernel.score_many(matrix, *self._tree, matrix.shape[1] if matrix.ndim == 2 else 1, out)
+            return out + self.baseline
         for start in range(0, len(matrix), chunk):
             block = matrix[start:start + chunk]
             rows = np.arange(len(block))[:, None]

@@ -43,7 +43,19 @@ def fitted(request, large_frame):
     return model
 
 
-def test_packed_inference_equals_scikit_learn(fitted, large_frame):
+@pytest.fixture(params=["compiled", "numpy"])
+def kernel(request, monkeypatch):
+    """Run a test with the compiled loops and again with their numpy form."""
+    from predictor.models import failure_model, packed
+    if request.param == "numpy":
+        monkeypatch.setattr(packed, "_kernel", None)
+        monkeypatch.setattr(failure_model, "_kernel", None)
+    else:  # scripts/setup builds it: its absence is a failed install, not a reason to skip
+        assert packed.KERNEL == "compiled", "predictor/models/_kernel.c was not built (see setup.py)"
+    return request.param
+
+
+def test_packed_inference_equals_scikit_learn(fitted, large_frame, kernel):
     model = fitted
     matrix = model.encoder.matrix(large_frame)
     reference = model.probability_many(matrix)  # scikit-learn's predict_proba + its calibrator
