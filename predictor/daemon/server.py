@@ -115,6 +115,7 @@ class Daemon:
         self.answerers: AnswererSet | None = None
         self._answerer_view: Store | None = None
         self.retrainer = None
+        self._loader: threading.Thread | None = None
         self.builtins: dict[str, Callable[[Any, list], Any]] = {
             "ping": self._ping, "status": self._status, "model_info": self._model_info, "reload": self._reload,
             "record": self._record, "feedback": self._feedback,
@@ -165,10 +166,21 @@ class Daemon:
                 authenticator.stop()
             context.term()
             remove_socket_file(self.endpoint)
+            self._release_models()
         event(self.log, INFO, "stopped", requests_served=self.requests_served, errors=self.errors)
         for handler in self.log.handlers:
             handler.flush()
         return 0
+
+    def _release_models(self) -> None:
+        """Drop the loaded models and give them back to the collector (gc.freeze hid them), so
+        that they, and the DuckDB objects they hold, are freed before the interpreter exits."""
+        self.answerers = None
+        self.recorded_while_loading = []
+        self.prediction_log.store = None  # it and the retrainer hold the store's connection
+        self.retrainer = None
+        gc.unfreeze()
+        gc.collect()
 
     def _refuse_if_running(self) -> None:
         path = ipc_path(self.endpoint)
@@ -196,6 +208,12 @@ class Daemon:
         self.reload_waiters = []
         if self.retrainer is not None:
             self.retrainer.stop()
+        if self._loader is not None:  # a load still running holds a cursor: let it end, then close it
+            self._loader.join(timeout=60)
+        for kind, payload in self.events:
+            if kind == "loaded":
+                payload[1].close()
+        self.events.clear()
         written = self.prediction_log.close()
         event(self.log, INFO, "prediction_log_flushed", rows=written, dropped=self.prediction_log.dropped)
         self._close_store()
@@ -209,6 +227,7 @@ class Daemon:
             event(self.log, WARNING, "checkpoint_failed", error=str(exc))
         if self._answerer_view is not None:
             self._answerer_view.close()
+            self._answerer_view = None
         self.store.close()
         self.store = None
 
@@ -400,7 +419,8 @@ class Daemon:
                 loaded = None
             self.events.append(("loaded", (loaded, view)))
 
-        threading.Thread(target=load, name="answerer-loader", daemon=True).start()
+        self._loader = threading.Thread(target=load, name="answerer-loader", daemon=True)
+        self._loader.start()
 
     def _roles(self) -> dict[str, str]:
         roles = {}
