@@ -31,7 +31,9 @@ def find_trainer() -> Any:
 
 
 #: keyword arguments for a quick background run, passed when the trainer accepts them
-TRAIN_OPTIONS = {"promote": "if-better", "evaluate_first": False, "plots": False, "progress": False}
+#: (``estimates``: refit the duration model too, so estimates learn from the new outcomes)
+TRAIN_OPTIONS = {"promote": "if-better", "evaluate_first": False, "plots": False, "progress": False,
+                 "estimates": True}
 
 
 def _call_trainer(trainer: Any, store: Any) -> Any:
@@ -103,6 +105,7 @@ class Retrainer:
             try:
                 outcome = _call_trainer(trainer, view)
                 payload = {"reason": reason, "promoted": _promoted(outcome), "seconds": round(time.monotonic() - started, 2),
+                           "durations_refit": "estimates" in inspect.signature(trainer).parameters,
                            **_summary(outcome)}
             except Exception as exc:  # training problems are logged; the champion keeps serving
                 payload = {"reason": reason, "promoted": False, "error": f"{type(exc).__name__}: {exc}",

@@ -397,8 +397,9 @@ class Daemon:
                 self.start_reload("signal")
             elif kind == "retrained":
                 event(self.log, INFO, "retrained", **payload)
-                if payload.get("promoted"):
-                    self.start_reload("promoted")
+                if payload.get("promoted") or payload.get("durations_refit"):
+                    # a new champion, or a refit duration model the estimates area loads on reload
+                    self.start_reload("promoted" if payload.get("promoted") else "retrained")
 
     def start_reload(self, reason: str) -> None:
         """Load new answerers in a background thread (no-op when a load is already running)."""

@@ -33,6 +33,7 @@ def test_prediction_log_roles_and_retraining_after_outcomes(copy_home, start_dae
     with Client(daemon.endpoint, timeout=10) as client:
         info = client.call("model_info")
         assert info["challenger"] == version and info["shadow"] == version
+        estimates_before = info["areas"]["estimates"]
         for number in range(40):
             answer = client.call("predict", {"deployment": {**deployment, "id": f"log-{number}"}})
             assert answer["model_version"] == version
@@ -53,6 +54,12 @@ def test_prediction_log_roles_and_retraining_after_outcomes(copy_home, start_dae
         else:
             assert client.call("model_info")["model_version"] == version
         assert client.call("status")["outcomes_since_training"] == 0
+        # the retraining refit the duration model too, and the daemon reloaded it
+        assert last["durations_refit"] is True
+        while time.monotonic() < end and client.call("model_info")["areas"]["estimates"] == estimates_before:
+            time.sleep(0.2)
+        estimates_after = client.call("model_info")["areas"]["estimates"]
+        assert estimates_after != estimates_before and "durations:" in str(estimates_after), estimates_after
     assert daemon.stop() == 0
 
     with open_store(copy_home / "history.duckdb") as store:
