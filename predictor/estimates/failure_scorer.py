@@ -32,8 +32,11 @@ class FailureModelScorer:
 
     name = "failure-model"
 
-    def __init__(self, packed, encoder, state, version: str, profile: ConcurrencyProfile) -> None:
+    def __init__(self, packed, encoder, state, version: str, profile: ConcurrencyProfile,
+                 tie_break=None) -> None:
         self.packed = packed
+        #: callable(starts) -> secondary key among equal probabilities (see windows.TimeOfWeekRates)
+        self.tie_break = tie_break
         self.encoder = encoder
         self.state = state
         self.version = version

@@ -361,7 +361,7 @@ def load_failure_scorer(store, history: DeploymentHistory):
         return None
     try:
         from predictor.estimates.failure_scorer import FailureModelScorer
-        from predictor.estimates.windows import ConcurrencyProfile
+        from predictor.estimates.windows import ConcurrencyProfile, TimeOfWeekRates
         from predictor.features.serving import FeatureState
         from predictor.models.artifacts import MODEL_FILE, load_model
     except ImportError:
@@ -369,7 +369,8 @@ def load_failure_scorer(store, history: DeploymentHistory):
     version, directory = rows[0]
     model = load_model(Path(directory) / MODEL_FILE)   # ModelFileError for a bad file: say so, do not hide it
     state = FeatureState.from_store(store, model.feature_config)
-    return FailureModelScorer(model.packed, model.encoder, state, version, ConcurrencyProfile(history))
+    return FailureModelScorer(model.packed, model.encoder, state, version, ConcurrencyProfile(history),
+                              tie_break=TimeOfWeekRates(history))
 
 
 def load_answerer(store) -> EstimatesAnswerer:

@@ -324,6 +324,36 @@ class ConcurrencyProfile:
         return window[hour_of_week(starts)]
 
 
+class TimeOfWeekRates:
+    """The fleet's smoothed failure rate per UTC hour of week: a tie-breaker for windows.
+
+    A scorer can rate many windows alike (far past the end of the history the failure model
+    sees the same service state at every candidate, and its trees give the same leaf). Among
+    equal probabilities the hour of week where the fleet failed least comes first. Each hour's
+    rate is shrunk towards its hour-of-day rate, and that towards the overall rate
+    (``PRIOR_WEIGHT`` pseudo-deployments each), so sparse hours do not swing the order.
+    """
+
+    PRIOR_WEIGHT = 20.0
+
+    def __init__(self, history: "DeploymentHistory") -> None:
+        mask = history.has_outcome if len(history) else np.zeros(0, dtype=bool)
+        how = hour_of_week(history.started[mask]) if mask.any() else np.zeros(0, dtype=np.int64)
+        failed = history.failed[mask].astype(float) if mask.any() else np.zeros(0)
+        n = np.bincount(how, minlength=WEEK_HOURS).astype(float)
+        f = np.bincount(how, weights=failed, minlength=WEEK_HOURS)
+        overall = (f.sum() + 1.0) / (n.sum() + 2.0)
+        n_hour = n.reshape(7, 24).sum(axis=0)
+        f_hour = f.reshape(7, 24).sum(axis=0)
+        by_hour = (f_hour + self.PRIOR_WEIGHT * overall) / (n_hour + self.PRIOR_WEIGHT)
+        prior = by_hour[np.arange(WEEK_HOURS) % 24]
+        self.rate = (f + self.PRIOR_WEIGHT * prior) / (n + self.PRIOR_WEIGHT)
+
+    def __call__(self, starts: np.ndarray) -> np.ndarray:
+        """The smoothed failure rate at the hour of week of each of STARTS."""
+        return self.rate[hour_of_week(starts)]
+
+
 def hour_of_week(starts: np.ndarray) -> np.ndarray:
     """UTC hour of week (0 = Monday 00:00) of epoch STARTS."""
     hours = np.floor(np.asarray(starts, float) / HOUR).astype(np.int64)
@@ -462,7 +492,11 @@ def suggest_windows(scorer: SlotScorer, activity: ServiceActivity, request: Wind
     probability = scored.probability
     now_p = float(probability[-1])
     candidate_allowed = allowed[:-1]
-    order = np.lexsort((starts, probability[:-1]))
+    # lowest probability first; probabilities equal to 1e-6 are ties, broken by the fleet's
+    # failure rate at that hour of week when the scorer has one, then by the earlier start
+    tie_break = getattr(scorer, "tie_break", None)
+    secondary = tie_break(starts) if tie_break is not None else np.zeros(len(starts))
+    order = np.lexsort((starts, secondary, np.round(probability[:-1], 6)))
     chosen: list[int] = []
     spacing = max(window, MIN_SPACING_MINUTES * 60.0)
     for index in order:

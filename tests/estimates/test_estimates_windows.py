@@ -123,3 +123,53 @@ def test_a_new_service_gets_windows_with_an_insufficient_history_note(surface):
     assert answer["known_service"] is False and len(answer["windows"]) == 3
     assert "0 finished deployment(s)" in answer["insufficient_history"]
     assert _suggest(surface, service="svc-003")["insufficient_history"] is None
+
+
+class _FlatScorer:
+    """A scorer that rates every start alike (what the failure model does far past the history)."""
+
+    name, version = "flat", "flat-1"
+
+    def __init__(self, tie_break=None) -> None:
+        self.tie_break = tie_break
+
+    def score(self, request, starts):
+        from predictor.estimates.windows import ScoredSlots
+        return ScoredSlots(np.full(len(starts), 0.08), {"time_of_week": np.zeros(len(starts))})
+
+
+def test_time_of_week_rates_follow_the_history_failures(estimates_home):
+    from predictor.estimates.windows import TimeOfWeekRates, hour_of_week
+    from predictor.store import open_store
+
+    with open_store(estimates_home / "history.duckdb") as store:
+        history = load_history(store)
+    rates = TimeOfWeekRates(history)
+    mask = history.has_outcome
+    how = hour_of_week(history.started[mask])
+    counts = np.bincount(how, minlength=168)
+    raw = np.bincount(how, weights=history.failed[mask], minlength=168) / np.maximum(counts, 1)
+    busy = counts >= 30
+    # the smoothed rate orders the well-observed hours like their raw failure rate does
+    assert np.corrcoef(rates.rate[busy], raw[busy])[0, 1] > 0.8
+    assert rates(np.array([0.0]))[0] == rates.rate[hour_of_week(np.array([0.0]))[0]]
+    assert ((rates.rate > 0) & (rates.rate < 1)).all()
+
+
+def test_equal_probabilities_are_ordered_by_the_hour_of_week_failure_rate(surface, estimates_home):
+    from predictor.estimates.windows import TimeOfWeekRates
+    from predictor.store import open_store
+
+    with open_store(estimates_home / "history.duckdb") as store:
+        rates = TimeOfWeekRates(load_history(store))
+    _, activity = surface
+    params = {"service": "svc-001", "environment": "production", "deployment_type": "rolling", "now": NOW,
+              "from": NOW + 10 * WEEK, "to": NOW + 11 * WEEK, "top_n": 5, "window_minutes": 30}
+    request = parse_window_request(params, default_now=NOW)
+    plain = suggest_windows(_FlatScorer(), activity, request)["windows"]
+    assert [w["start"] for w in plain] == sorted(w["start"] for w in plain)  # no tie-break: the earliest
+    broken = suggest_windows(_FlatScorer(rates), activity, request)["windows"]
+    starts = np.array([w["start"] for w in broken])
+    slots = request.range_from + 900 * np.arange(WEEK // 900 + 1)
+    assert rates(starts).max() <= np.quantile(rates(slots), 0.05)  # among the safest hours of the week
+    assert list(rates(starts)) == sorted(rates(starts))
