@@ -23,17 +23,18 @@ from predictor.errors import OutputExistsError, ValidationError
 EPOCH = dt.datetime(1970, 1, 1)
 DEPLOYMENT_COLUMNS = ["id", "service_name", "version", "environment", "deployment_type", "started", "completed",
                       "status", "initiator", "metadata", "parent_id"]
-EXPECTED_COLUMNS = {
+EXPECTED_COLUMNS = {  # the ledger's columns, bookkeeping (created_at ...) included
     "migrations": {
-        "deployments": DEPLOYMENT_COLUMNS,
+        "schema_migrations": ["version", "name", "applied_at", "checksum"],
+        "deployments": DEPLOYMENT_COLUMNS + ["created_at", "updated_at"],
         "rollbacks": ["id", "service_name", "from_version", "to_version", "reason", "timestamp", "initiator",
-                      "impact", "deployment_id"],
+                      "impact", "deployment_id", "created_at"],
         "service_metadata": ["name", "type", "dependencies", "owners", "repository", "health_check", "created",
                              "updated", "active", "tags"],
-        "service_dependencies": ["service_name", "depends_on", "dependency_type"],
+        "service_dependencies": ["service_name", "depends_on", "dependency_type", "created_at"],
     },
     "init": {
-        "deployments": DEPLOYMENT_COLUMNS,
+        "deployments": DEPLOYMENT_COLUMNS + ["created_at"],
         "rollbacks": ["id", "service_name", "from_version", "to_version", "reason", "initiated", "completed",
                       "status", "deployment_id"],
         "service_metadata": ["service_name", "description", "team", "repository_url", "documentation_url",
@@ -79,7 +80,8 @@ def test_sqlite_ledger_has_the_exact_tables_and_values(small_history, tmp_path, 
                         epoch(rollback["started"]))
     service = history.services[5]
     if schema == "migrations":
-        assert row[6:] == (rollback["initiator"], rollback["impact"], rollback["deployment_id"])
+        assert row[6:9] == (rollback["initiator"], rollback["impact"], rollback["deployment_id"])
+        assert [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY 1")] == [1, 2]
         meta = con.execute("SELECT type, dependencies, owners, tags FROM service_metadata WHERE name = ?",
                            [service["name"]]).fetchone()
         edges = con.execute("SELECT depends_on, dependency_type FROM service_dependencies WHERE service_name = ?"

@@ -11,112 +11,11 @@ import json
 import sqlite3
 from pathlib import Path
 
-# the storage module's init-database! (deployments as shipped; rollbacks and service_metadata
-# with the columns of that variant)
-INIT_DDL = """
-CREATE TABLE IF NOT EXISTS deployments (
-  id TEXT PRIMARY KEY,
-  service_name TEXT NOT NULL,
-  version TEXT NOT NULL,
-  environment TEXT NOT NULL,
-  deployment_type TEXT NOT NULL,
-  started INTEGER NOT NULL,
-  completed INTEGER,
-  status TEXT NOT NULL,
-  initiator TEXT NOT NULL,
-  metadata TEXT,
-  parent_id TEXT,
-  created_at INTEGER DEFAULT (strftime('%s', 'now')),
-  FOREIGN KEY (parent_id) REFERENCES deployments(id)
-);
-CREATE INDEX IF NOT EXISTS idx_deployments_service ON deployments(service_name);
-CREATE INDEX IF NOT EXISTS idx_deployments_started ON deployments(started);
-CREATE TABLE IF NOT EXISTS rollbacks (
-  id TEXT PRIMARY KEY,
-  service_name TEXT NOT NULL,
-  from_version TEXT NOT NULL,
-  to_version TEXT NOT NULL,
-  reason TEXT,
-  initiated INTEGER NOT NULL,
-  completed INTEGER,
-  status TEXT NOT NULL,
-  deployment_id TEXT,
-  FOREIGN KEY (deployment_id) REFERENCES deployments(id)
-);
-CREATE TABLE IF NOT EXISTS service_metadata (
-  service_name TEXT PRIMARY KEY,
-  description TEXT,
-  team TEXT,
-  repository_url TEXT,
-  documentation_url TEXT,
-  health_check_url TEXT,
-  dependencies TEXT,
-  tags TEXT
-);
-"""
+from predictor.store.formats.ledger_schema import DDL
 
-# migrations/001-initial-schema.sql and 002-add-features.sql (the tables ingest reads)
-MIGRATIONS_DDL = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    applied_at INTEGER NOT NULL DEFAULT (strftime('%s', 'now')),
-    checksum TEXT
-);
-INSERT OR IGNORE INTO schema_migrations (version, name) VALUES (1, 'initial-schema');
-CREATE TABLE IF NOT EXISTS deployments (
-    id TEXT PRIMARY KEY,
-    service_name TEXT NOT NULL,
-    version TEXT NOT NULL,
-    environment TEXT NOT NULL,
-    deployment_type TEXT NOT NULL CHECK(deployment_type IN ('blue-green', 'canary', 'rolling', 'big-bang', 'feature-flag', 'a-b-test')),
-    started INTEGER NOT NULL,
-    completed INTEGER,
-    status TEXT NOT NULL CHECK(status IN ('pending', 'in-progress', 'success', 'failure', 'rolled-back', 'partial', 'cancelled')),
-    initiator TEXT NOT NULL,
-    metadata TEXT,
-    parent_id TEXT,
-    created_at INTEGER DEFAULT (strftime('%s', 'now')),
-    updated_at INTEGER DEFAULT (strftime('%s', 'now')),
-    FOREIGN KEY (parent_id) REFERENCES deployments(id) ON DELETE SET NULL
-);
-CREATE INDEX IF NOT EXISTS idx_deployments_service ON deployments(service_name);
-CREATE INDEX IF NOT EXISTS idx_deployments_started ON deployments(started);
-CREATE TABLE IF NOT EXISTS rollbacks (
-    id TEXT PRIMARY KEY,
-    service_name TEXT NOT NULL,
-    from_version TEXT NOT NULL,
-    to_version TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    timestamp INTEGER NOT NULL,
-    initiator TEXT NOT NULL,
-    impact TEXT,
-    deployment_id TEXT,
-    created_at INTEGER DEFAULT (strftime('%s', 'now')),
-    FOREIGN KEY (deployment_id) REFERENCES deployments(id) ON DELETE SET NULL
-);
-CREATE TABLE IF NOT EXISTS service_metadata (
-    name TEXT PRIMARY KEY,
-    type TEXT NOT NULL CHECK(type IN ('monolith', 'microservice', 'serverless', 'batch-job', 'edge-function')),
-    dependencies TEXT,
-    owners TEXT,
-    repository TEXT,
-    health_check TEXT,
-    created INTEGER NOT NULL,
-    updated INTEGER NOT NULL,
-    active BOOLEAN DEFAULT 1,
-    tags TEXT
-);
-INSERT OR IGNORE INTO schema_migrations (version, name) VALUES (2, 'add-features');
-CREATE TABLE IF NOT EXISTS service_dependencies (
-    service_name TEXT NOT NULL,
-    depends_on TEXT NOT NULL,
-    dependency_type TEXT CHECK(dependency_type IN ('hard', 'soft', 'optional')),
-    created_at INTEGER DEFAULT (strftime('%s', 'now')),
-    PRIMARY KEY (service_name, depends_on),
-    FOREIGN KEY (service_name) REFERENCES service_metadata(name) ON DELETE CASCADE
-);
-"""
+# the storage module's init-database!, and migrations/001-initial-schema.sql + 002-add-features.sql
+INIT_DDL = DDL["init"]
+MIGRATIONS_DDL = DDL["migrations"]
 
 T0 = dt.datetime(2026, 11, 21, 15, 30, 5)
 

@@ -2,7 +2,8 @@
 
 The two variants are the ones the public ledger ships (see issue 2): the tables its storage
 module's ``init-database!`` creates, and the ones its ``migrations/*.sql`` create. Only the
-columns matter to a reader; the DDL below declares them with the ledger's types and keys.
+columns matter to a reader; predictor.store.formats.ledger_schema declares them with the
+ledger's types and keys.
 Values are stored the way the ledger stores them: times as epoch seconds, metadata, impact,
 dependencies and tags as S-expression text.
 """
@@ -13,89 +14,10 @@ import calendar
 import sqlite3
 from pathlib import Path
 
-DEPLOYMENTS_DDL = """
-CREATE TABLE deployments (
-    id TEXT PRIMARY KEY,
-    service_name TEXT NOT NULL,
-    version TEXT NOT NULL,
-    environment TEXT NOT NULL,
-    deployment_type TEXT NOT NULL,
-    started INTEGER NOT NULL,
-    completed INTEGER,
-    status TEXT NOT NULL,
-    initiator TEXT NOT NULL,
-    metadata TEXT,
-    parent_id TEXT,
-    created_at INTEGER DEFAULT (strftime('%s', 'now'))
-);
-"""
+from predictor.store.formats.ledger_schema import DDL
 
-INIT_DDL = DEPLOYMENTS_DDL + """
-CREATE TABLE rollbacks (
-    id TEXT PRIMARY KEY,
-    service_name TEXT NOT NULL,
-    from_version TEXT NOT NULL,
-    to_version TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    initiated INTEGER NOT NULL,
-    completed INTEGER,
-    status TEXT NOT NULL,
-    deployment_id TEXT,
-    created_at INTEGER DEFAULT (strftime('%s', 'now'))
-);
-CREATE TABLE service_metadata (
-    service_name TEXT PRIMARY KEY,
-    description TEXT,
-    team TEXT,
-    repository_url TEXT,
-    documentation_url TEXT,
-    health_check_url TEXT,
-    dependencies TEXT,
-    tags TEXT,
-    created_at INTEGER DEFAULT (strftime('%s', 'now')),
-    updated_at INTEGER DEFAULT (strftime('%s', 'now'))
-);
-"""
-
-MIGRATIONS_DDL = DEPLOYMENTS_DDL + """
-CREATE TABLE schema_migrations (
-    version INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    applied_at INTEGER NOT NULL DEFAULT (strftime('%s', 'now')),
-    checksum TEXT
-);
-CREATE TABLE rollbacks (
-    id TEXT PRIMARY KEY,
-    service_name TEXT NOT NULL,
-    from_version TEXT NOT NULL,
-    to_version TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    timestamp INTEGER NOT NULL,
-    initiator TEXT NOT NULL,
-    impact TEXT,
-    deployment_id TEXT,
-    created_at INTEGER DEFAULT (strftime('%s', 'now'))
-);
-CREATE TABLE service_metadata (
-    name TEXT PRIMARY KEY,
-    type TEXT NOT NULL,
-    dependencies TEXT,
-    owners TEXT,
-    repository TEXT,
-    health_check TEXT,
-    created INTEGER NOT NULL,
-    updated INTEGER NOT NULL,
-    active BOOLEAN DEFAULT 1,
-    tags TEXT
-);
-CREATE TABLE service_dependencies (
-    service_name TEXT NOT NULL,
-    depends_on TEXT NOT NULL,
-    dependency_type TEXT,
-    created_at INTEGER DEFAULT (strftime('%s', 'now')),
-    PRIMARY KEY (service_name, depends_on)
-);
-"""
+INIT_DDL = DDL["init"]
+MIGRATIONS_DDL = DDL["migrations"]
 
 
 def epoch(text: str) -> int:
