@@ -82,7 +82,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workdir")
     args = parser.parse_args()
-    print(f"load: {' '.join(f'{v:.2f}' for v in os.getloadavg())} (1/5/15 min) on {os.cpu_count()} CPUs")
+    from predictor.models.packed import KERNEL
+    print(f"load: {' '.join(f'{v:.2f}' for v in os.getloadavg())} (1/5/15 min) on {os.cpu_count()} CPUs; "
+          f"hot loops: {KERNEL} (PREDICTOR_KERNEL=numpy for the numpy form)")
     with tempfile.TemporaryDirectory() as scratch:
         workdir = Path(args.workdir or scratch)
         workdir.mkdir(parents=True, exist_ok=True)
