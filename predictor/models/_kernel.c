@@ -221,9 +221,26 @@ static PyObject *nearest(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     Py_ssize_t found = 0;
     for (Py_ssize_t r = begin; r < end; r++) {
         const double *row = block + r * width;
+        /* once K rows are kept, stop summing a row as soon as its partial sum reaches the K-th
+         * best (the sum only grows, and a tie keeps the earlier row): checked every 8 columns */
+        const double bound = found == k ? best[k - 1] : INFINITY;
         double d = 0.0;
-        for (Py_ssize_t j = 0; j < width; j++) { double diff = row[j] - query[j]; d += diff * diff; }
-        if (found == k && !(d < best[k - 1])) continue;  /* not strictly nearer: the earlier row stays */
+        Py_ssize_t j = 0;
+        while (j < width) {  /* four independent sums per 8 columns: no add waits on the one before */
+            double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+            if (j + 8 <= width) {
+                const double *a = row + j, *b = query + j;
+                double e0 = a[0] - b[0], e1 = a[1] - b[1], e2 = a[2] - b[2], e3 = a[3] - b[3];
+                double e4 = a[4] - b[4], e5 = a[5] - b[5], e6 = a[6] - b[6], e7 = a[7] - b[7];
+                s0 = e0 * e0 + e4 * e4; s1 = e1 * e1 + e5 * e5; s2 = e2 * e2 + e6 * e6; s3 = e3 * e3 + e7 * e7;
+                j += 8;
+            } else {
+                for (; j < width; j++) { double e = row[j] - query[j]; s0 += e * e; }
+            }
+            d += (s0 + s1) + (s2 + s3);
+            if (!(d < bound)) break;
+        }
+        if (!(d < bound)) continue;  /* not strictly nearer than the K-th: the earlier rows stay */
         Py_ssize_t at = found < k ? found++ : k - 1;
         while (at > 0 && d < best[at - 1]) { best[at] = best[at - 1]; positions[at] = positions[at - 1]; at--; }
         best[at] = d;
