@@ -87,9 +87,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def interleaved(endpoint: str, deployment: dict, calls: int) -> dict:
+def interleaved(endpoint: str, deployment: dict, calls: int, context) -> dict:
     """Alternate ping and predict on one client; return both latency lists in microseconds."""
-    client = Client(endpoint, timeout=5)
+    client = Client(endpoint, timeout=5, context=context)
     params = {"deployment": deployment}
     for _ in range(200):  # warm up
         client.call("ping")
@@ -139,8 +139,8 @@ def concurrent(endpoint: str, deployment: dict, calls: int, clients: int) -> tup
     return latencies, clients * calls / (time.perf_counter() - started)
 
 
-def batch_throughput(endpoint: str, deployments: list[dict], rounds: int, explain: bool) -> float:
-    client = Client(endpoint, timeout=30)
+def batch_throughput(endpoint: str, deployments: list[dict], rounds: int, explain: bool, context) -> float:
+    client = Client(endpoint, timeout=30, context=context)
     params = {"deployments": deployments[:100], "explain": explain}
     client.call("predict_batch", params)
     started = time.perf_counter()
@@ -197,14 +197,14 @@ while True:
 """
 
 
-def echo_floor(home: Path, pinned: bool, calls: int) -> tuple[float, float]:
+def echo_floor(home: Path, pinned: bool, calls: int, context) -> tuple[float, float]:
     """Round trip of a bare pyzmq ROUTER echo (no protocol, no daemon): the floor under these conditions."""
     import zmq
 
     endpoint = f"ipc://{home / 'echo.sock'}"
     command = [sys.executable, "-c", ECHO_SERVER, endpoint]
     server = subprocess.Popen(["taskset", "-c", "0", *command] if pinned else command)
-    socket = zmq.Context.instance().socket(zmq.DEALER)
+    socket = context.socket(zmq.DEALER)
     socket.connect(endpoint)
     payload = b"\x84\xa8protocol\x01\xa2id\xa5abc-1\xa6method\xa4ping\xa6params\x80"
     latencies = []
@@ -223,15 +223,20 @@ def echo_floor(home: Path, pinned: bool, calls: int) -> tuple[float, float]:
 def run_mode(home: Path, pinned: bool, args, deployments: list[dict]) -> None:
     endpoint = f"ipc://{home / ('pinned.sock' if pinned else 'free.sock')}"
     all_cpus = os.sched_getaffinity(0)
+    import zmq
+
     proc = start_daemon(home, endpoint, pinned, args.log_predictions)
     try:
         if pinned:
             os.sched_setaffinity(0, {0})
+        # a context of this mode's own: its I/O thread starts now and inherits the CPU mask set
+        # just above (the shared instance's I/O thread started before, on any CPU)
+        context = zmq.Context()
         label = "pinned (taskset -c 0: daemon and client on CPU 0)" if pinned else "un-pinned"
         print(f"\n== {label} ==")
-        floor50, floor99 = echo_floor(home, pinned, args.calls)
+        floor50, floor99 = echo_floor(home, pinned, args.calls, context)
         print(f"bare pyzmq echo  : p50 {floor50:7.1f} us  p99 {floor99:7.1f} us  (floor: no protocol, no daemon)")
-        single = interleaved(endpoint, deployments[0], args.calls)
+        single = interleaved(endpoint, deployments[0], args.calls, context)
         ping50, ping99 = percentile(single["ping"], 0.5), percentile(single["ping"], 0.99)
         pred50, pred99 = percentile(single["predict"], 0.5), percentile(single["predict"], 0.99)
         print(f"ping    1 client : p50 {ping50:7.1f} us  p99 {ping99:7.1f} us  ({args.calls} calls)")
@@ -241,10 +246,11 @@ def run_mode(home: Path, pinned: bool, args, deployments: list[dict]) -> None:
         print(f"predict 4 clients: p50 {percentile(latencies, 0.5):7.1f} us  p99 {percentile(latencies, 0.99):7.1f} us  "
               f"({len(latencies)} calls, {rate:,.0f} calls/s)")
         for explain in (True, False):
-            throughput = batch_throughput(endpoint, deployments, args.batches, explain)
+            throughput = batch_throughput(endpoint, deployments, args.batches, explain, context)
             print(f"predict_batch x100 ({'with factors' if explain else 'explain=false'}): {throughput:,.0f} predictions/s")
-        with Client(endpoint) as client:
+        with Client(endpoint, context=context) as client:
             status = client.call("status")
+        context.term()
         print(f"daemon: {status['requests_served']} requests, {status['errors']} errors, "
               f"prediction log written {status['prediction_log_written']} dropped {status['prediction_log_dropped']}")
     finally:

@@ -10,12 +10,12 @@ champion, a challenger or a shadow model answered, with its ``model_version``.
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import threading
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 
 from predictor.daemon.journal import event
@@ -28,8 +28,14 @@ SELECT request_id, deployment_id, method, make_timestamp(requested_us), model_ve
        request, features, answer
 FROM pending_predictions
 """
-#: one encoder for every row (json.dumps with options builds a new encoder per call: 3x slower)
-_to_json = json.JSONEncoder(default=str, ensure_ascii=False, check_circular=False).encode
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+def _to_json(value: Any) -> str:
+    """VALUE as JSON text (orjson: ~15x faster than the json module on an answer, which matters
+    because the writer thread shares the CPU with the request thread; NaN becomes null, which
+    DuckDB's JSON type accepts, where the json module would write the invalid token NaN)."""
+    return orjson.dumps(value, default=str, option=_JSON_OPTIONS).decode()
 _COLUMNS = ("request_id", "deployment_id", "method", "requested_us", "model_version", "role", "request", "features", "answer")
 
 
