@@ -121,7 +121,8 @@ def latency_and_throughput(db: str, workdir: str) -> None:
     t = time.perf_counter()
     model.packed.probability_many(matrix)
     packed_s = time.perf_counter() - t
-    print(f"batch, {len(matrix)} rows: scikit-learn {len(matrix) / sk_s:,.0f} rows/s; packed numpy "
+    from predictor.models.packed import KERNEL
+    print(f"batch, {len(matrix)} rows: scikit-learn {len(matrix) / sk_s:,.0f} rows/s; packed ({KERNEL}) "
           f"{len(matrix) / packed_s:,.0f} rows/s; encoding features {len(matrix) / encode_s:,.0f} rows/s")
     t = time.perf_counter()
     frame_all = training_features(store, model.feature_config)
