@@ -149,6 +149,13 @@ class _Ledger:
 
 # -- SQLite ---------------------------------------------------------------------------------------
 
+_INSERT_ROLLBACK = {
+    "migrations": "INSERT INTO rollbacks (id, service_name, from_version, to_version, reason, timestamp, initiator, "
+                  "impact, deployment_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "init": "INSERT INTO rollbacks (id, service_name, from_version, to_version, reason, initiated, completed, "
+            "status, deployment_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+}
+
 def _epoch(moment: dt.datetime) -> int:
     return int((moment - dt.datetime(1970, 1, 1)).total_seconds())
 
@@ -190,10 +197,7 @@ def write_ledger_sqlite(history: DemoHistory, path: str | Path, schema: str = "m
         else:
             rollbacks = zip(ledger.rb_ids, ledger.rb_services, ledger.rb_from, ledger.rb_to, ledger.rb_reasons,
                             ledger.rb_started, ledger.rb_completed, ledger.rb_statuses, ledger.rb_deployments)
-        columns = ("id, service_name, from_version, to_version, reason, timestamp, initiator, impact, deployment_id"
-                   if schema == "migrations" else
-                   "id, service_name, from_version, to_version, reason, initiated, completed, status, deployment_id")
-        con.executemany(f"INSERT INTO rollbacks ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rollbacks)
+        con.executemany(_INSERT_ROLLBACK[schema], rollbacks)
         edges = 0
         for service in history.services:
             names = [d["depends_on"] for d in service["dependencies"]]
