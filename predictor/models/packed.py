@@ -63,7 +63,7 @@ class PackedEnsemble:
         self.calibration_kind, self.slope, self.intercept = int(kind), slope, intercept
         self._levels = range(self.depth)
         self._tree = (self.feature2, self.threshold2, self.children2, self.value2, self.roots2, self.depth)
-        self._contributions = np.empty(self.path_contribution.shape[1])
+        self.n_groups = self.path_contribution.shape[1]
 
     @property
     def n_trees(self) -> int:
@@ -149,7 +149,7 @@ class PackedEnsemble:
     def explain_one(self, x: np.ndarray) -> tuple[float, float, np.ndarray]:
         """Return (calibrated probability, raw score, per-group contributions) for row X."""
         if _kernel is not None:
-            contributions = np.empty_like(self._contributions)
+            contributions = np.empty(self.n_groups)
             raw = self.baseline + _kernel.explain(x, *self._tree, self.path_contribution, contributions)
             return self.calibrate_one(raw), raw, contributions
         node2 = self.leaves2(x)
