@@ -1,10 +1,15 @@
-"""Build the compiled kernel (predictor/models/_kernel.c); everything else is in pyproject.toml.
+"""Build the compiled parts (predictor/models/_kernel.c, predictor/_wirecheck.c); the rest is in pyproject.toml.
 
-The kernel is optional: where no C compiler is at hand the build goes on without it and
-predictor falls back to the numpy form of the same loops (``predictor.models.kernel``).
+The extensions are optional: where no C compiler is at hand the build goes on without it and
+predictor falls back to the numpy form of the same loops (``predictor.models.packed``) and to
+the Python form of the protocol's profile check (``predictor.protocol.decode``).
 """
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("predictor.models._kernel", ["predictor/models/_kernel.c"],
-                             extra_compile_args=["-O3", "-std=c11"], optional=True)])
+setup(ext_modules=[
+    Extension("predictor.models._kernel", ["predictor/models/_kernel.c"], extra_compile_args=["-O3", "-std=c11"],
+              optional=True),
+    Extension("predictor._wirecheck", ["predictor/_wirecheck.c"], extra_compile_args=["-O3", "-std=c11"],
+              optional=True),
+])

@@ -129,6 +129,11 @@ def _check_profile(value: Any, depth: int) -> None:
 
 _SCALARS = frozenset({str, float, bool, type(None), bytes})  # int is checked for range
 
+try:  # the compiled profile scan (setup.py builds it); without it every payload takes the Python checks
+    from predictor._wirecheck import profile_ok as _profile_ok
+except ImportError:
+    _profile_ok = None
+
 
 def decode(data: bytes) -> Any:
     """Decode one msgpack value from DATA under the profile of SPEC.md section 3.
@@ -137,6 +142,12 @@ def decode(data: bytes) -> Any:
     """
     if len(data) > MAX_MESSAGE_BYTES:
         raise ProtocolError("malformed", f"payload is {len(data)} bytes, above the limit of {MAX_MESSAGE_BYTES}")
+    if _profile_ok is not None and _profile_ok(data, MAX_DEPTH):
+        # the compiled scan vouches for the profile: decode without the per-map hook and walk
+        try:
+            return msgpack.unpackb(data, raw=False, strict_map_key=True, use_list=True)
+        except Exception:  # e.g. a str that is not UTF-8: the full path below words the error
+            pass
     try:
         value = msgpack.unpackb(data, raw=False, strict_map_key=True, object_pairs_hook=_unique_pairs,
                                 use_list=True)
