@@ -24,34 +24,65 @@ def read_header(path: Path) -> list[str]:
     return [name.strip().strip('"') for name in first.split(",")]
 
 
+#: the tables a CSV file can stage rows for (their names go into SQL identifiers)
+STAGED_TABLES = ("deployments", "rollbacks")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: per table: the session variables holding the file's path and column types (a view cannot
+#: hold parameters), and the statements setting them
+_VARIABLES = {table: (f"ingest_csv_path_{table}", f"ingest_csv_columns_{table}") for table in STAGED_TABLES}
+_SET_VARIABLES = {table: tuple(f"SET VARIABLE {name} = ?" for name in names) for table, names in _VARIABLES.items()}
+
+
+def _checked(where: str, table: str, header: list[str], renames: dict[str, str]) -> None:
+    """Refuse a table or column name that is not a plain identifier (names go into SQL text:
+    identifiers cannot travel as parameters; every value does)."""
+    if table not in STAGED_TABLES:
+        raise ValueError(f"stage_csv: table must be one of {STAGED_TABLES}, got {table!r}")
+    for name in [*header, *renames.values()]:
+        if not _IDENTIFIER.fullmatch(name):
+            raise IngestError(where, "a column name that is not a plain identifier", line=1, field=name,
+                              expected="letters, digits and underscores, not starting with a digit", found=name)
+
+
+def _view_sql(table: str, select: str, source: str, line: str) -> str:
+    """The statement defining ``_raw_<table>`` over SOURCE (identifiers checked by _checked)."""
+    return (f"CREATE OR REPLACE TEMP VIEW _raw_{table} AS SELECT {select}, "
+            f"CAST({line} AS INTEGER) AS source_line FROM {source}")
+
+
 def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, header: list[str],
               renames: dict[str, str], *, skip_invalid: bool) -> list[IngestError]:
     """Load PATH (all columns VARCHAR) into ``_csv_<table>`` and define the view ``_raw_<table>``.
 
     RENAMES maps file column names to canonical ones. Returns the rows the parser rejected
     (only with SKIP_INVALID; otherwise the first such row raises :class:`IngestError`).
+    TABLE and the column names become SQL identifiers: they are checked to be plain
+    identifiers first (callers have also matched them against the known columns).
     """
     where = str(path)
+    _checked(where, table, header, renames)
     columns = {name: "VARCHAR" for name in header}
-    options = "header = true, auto_detect = false, quote = '\"', escape = '\"', delim = ',', columns = $columns"
+    options = "header = true, auto_detect = false, quote = '\"', escape = '\"', delim = ','"
     rejected: list[IngestError] = []
     select = ", ".join(f'c."{name}" AS "{renames.get(name, name)}"' for name in header)
     if not skip_invalid:
         # a view straight over the file: DuckDB parses it while normalizing (one pass, no copy);
         # an unreadable row surfaces there, and csv_error() turns it into the IngestError
         # (a view cannot hold parameters: the path and columns travel in session variables)
-        con.execute(f"SET VARIABLE ingest_csv_path_{table} = ?", [where])
-        con.execute(f"SET VARIABLE ingest_csv_columns_{table} = ?", [columns])
-        options = options.replace("$columns", f"getvariable('ingest_csv_columns_{table}')")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _raw_{table} AS SELECT {select}, "
-                    f"CAST(c.ordinality + 1 AS INTEGER) AS source_line "
-                    f"FROM read_csv(getvariable('ingest_csv_path_{table}'), {options}) WITH ORDINALITY c")
+        path_variable, columns_variable = _VARIABLES[table]
+        set_path, set_columns = _SET_VARIABLES[table]
+        con.execute(set_path, [where])
+        con.execute(set_columns, [columns])
+        source = (f"read_csv(getvariable('{path_variable}'), {options}, "
+                  f"columns = getvariable('{columns_variable}')) WITH ORDINALITY c")
+        con.execute(_view_sql(table, select, source, "c.ordinality + 1"))
         return rejected
+    staged = (f"CREATE OR REPLACE TEMP TABLE _csv_{table} AS SELECT * FROM "
+              f"read_csv($path, {options}, columns = $columns, store_rejects = true) WITH ORDINALITY")
     try:
         con.execute("DROP TABLE IF EXISTS reject_errors")
         con.execute("DROP TABLE IF EXISTS reject_scans")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _csv_{table} AS SELECT * FROM read_csv($path, {options}, "
-                    "store_rejects = true) WITH ORDINALITY", {"path": where, "columns": columns})
+        con.execute(staged, {"path": where, "columns": columns})
     except duckdb.Error as error:
         raise csv_error(where, error) from None
     adjust = "0"
@@ -67,8 +98,7 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, header: li
         con.execute("CREATE OR REPLACE TEMP TABLE _csv_rejects AS SELECT unnest($adj) AS adj",
                     {"adj": [line - i for i, line in enumerate(lines)]})
         adjust = "(SELECT count(*) FROM _csv_rejects j WHERE j.adj <= c.ordinality + 1)"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _raw_{table} AS SELECT {select}, "
-                f"CAST(c.ordinality + 1 + {adjust} AS INTEGER) AS source_line FROM _csv_{table} c")
+    con.execute(_view_sql(table, select, f"_csv_{table} c", f"c.ordinality + 1 + {adjust}"))
     return rejected
 
 
