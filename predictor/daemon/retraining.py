@@ -17,6 +17,7 @@ import traceback
 from typing import Any
 
 from predictor.daemon.journal import event
+from predictor.daemon.priority import lower_this_thread
 
 TRAIN_MODULE = "predictor.models.train"
 
@@ -101,6 +102,7 @@ class Retrainer:
         self.daemon.outcomes_since_training = 0
 
         def work() -> None:
+            lower_this_thread()
             started = time.monotonic()
             try:
                 outcome = _call_trainer(trainer, view)

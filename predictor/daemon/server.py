@@ -41,6 +41,7 @@ from predictor.config import default_endpoint
 from predictor.daemon.answerers import AREA_MODULES, AnswererSet, AreaState, load_answerers
 from predictor.daemon.journal import event, open_journal
 from predictor.daemon.prediction_log import PredictionLog
+from predictor.daemon.priority import lower_other_threads, lower_this_thread
 from predictor.daemon.security import (
     EndpointError, bind_private, check_endpoint, ipc_path, remove_socket_file, start_curve,
 )
@@ -129,6 +130,9 @@ class Daemon:
         # request thread within 0.5 ms instead of the default 5 ms: shorter latency tails
         sys.setswitchinterval(0.0005)
         self.store = open_store(self.options.db)
+        # the worker threads DuckDB and OpenBLAS started so far serve background work only:
+        # they give way to this (the request) thread; threads started below lower themselves
+        lower_other_threads()
         self.answerers = AnswererSet({name: AreaState(name, message="the daemon is still loading its models; retry in a moment")
                                       for name in AREA_MODULES}, generation=0)
         self.prediction_log = PredictionLog(self.store, self.log, interval=self.options.flush_interval,
@@ -412,6 +416,7 @@ class Daemon:
         event(self.log, INFO, "reload_started", reason=reason, generation=generation)
 
         def load() -> None:
+            lower_this_thread()
             try:
                 loaded = load_answerers(view, generation, self.log, self._roles())
             except Exception as exc:  # load_answerers catches area errors; this is a daemon bug

@@ -12,7 +12,6 @@ import math
 import time
 from typing import Any
 
-import numpy as np
 
 from predictor.errors import ValidationError
 from predictor.features import CATEGORICAL_FEATURES
@@ -88,6 +87,22 @@ def describe_factor(feature: str, value: Any, contribution: float) -> str:
     return f"{text[0].upper()}{text[1:]} {direction} the risk"
 
 
+#: describe_factor's sentences by (feature, value, raises); counts and categories repeat a lot
+_DESCRIBED: dict[tuple, str] = {}
+MAX_DESCRIBED = 8192
+
+
+def described(feature: str, value: Any, contribution: float) -> str:
+    """:func:`describe_factor`, remembered (the cache is cleared whenever it is full)."""
+    key = (feature, value, contribution > 0)
+    text = _DESCRIBED.get(key)
+    if text is None:
+        if len(_DESCRIBED) >= MAX_DESCRIBED:
+            _DESCRIBED.clear()
+        text = _DESCRIBED[key] = describe_factor(feature, value, contribution)
+    return text
+
+
 def validate_deployment(params: Any, field: str) -> dict:
     """Check a wire Deployment map (service, environment, started) and return it with
     ``started`` filled in (default now) as a naive UTC datetime."""
@@ -102,7 +117,8 @@ def validate_deployment(params: Any, field: str) -> dict:
         if value is not None and not isinstance(value, str):
             raise ValidationError(f"{field}.{key}", f"expected a string or nil, found {type(value).__name__}")
     change = params.get("change_size")
-    if change is not None and (isinstance(change, bool) or not isinstance(change, (int, float)) or change < 0):
+    if change is not None and (isinstance(change, bool) or not isinstance(change, (int, float))
+                               or not (0 <= change < math.inf)):  # NaN fails both comparisons
         raise ValidationError(f"{field}.change_size", f"expected a non-negative integer or nil, found {change!r}")
     for key in ("metadata", "configuration"):
         value = params.get(key)
@@ -156,17 +172,18 @@ class FailurePredictor:
                     "abstained": False, "factors": [], "similar_deployments": []}
         probability, _raw, contributions = self.model.packed.explain_one(row)
         groups = self.model.encoder.groups
-        order = np.argsort(-np.abs(contributions), kind="stable")[: self.top_factors].tolist()
         contribution_of = contributions.tolist()
+        # largest |contribution| first, ties in group order (a stable sort, as argsort's "stable")
+        order = sorted(range(len(contribution_of)), key=[-abs(c) for c in contribution_of].__getitem__)
         factors = []
-        for i in order:
+        for i in order[: self.top_factors]:
             contribution = contribution_of[i]
             if contribution == 0:
                 continue
             name = groups[i]
             value = features[name]
             factors.append({"feature": name, "value": value, "contribution": round(contribution, 6),
-                            "description": describe_factor(name, value, contribution)})
+                            "description": described(name, value, contribution)})
         return {**base, "failure_probability": probability, "risk_level": risk_level(probability),
                 "abstained": False, "factors": factors,
                 "similar_deployments": self.model.neighbours.nearest(row, service, started_us, self.similar)}

@@ -38,6 +38,7 @@ class FeatureEncoder:
         #: (feature, category -> column, column of "other") per categorical feature, for :meth:`vector`
         self._one_hot = [(name, {value: self._offsets[name] + i for value, i in self._lookup[name].items()},
                           self._offsets[name] + len(self._lookup[name])) for name in CATEGORICAL_FEATURES]
+        self._one_hot_zeros = [0.0] * (len(self.columns) - len(NUMERIC_FEATURES))
 
     @classmethod
     def fit(cls, frame, *, min_count: int = 20, max_categories: int = 30) -> "FeatureEncoder":
@@ -72,10 +73,13 @@ class FeatureEncoder:
 
     def vector(self, features: dict) -> np.ndarray:
         """Return the matrix row of one feature dict."""
-        out = np.zeros(self.n_columns, dtype=np.float64)
-        out[: len(NUMERIC_FEATURES)] = [features[name] for name in NUMERIC_FEATURES]
+        values = [features[name] for name in NUMERIC_FEATURES]
+        total = sum(values)
+        not_finite = total - total != 0.0  # NaN or an infinity among the values: mend as matrix() does
+        values.extend(self._one_hot_zeros)
         for name, column_of, other in self._one_hot:
-            out[column_of.get(features[name], other)] = 1.0
-        if np.isnan(out).any():
-            np.nan_to_num(out, copy=False, nan=-1.0)
+            values[column_of.get(features[name], other)] = 1.0
+        out = np.array(values, dtype=np.float64)
+        if not_finite:
+            np.nan_to_num(out[: len(NUMERIC_FEATURES)], copy=False, nan=-1.0)
         return out

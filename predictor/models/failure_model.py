@@ -7,6 +7,7 @@ map is fitted on the later part (a later time slice), never on rows the trees sa
 
 from __future__ import annotations
 
+import bisect
 import os
 from dataclasses import dataclass, field
 
@@ -57,12 +58,16 @@ class _ServiceBlock:
 
     def __init__(self, index: np.ndarray, starts: np.ndarray, block: np.ndarray, half_norms: np.ndarray) -> None:
         self.size = len(index)
+        self._positions = np.empty(8, dtype=np.int64)  # closest_lists' output buffers (k <= 8)
+        self._distances = np.empty(8)
         self._buffers = {}
         for name, array in zip(self.FIELDS, (index, starts, block, half_norms)):
             buffer = np.empty((self.size + max(64, self.size // 4), *array.shape[1:]), dtype=array.dtype)
             buffer[: self.size] = array
             self._buffers[name] = buffer
         self.max_norm = 2 * float(half_norms.max(initial=0.0))  # the largest squared norm
+        self.start_list: list[int] = starts.tolist()  # the same times as a list: bisect beats searchsorted on one value
+        self.index_list: list[int] = index.tolist()
         self._expose()
 
     def _expose(self) -> None:
@@ -94,6 +99,8 @@ class _ServiceBlock:
         self._buffers["half_norms"][row] = norm / 2
         self.max_norm = max(self.max_norm, norm)
         self.size += 1
+        self.start_list.append(int(started_us))
+        self.index_list.append(int(position))
         self._expose()
 
     def closest(self, scaled: np.ndarray, begin: int, end: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,6 +117,21 @@ class _ServiceBlock:
             found = _kernel.nearest(self.block, begin, end, np.ascontiguousarray(scaled, dtype=np.float64),
                                     k, positions, distances)
             return positions[:found], distances[:found]
+        return self._closest_numpy(scaled, begin, end, k)
+
+    def closest_lists(self, scaled: np.ndarray, begin: int, end: int, k: int) -> tuple[list[int], list[float]]:
+        """:meth:`closest` as lists of pool row numbers and distances (the serving path: the
+        compiled kernel writes into buffers kept for the purpose, nothing else is allocated)."""
+        if _kernel is None or k > len(self._positions):
+            positions, distances = self.closest(scaled, begin, end, k)
+            return [self.index_list[begin + j] for j in positions.tolist()], distances.tolist()
+        found = _kernel.nearest(self.block, begin, end, scaled, k, self._positions, self._distances)
+        index_list = self.index_list
+        return ([index_list[begin + j] for j in self._positions[:found].tolist()],
+                self._distances[:found].tolist())
+
+    def _closest_numpy(self, scaled: np.ndarray, begin: int, end: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`closest` without the compiled kernel (bounded matrix-vector ranking)."""
         block = self.block[begin:end]
         if end - begin <= 8 * k:
             candidates = np.arange(end - begin)
@@ -216,10 +238,10 @@ class NeighbourPool:
         """The candidate rows for :meth:`nearest` as (service block, begin, end), or None when empty."""
         groups = self._groups()
         group = groups.get(service, groups[None])
-        end = int(np.searchsorted(group.starts, before_us, "left"))
+        end = bisect.bisect_left(group.start_list, before_us)
         if end < k:
             group = groups[None]
-            end = int(np.searchsorted(group.starts, before_us, "left"))
+            end = bisect.bisect_left(group.start_list, before_us)
         if end == 0:
             return None
         return group, max(0, end - max_candidates), end
@@ -240,8 +262,8 @@ class NeighbourPool:
         if window is None:
             return []
         group, begin, end = window
-        positions, distances = group.closest(row / self.scale, begin, end, k)
-        return [self._similar(int(group.index[begin + j]), d) for j, d in zip(positions.tolist(), distances.tolist())]
+        rows, distances = group.closest_lists(row / self.scale, begin, end, k)
+        return [self._similar(i, d) for i, d in zip(rows, distances)]
 
     def nearest_scan(self, row: np.ndarray, service: str, before_us: int, k: int = 3,
                      max_candidates: int = 1000) -> list[dict]:

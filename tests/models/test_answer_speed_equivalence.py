@@ -42,6 +42,15 @@ def reference_description(feature, value, contribution) -> str:
     return f"{text[0].upper()}{text[1:]} {'raises' if contribution > 0 else 'lowers'} the risk"
 
 
+def reference_calibrate(packed, raw: float) -> float:
+    """calibrate_one as first written: np.interp on the isotonic points, or Platt's sigmoid."""
+    if packed.calibration_kind == 1:
+        z = packed.slope * raw + packed.intercept
+        return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+    uncalibrated = 1.0 / (1.0 + math.exp(-raw)) if raw > -700 else 0.0
+    return float(np.interp(uncalibrated, packed.calibration_x, packed.calibration_y))
+
+
 def reference_explain(packed, x):
     """Walk every tree with all splits compared at once; attribution by fancy indexing."""
     goes_right = x[packed.feature2] > packed.threshold2
@@ -50,7 +59,7 @@ def reference_explain(packed, x):
         node2 = packed.children2[node2 + goes_right[node2]]
     raw = packed.baseline + float(packed.value2[node2].sum())
     contributions = packed.path_contribution[node2 >> 1].sum(axis=0)
-    return packed.calibrate_one(raw), contributions
+    return reference_calibrate(packed, raw), contributions
 
 
 def same_answer(got, expected, path: str = "answer") -> None:
@@ -206,3 +215,27 @@ def test_local_time_cache_matches_zoneinfo(zone):
     for moment in moments:
         expected = moment.replace(tzinfo=dt.timezone.utc).astimezone(state.zone).replace(tzinfo=None)
         assert state.local_time(moment, epoch_us(moment)) == expected, moment
+
+
+def test_isotonic_calibration_equals_np_interp(served):
+    """calibrate_one's bisect interpolation gives np.interp's value at the map's own points,
+    between them, at and beyond both ends, for raw scores over the whole range; a map whose
+    points do not strictly increase keeps np.interp itself."""
+    from predictor.models.packed import PackedEnsemble
+
+    arrays = dict(served[0].predictor.model.packed.arrays)
+    scalars = np.asarray(arrays["scalars"], dtype=np.float64).copy()
+    scalars[3] = 0  # isotonic
+    rng = random.Random(3)
+    xs = np.sort(np.asarray(rng.sample(range(1, 1000), 40), dtype=np.float64) / 1000)
+    ys = np.sort(np.asarray([rng.random() for _ in xs]))
+    for points in ((xs, ys), (np.array([0.1, 0.2, 0.2, 0.7]), np.array([0.0, 0.3, 0.5, 0.9]))):
+        packed = PackedEnsemble({**arrays, "scalars": scalars, "calibration_x": points[0], "calibration_y": points[1]})
+        assert (packed._interp_points is None) == bool(np.any(np.diff(points[0]) <= 0))
+        px = points[0]
+        probabilities = [*px.tolist(), *((px[:-1] + px[1:]) / 2).tolist(), px[0] / 2, (1 + px[-1]) / 2]
+        raws = [math.log(p / (1 - p)) for p in probabilities]
+        raws += [rng.uniform(-12, 12) for _ in range(2000)] + [-800.0, 800.0]
+        for raw in raws:
+            got, expected = packed.calibrate_one(raw), reference_calibrate(packed, raw)
+            assert math.isclose(got, expected, rel_tol=1e-12, abs_tol=1e-15), (raw, got, expected)

@@ -140,6 +140,33 @@ def test_unseen_categories_fall_into_the_other_bucket():
     assert encoder.column_group[encoder.columns.index("environment=other")] == encoder.groups.index("environment")
 
 
+def test_vector_equals_the_matrix_row_with_nan_and_infinite_values():
+    """vector (one dict, the serving path) and matrix (a frame, training) agree column for
+    column: NaN becomes -1 and an infinity the largest finite float in both."""
+    from predictor.features import NUMERIC_FEATURES
+    from predictor.models.encoding import FeatureEncoder
+
+    encoder = FeatureEncoder({"environment": ["production", "staging"], "deployment_type": ["canary"],
+                              "service_type": ["api"], "version_bump": ["patch"]})
+    rows = []
+    for i, odd in enumerate([None, float("nan"), float("inf"), -float("inf"), 1e300]):
+        features = {name: float(j + i) for j, name in enumerate(NUMERIC_FEATURES)}
+        if odd is not None:
+            features[NUMERIC_FEATURES[i]] = odd
+        features.update({"environment": ["production", "staging", "moon"][i % 3], "deployment_type": "canary",
+                         "service_type": "api" if i % 2 else "batch", "version_bump": "patch"})
+        rows.append(features)
+    columns = {name: np.asarray([row[name] for row in rows], dtype=float if name in NUMERIC_FEATURES else object)
+               for name in rows[0]}
+    frame = type("Frame", (), {"columns": columns, "__len__": lambda self: len(rows)})()
+    matrix = encoder.matrix(frame)
+    for i, features in enumerate(rows):
+        row = encoder.vector(features)
+        assert row.dtype == np.float64 and row.shape == (encoder.n_columns,)
+        np.testing.assert_array_equal(row, matrix[i])
+    assert encoder.vector(rows[1])[1] == -1.0 and encoder.vector(rows[2])[2] == np.finfo(np.float64).max
+
+
 def test_shared_demo_history_through_ingest_gives_identical_features_and_a_working_model(tmp_path):
     from predictor.demo_data import generate_history
     from predictor.models.runtime import load_answerer
