@@ -416,7 +416,8 @@ class Daemon:
         event(self.log, INFO, "reload_started", reason=reason, generation=generation)
 
         def load() -> None:
-            lower_this_thread()
+            if generation > 1:  # a hot reload gives way to requests; the first load has none to serve
+                lower_this_thread()
             try:
                 loaded = load_answerers(view, generation, self.log, self._roles())
             except Exception as exc:  # load_answerers catches area errors; this is a daemon bug

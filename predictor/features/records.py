@@ -104,6 +104,33 @@ def config_keys(record: dict) -> float:
     return float(len(as_object(record.get("configuration"))))
 
 
+def record_numbers(record: dict) -> tuple[float, float, float]:
+    """(:func:`change_size`, :func:`config_replicas`, :func:`config_keys`) of RECORD, reading
+    its metadata and configuration once (the serving path; same values as the three)."""
+    configuration = record.get("configuration")
+    metadata = record.get("metadata")
+    if configuration is None and metadata is None:  # the usual request: no maps to look into
+        change = record.get("change_size")
+        if change is not None:
+            number = _number(change)
+            if number is not None:
+                return number, -1.0, 0.0
+        return -1.0, -1.0, 0.0
+    configuration, metadata = as_object(configuration), as_object(metadata)
+    change = _number(record["change_size"]) if record.get("change_size") is not None else None
+    if change is None:
+        change = -1.0
+        for key in ("change_size", "change-size", "lines_changed", "lines-changed"):
+            number = _number(metadata.get(key))
+            if number is not None:
+                change = number
+                break
+    replicas = _number(configuration.get("replicas"))
+    if replicas is None:
+        replicas = _number(metadata.get("replicas"))
+    return change, -1.0 if replicas is None else replicas, float(len(configuration))
+
+
 def parse_version(version: Any) -> tuple[int, int, int] | None:
     """Return (major, minor, patch) of a semantic-ish version string, or None."""
     if not isinstance(version, str):

@@ -18,14 +18,7 @@ from zoneinfo import ZoneInfo
 
 from predictor.errors import ValidationError
 from predictor.features import OUTCOME_STATUSES, FeatureConfig
-from predictor.features.records import (
-    change_size,
-    config_keys,
-    config_replicas,
-    epoch_us,
-    to_utc_naive,
-    version_bump,
-)
+from predictor.features.records import epoch_us, record_numbers, to_utc_naive, version_bump
 from predictor.store import FAILED_STATUSES
 
 DAY_US = 86_400_000_000
@@ -283,7 +276,9 @@ class FeatureState:
         environment = record.get("environment")
         if not isinstance(environment, str) or not environment:
             raise ValidationError("deployment.environment", f"expected a non-empty string, got {environment!r}")
-        started = to_utc_naive(record.get("started"), "deployment.started")
+        started = record.get("started")
+        if type(started) is not dt.datetime or started.tzinfo is not None:
+            started = to_utc_naive(started, "deployment.started")
         t = epoch_us(started)
         local = self.local_time(started, t)
         history = self.histories.get(service) or _NO_HISTORY
@@ -318,6 +313,7 @@ class FeatureState:
                     succeeded |= 1 - outcome
                     failed |= outcome
         strength, prior = self.config.prior_strength, self.config.prior_mean
+        change, replicas, keys = record_numbers(record)
         return {
             "hour": float(local.hour),
             "day_of_week": float(local.weekday()),
@@ -334,9 +330,9 @@ class FeatureState:
             "failure_streak": float(streak),
             "previous_outcome": previous_outcome,
             "typical_duration": float(dur_sum[known]) / dur_n[known] / 1000 if dur_n[known] else -1.0,
-            "change_size": change_size(record),
-            "config_replicas": config_replicas(record),
-            "config_keys": config_keys(record),
+            "change_size": change,
+            "config_replicas": replicas,
+            "config_keys": keys,
             "version_succeeded_elsewhere": float(succeeded),
             "version_failed_elsewhere": float(failed),
             "concurrent_service": float(concurrent),

@@ -73,13 +73,15 @@ class FeatureEncoder:
 
     def vector(self, features: dict) -> np.ndarray:
         """Return the matrix row of one feature dict."""
+        return np.array(self.values(features), dtype=np.float64)
+
+    def values(self, features: dict) -> list[float]:
+        """The matrix row of one feature dict as a list (what :meth:`vector` makes an array of)."""
         values = [features[name] for name in NUMERIC_FEATURES]
         total = sum(values)
-        not_finite = total - total != 0.0  # NaN or an infinity among the values: mend as matrix() does
+        if total - total != 0.0:  # a NaN or an infinity: mend as matrix() does (NaN -> -1, inf -> max float)
+            values = np.nan_to_num(np.array(values, dtype=np.float64), nan=-1.0).tolist()
         values.extend(self._one_hot_zeros)
         for name, column_of, other in self._one_hot:
             values[column_of.get(features[name], other)] = 1.0
-        out = np.array(values, dtype=np.float64)
-        if not_finite:
-            np.nan_to_num(out[: len(NUMERIC_FEATURES)], copy=False, nan=-1.0)
-        return out
+        return values

@@ -45,8 +45,9 @@ class FailureAnswerer:
             found = f"{len(items)} items" if isinstance(items, list) else type(items).__name__
             raise ValidationError("params.deployments", f"expected an array of 1-{MAX_BATCH} deployments, found {found}")
         records = [validate_deployment(item, f"params.deployments[{i}]") for i, item in enumerate(items)]
-        explain = params.get("explain", True) is not False
-        return {"predictions": [self.predictor.answer(record, explain=explain) for record in records]}
+        if params.get("explain", True) is False:
+            return {"predictions": self.predictor.answer_many(records)}
+        return {"predictions": [self.predictor.answer(record) for record in records]}
 
     def observe(self, kind: str, record: dict) -> None:
         """Take in a recorded deployment, rollback or service."""

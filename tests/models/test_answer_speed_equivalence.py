@@ -169,6 +169,24 @@ def test_predict_handler_equals_the_straightforward_answer(served):
     assert min(kinds.values()) >= 20, kinds  # every branch was exercised
 
 
+@pytest.mark.parametrize("explain", [False, True])
+def test_predict_batch_equals_the_straightforward_answers_in_order(served, explain):
+    """predict_batch (explain=false walks all rows' trees at once) answers each deployment as
+    the straightforward single answer does, in the order given, abstentions included."""
+    answerer, deployments = served
+    rng = random.Random(21 if explain else 17)
+    seen_abstained = seen_answered = 0
+    for size in (1, 7, 100, 250):
+        items = [random_deployment(rng, deployments, i) for i in range(size)]
+        got = answerer.methods["predict_batch"]({"deployments": items, "explain": explain})["predictions"]
+        assert len(got) == size
+        for item, answer in zip(items, got):
+            same_answer(answer, reference_answer(answerer.predictor, {"deployment": item, "explain": explain}))
+            seen_abstained += answer["abstained"]
+            seen_answered += not answer["abstained"]
+    assert seen_abstained >= 5 and seen_answered >= 100, (seen_abstained, seen_answered)
+
+
 def test_answers_stay_equal_after_observed_outcomes(served):
     answerer, deployments = served
     rng = random.Random(9)

@@ -194,3 +194,24 @@ def test_shared_demo_history_through_ingest_gives_identical_features_and_a_worki
         answer = load_answerer(store).methods["predict"]({"deployment": dict(
             service=history.services[0]["name"], environment="production", started=1_770_000_000)})
         assert answer["model_version"] == record.version and answer["abstained"] is False
+
+
+def test_record_numbers_equal_the_three_feature_helpers():
+    """The serving path reads change size, replicas and configuration keys in one pass; each
+    value equals its own helper's (the mirror of the training query) on odd records too."""
+    from predictor.features.records import change_size, config_keys, config_replicas, record_numbers
+
+    maps = [None, {}, {"replicas": 3}, {"replicas": "4"}, {"replicas": "x", "a": 1}, '{"replicas": 2, "b": 1}',
+            "not json", {"change-size": "17"}, {"lines_changed": 9, "replicas": 5}, {"change_size": float("nan")},
+            {"lines-changed": True}, [1, 2]]
+    changes = [None, 0, 12.5, "30", "x", float("inf"), True]
+    count = 0
+    for change in changes:
+        for metadata in maps:
+            for configuration in maps:
+                record = {"change_size": change, "metadata": metadata, "configuration": configuration}
+                record = {key: value for key, value in record.items() if value is not None or count % 2}
+                count += 1
+                expected = (change_size(record), config_replicas(record), config_keys(record))
+                assert record_numbers(record) == expected, record
+    assert count == len(changes) * len(maps) ** 2
