@@ -43,6 +43,7 @@ class Client:
         self.context = context or zmq.Context.instance()
         self._curve = _curve_options(server_public_key, client_secret_key)
         self._socket: zmq.Socket | None = None
+        self._rcvtimeo = -1
         self._prefix = f"{os.getpid():x}-{uuid.uuid4().hex[:6]}-"
         self._counter = itertools.count(1)
 
@@ -55,6 +56,7 @@ class Client:
             socket.setsockopt(option, value)
         socket.connect(self.endpoint)
         self._socket = socket
+        self._rcvtimeo = -1  # the receive timeout set on this socket (ms; -1: none yet)
         return socket
 
     def _drop_socket(self) -> None:
@@ -111,7 +113,12 @@ class Client:
             left_ms = int((until - time.monotonic()) * 1000)
             if left_ms <= 0:
                 return None
-            socket.setsockopt(zmq.RCVTIMEO, left_ms)  # cheaper than a Poller per call
+            # a receive timeout up to 2% (at least 2 ms) longer than what is left is kept as set:
+            # one setsockopt fewer per call in a steady stream of calls, well within the timeout's
+            # promised accuracy (+20%)
+            if not 0 <= self._rcvtimeo - left_ms <= max(2, left_ms // 50):
+                socket.setsockopt(zmq.RCVTIMEO, left_ms)  # cheaper than a Poller per call
+                self._rcvtimeo = left_ms
             try:
                 frames = socket.recv_multipart()
             except zmq.Again:
