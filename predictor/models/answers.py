@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-
 from predictor.errors import ValidationError
 from predictor.features import CATEGORICAL_FEATURES
 from predictor.features.records import epoch_us, to_utc_naive
@@ -159,19 +158,13 @@ class FailurePredictor:
         history = int(features["past_outcomes"])
         service = record["service"]
         started_us = epoch_us(record["started"])
-        base = {"deployment_id": record.get("id"), "base_rate": round(self.model.base_rate, 6),
-                "model_version": self.version}
         if history < self.min_history:
             similar = self.model.neighbours.nearest(row, service, started_us, self.similar) if explain else []
-            return {**base, "failure_probability": round(self.model.base_rate, 6),
-                    "risk_level": risk_level(self.model.base_rate), "abstained": True,
-                    "reason": f"insufficient history: {history} past deployments of {service} "
-                              f"(need {self.min_history})",
-                    "factors": [], "similar_deployments": similar}
+            return self._abstained(record, history, similar)
         if not explain:
-            probability = self.model.packed.calibrate_one(self.model.packed.raw_one(row))
-            return {**base, "failure_probability": probability, "risk_level": risk_level(probability),
-                    "abstained": False, "factors": [], "similar_deployments": []}
+            return self._unexplained(record, self.model.packed.calibrate_one(self.model.packed.raw_one(row)))
+        base = {"deployment_id": record.get("id"), "base_rate": round(self.model.base_rate, 6),
+                "model_version": self.version}
         probability, _raw, contributions = self.model.packed.explain_one(row)
         groups = self.model.encoder.groups
         contribution_of = contributions.tolist()
@@ -196,22 +189,28 @@ class FailurePredictor:
         state, encoder, packed = self.state, self.model.encoder, self.model.packed
         features = [state.features(record) for record in records]
         raws = packed.raw_many(np.array([encoder.values(row) for row in features], dtype=np.float64)).tolist()
-        base_rate = round(self.model.base_rate, 6)
         answers = []
         for record, row, raw in zip(records, features, raws):
             history = int(row["past_outcomes"])
-            base = {"deployment_id": record.get("id"), "base_rate": base_rate, "model_version": self.version}
-            if history < self.min_history:
-                answers.append({**base, "failure_probability": base_rate,
-                                "risk_level": risk_level(self.model.base_rate), "abstained": True,
-                                "reason": f"insufficient history: {history} past deployments of {record['service']} "
-                                          f"(need {self.min_history})",
-                                "factors": [], "similar_deployments": []})
-                continue
-            probability = packed.calibrate_one(raw)
-            answers.append({**base, "failure_probability": probability, "risk_level": risk_level(probability),
-                            "abstained": False, "factors": [], "similar_deployments": []})
+            answers.append(self._abstained(record, history, []) if history < self.min_history
+                           else self._unexplained(record, packed.calibrate_one(raw)))
         return answers
+
+    def _abstained(self, record: dict, history: int, similar: list) -> dict:
+        """The answer when the service has too little history: the base rate, and why."""
+        base_rate = round(self.model.base_rate, 6)
+        return {"deployment_id": record.get("id"), "base_rate": base_rate, "model_version": self.version,
+                "failure_probability": base_rate, "risk_level": risk_level(self.model.base_rate),
+                "abstained": True,
+                "reason": f"insufficient history: {history} past deployments of {record['service']} "
+                          f"(need {self.min_history})",
+                "factors": [], "similar_deployments": similar}
+
+    def _unexplained(self, record: dict, probability: float) -> dict:
+        """The answer with ``explain=False``: the probability and its level only."""
+        return {"deployment_id": record.get("id"), "base_rate": round(self.model.base_rate, 6),
+                "model_version": self.version, "failure_probability": probability,
+                "risk_level": risk_level(probability), "abstained": False, "factors": [], "similar_deployments": []}
 
     def observe(self, kind: str, record: dict) -> None:
         """Learn a recorded fact; finished deployments also join the similar-deployments pool."""
