@@ -49,4 +49,23 @@
   '(("started" . 1771934400))
   (deployment->wire `((started . ,(time-utc->time-tai (make-time time-utc 0 1771934400))))))
 
+(let* ((reply `(("risk_level" . "high") ("failure_probability" . 0.5) ("abstained" . #f)
+                ("reason" . ,msgpack-nil) ("empty" . ()) ("none" . #())
+                ("factors" . #((("feature" . "change_size") ("value" . 120))
+                               (("feature" . "environment") ("value" . "production"))))
+                ("similar_deployments" . #((("id" . "d-1") ("status" . "success")
+                                            ("environment" . "staging") ("started" . 1.5))))))
+       (payload (pack reply)))
+  (test-equal "wire->scheme! of a fresh decode gives what wire->scheme gives"
+    (wire->scheme (unpack payload))
+    (wire->scheme! (unpack payload)))
+  (test-equal "with kebab-case symbol keys, lists, #f for nil and symbols for enum values"
+    '((risk-level . high) (failure-probability . 0.5) (abstained . #f) (reason . #f)
+      (empty) (none)
+      (factors ((feature . "change_size") (value . 120))
+               ((feature . "environment") (value . "production")))
+      (similar-deployments ((id . "d-1") (status . success) (environment . staging)
+                            (started . 1.5))))
+    (wire->scheme! (unpack payload))))
+
 (test-end "records")

@@ -46,7 +46,7 @@
                           call-predictor call-with-fallback no-fallback))
   #:use-module ((deploy-ledger plugins ml-predictor records)
                 #:select (deployment->wire rollback->wire alist->wire value->wire
-                          wire->scheme))
+                          wire->scheme!))
   #:export (;; Before a deployment
             predict-deployment-outcome
             suggest-deployment-time
@@ -79,8 +79,9 @@
 
 (define (ask method params fallback)
   "Call METHOD with wire PARAMS and return its result in Scheme form, or FALLBACK."
+  ;; The result was just decoded and is ours alone: convert it in place.
   (call-with-fallback fallback
-                      (lambda () (wire->scheme (call-predictor method params)))))
+                      (lambda () (wire->scheme! (call-predictor method params)))))
 
 (define (optional-params options . keys-and-values)
   "Return the wire params for KEYS-AND-VALUES (key value ...), leaving out #f values,

@@ -31,6 +31,7 @@
             value->wire
             time->epoch
             wire->scheme
+            wire->scheme!
             ledger-types))
 
 ;;;
@@ -215,6 +216,12 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
   '(risk-level status environment deployment-type kind type outcome code role
     source-environment target-environment strategy band trend))
 
+(define symbol-valued-table
+  ;; The same, for `wire->scheme!': one hashq-ref instead of a walk down the list.
+  (let ((table (make-hash-table)))
+    (for-each (lambda (key) (hashq-set! table key #t)) symbol-valued-keys)
+    table))
+
 (define scheme-keys
   ;; Wire key string -> kebab-case symbol, filled as keys are met.
   (make-hash-table))
@@ -240,6 +247,30 @@ keys, arrays as lists, nil as #f and enum-like strings as symbols."
                             (string->symbol item)
                             (wire->scheme item)))))
               value))
+        (else value)))
+
+(define (wire->scheme! value)
+  "Return VALUE, freshly decoded from the wire, converted as by `wire->scheme' but
+with the pairs of its maps reused: VALUE's maps are changed in place, so VALUE must
+not be shared (a reply just decoded is not)."
+  (cond ((msgpack-nil? value) #f)
+        ((vector? value)
+         (let loop ((i (- (vector-length value) 1)) (items '()))
+           (if (< i 0)
+               items
+               (loop (- i 1) (cons (wire->scheme! (vector-ref value i)) items)))))
+        ((pair? value)
+         (let loop ((rest value))
+           (when (pair? rest)
+             (let* ((entry (car rest))
+                    (key (snake->kebab (car entry)))
+                    (item (cdr entry)))
+               (set-car! entry key)
+               (set-cdr! entry (if (and (string? item) (hashq-ref symbol-valued-table key))
+                                   (string->symbol item)
+                                   (wire->scheme! item)))
+               (loop (cdr rest)))))
+         value)
         (else value)))
 
 ;;; records.scm ends here
