@@ -2,6 +2,7 @@
 
 (use-modules (srfi srfi-64)
              (ice-9 format)
+             (ice-9 threads)
              (rnrs bytevectors)
              ((rnrs io ports) #:select (open-bytevector-input-port))
              (test-support)
@@ -142,6 +143,20 @@
      (unpack (pack (vector 255 65535 4294967295 9223372036854775807 -128 -32768 -2147483648
                            -9223372036854775808 1.5 0.25)))))
   (test-equal "a float32 decodes" 1.5 (unpack (hex->bytevector "ca3fc00000")))
+  (test-equal "threads packing and unpacking at once never share a buffer"
+    '(#t #t #t #t)
+    ;; pack's spare buffer and unpack's scratch bytevectors go to one thread at a time.
+    (map join-thread
+         (map (lambda (t)
+                (call-with-new-thread
+                 (lambda ()
+                   ;; Strings of the same lengths in every thread, with different bytes.
+                   (let ((value (make-vector 200 (make-string 20 (integer->char (+ 96 t))))))
+                     (let loop ((i 0))
+                       (or (= i 300)
+                           (and (equal? value (unpack (pack value)))
+                                (loop (+ i 1)))))))))
+              '(1 2 3 4))))
   (let* ((payload (pack reply-like))
          (bytes (allocated-by (lambda () (unpack payload)) 200)))
     ;; 13.9 KB per such reply when every str and float went through a copied bytevector.

@@ -369,7 +369,9 @@ Maps (association lists) are written in list order, hash tables in key order."
 ;;; it lies: numbers straight from the bytevector, strings built from their bytes, and
 ;;; only bin values copied.  Every length is still checked against the bytes that are
 ;;; left before anything is allocated.  Map keys, the same handful of names in every
-;;; reply, are interned: see `interned-key'.
+;;; reply, are interned: see `interned-key'.  A str of up to `scratch-max' bytes is
+;;; copied into a kept bytevector of its exact length and decoded from there by
+;;; utf8->string (in C), so only the string itself is allocated.
 
 (define key-buckets 512)                ; a power of two
 (define key-table (make-vector key-buckets '()))
@@ -377,7 +379,18 @@ Maps (association lists) are written in list order, hash tables in key order."
 (define key-limit 2048)                 ; keys kept at most, so memory stays bounded
 (define key-max-length 64)              ; longer keys are never interned
 
-(define short-string 16)
+(define scratch-max 64)
+
+(define (make-scratch)
+  "Return a vector whose element N is a bytevector of N bytes, N up to `scratch-max'."
+  (let ((v (make-vector (+ scratch-max 1))))
+    (do ((n 0 (+ n 1))) ((> n scratch-max) v)
+      (vector-set! v n (make-bytevector n)))))
+
+(define spare-scratch
+  ;; One set of scratch bytevectors, taken by an unpack and given back when it returns
+  ;; (an unpack that raises drops it); an unpack that finds none makes its own.
+  (make-atomic-box #f))
 
 (define (ascii-string bv at n)
   "Return the N bytes of BV at AT as a new string, or #f when one is not ASCII."
@@ -488,21 +501,25 @@ Return two values: the value and the number of bytes it took."
       (when (> (* n per-item) limit)
         (msgpack-fail (offset) "~a of length ~a but only ~a bytes can follow"
                       what n limit))))
+  (define scratch (or (atomic-box-swap! spare-scratch #f) (make-scratch)))
   (define (text n)
     (check-length n 1 "str")
     (let ((at pos))
       (set! text-start (offset))
       (set! pos (+ pos n))
-      ;; Short strings are built char by char (less to allocate); longer ones are
-      ;; faster through utf8->string, in C.
-      (or (and (<= n short-string) (ascii-string bv at n))
-          (utf8-string bv at n))))
+      (text-at at n)))
   (define (key-text n)
     (check-length n 1 "str")
     (let ((at pos))
       (set! text-start (offset))
       (set! pos (+ pos n))
-      (or (interned-key bv at n) (ascii-string bv at n) (utf8-string bv at n))))
+      (or (interned-key bv at n) (text-at at n))))
+  (define (text-at at n)
+    (if (<= n scratch-max)
+        (let ((bytes (vector-ref scratch n)))
+          (bytevector-copy! bv at bytes 0 n)
+          (utf8->string bytes))
+        (utf8-string bv at n)))
   (define (blob n)
     (check-length n 1 "bin")
     (let ((out (make-bytevector n)))
@@ -585,6 +602,7 @@ Return two values: the value and the number of bytes it took."
   (let ((v (catch 'decoding-error
              (lambda () (value 1))
              (lambda _ (msgpack-fail text-start "str is not valid UTF-8")))))
+    (atomic-box-set! spare-scratch scratch)
     (values v (- pos start))))
 
 (define-decoder (unpack-port* port)
