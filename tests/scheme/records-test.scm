@@ -2,6 +2,7 @@
 
 (use-modules (srfi srfi-64)
              (srfi srfi-19)
+             (ice-9 format)
              (test-support)
              (deploy-ledger core types)
              (deploy-ledger plugins ml-predictor msgpack)
@@ -44,6 +45,13 @@
      (environment . "production") (deployment-type . canary) (started . 1771934400)
      (completed . #f) (status . in-progress) (initiator . "alice")
      (metadata (ticket . "OPS-7") (replicas . 3)) (parent-id . #f))))
+
+(let ((before (assq-ref (gc-stats) 'heap-total-allocated)))
+  (do ((i 0 (+ i 1))) ((= i 200)) (deployment->wire event))
+  (let ((per-call (/ (- (assq-ref (gc-stats) 'heap-total-allocated) before) 200.0)))
+    ;; 3.7 KB when each accessor's name was built and looked up again per call.
+    (test-assert (format #f "converting a record allocates under 1.5 KB (~a bytes)" (round per-call))
+      (< per-call 1500))))
 
 (test-equal "a TAI time is read as UTC"
   '(("started" . 1771934400))

@@ -64,15 +64,27 @@
                (hashq-set! ledger-procedures name procedure)
                procedure)))))
 
+(define field-accessors
+  ;; PREFIX -> the list of (FIELD . ACCESSOR) found for it, made once per prefix.
+  (make-hash-table))
+
+(define (accessors-of prefix fields)
+  "Return the (FIELD . ACCESSOR) pairs of the FIELDS whose accessor PREFIX-FIELD exists."
+  (or (hashq-ref field-accessors prefix)
+      (let ((found (filter-map (lambda (field)
+                                 (let ((accessor (ledger-ref (symbol-append prefix field))))
+                                   (and accessor (cons field accessor))))
+                               fields)))
+        (hashq-set! field-accessors prefix found)
+        found)))
+
 (define (record->alist value predicate-name prefix fields)
   "Return VALUE, a ledger record, as an alist of FIELDS read through the accessors
 named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
   (let ((predicate (ledger-ref predicate-name)))
     (and predicate (predicate value)
-         (filter-map (lambda (field)
-                       (let ((accessor (ledger-ref (symbol-append prefix field))))
-                         (and accessor (cons field (accessor value)))))
-                     fields))))
+         (map (lambda (entry) (cons (car entry) ((cdr entry) value)))
+              (accessors-of prefix fields)))))
 
 (define deployment-fields
   '(id service-name version environment deployment-type started completed status
