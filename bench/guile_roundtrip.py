@@ -1,6 +1,6 @@
 """Guile -> daemon -> Guile round trip of predict-deployment-outcome, next to the Python client.
 
-Usage: .venv/bin/python bench/guile_roundtrip.py [--db STORE] [--calls N] [--warmup N]
+Usage: .venv/bin/python bench/guile_roundtrip.py [--db STORE] [--calls N] [--warmup N] [--guile-env NAME=VALUE ...]
 
 Without --db, a demo history is generated, ingested and trained in a temporary store. For two
 placements, un-pinned and pinned to one CPU (`taskset -c 0`, daemon and clients alike), the
@@ -12,8 +12,9 @@ msgpack encode/decode time per request/reply, and what Guile's garbage collector
 timed calls (collections per 1000 calls, mean stop-the-world pause, bytes allocated per call:
 figures that, unlike latencies, do not move with the machine's load). Each client first makes
 --warmup untimed calls (default 300; Guile's JIT compiles a procedure after about 1000 entries or
-loop iterations, so a larger warm-up measures fully compiled code). The machine's load (`uptime`)
-is printed next to the figures.
+loop iterations, so a larger warm-up measures fully compiled code). --guile-env sets a variable for
+the Guile client only, e.g. GC_INITIAL_HEAP_SIZE=32M to see the effect of a larger heap on its
+collections. The machine's load (`uptime`) is printed next to the figures.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def start_daemon(prefix: list[str], store: Path, endpoint: str, log: Path) -> su
 
 
 def run_placement(name: str, prefix: list[str], store: Path, service: str, calls: int, work: Path,
-                  warmup: int) -> dict:
+                  warmup: int, guile_env: dict[str, str]) -> dict:
     endpoint = f"ipc://{work / (name + '.sock')}"
     daemon = start_daemon(prefix, store, endpoint, work / f"{name}.log")
     rounds: dict[str, list[dict]] = {"guile": [], "python": []}
@@ -124,7 +125,8 @@ def run_placement(name: str, prefix: list[str], store: Path, service: str, calls
             guile = subprocess.run(prefix + ["guile", "-L", str(ROOT / "scheme"),
                                              str(ROOT / "bench" / "guile_roundtrip.scm"), endpoint, service, str(calls),
                                              str(warmup)],
-                                   capture_output=True, text=True, check=True, cwd=ROOT)
+                                   capture_output=True, text=True, check=True, cwd=ROOT,
+                                   env={**os.environ, **guile_env})
             python = subprocess.run(prefix + [sys.executable, __file__, "--python-client", endpoint, service, str(calls),
                                               str(warmup)],
                                     capture_output=True, text=True, check=True, cwd=ROOT)
@@ -151,6 +153,8 @@ def main() -> None:
     parser.add_argument("--service", help="service to ask about (default: the demo's first)")
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=300, help="untimed calls before the timed ones (default 300)")
+    parser.add_argument("--guile-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the Guile client only (repeatable)")
     parser.add_argument("--python-client", nargs=4, metavar=("ENDPOINT", "SERVICE", "CALLS", "WARMUP"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -167,11 +171,14 @@ def main() -> None:
         placements = [("un-pinned", [])]
         if shutil.which("taskset"):
             placements.append(("pinned cpu0", ["taskset", "-c", "0"]))
+        guile_env = dict(item.split("=", 1) for item in args.guile_env)
         print(f"store: {note}; service {service}; {args.calls} calls per client per round after "
-              f"{args.warmup} untimed, {ROUNDS} rounds (medians)")
+              f"{args.warmup} untimed, {ROUNDS} rounds (medians)"
+              + (f"; Guile run with {' '.join(args.guile_env)}" if guile_env else ""))
         print(f"{'placement':<12} {'client':<7} {'outcome':<18} {'p50 us':>8} {'p99 us':>9} {'client CPU us/call':>19}")
         for name, prefix in placements:
-            result = run_placement(name.split()[0], prefix, store, service, args.calls, work, args.warmup)
+            result = run_placement(name.split()[0], prefix, store, service, args.calls, work, args.warmup,
+                                   guile_env)
             for client in ("guile", "python"):
                 f = result[client]
                 print(f"{name:<12} {client:<7} {f['outcome']:<18} {float(f['p50_us']):>8.1f} {float(f['p99_us']):>9.1f} "
