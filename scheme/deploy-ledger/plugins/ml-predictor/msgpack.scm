@@ -412,10 +412,11 @@ Maps (association lists) are written in list order, hash tables in key order."
 
 (define (same-bytes? a b at n)
   "Return true when bytevector A, of length N, holds the N bytes of B at AT.
-Compares four bytes at a time (fixnums, never allocated)."
+Compares four bytes at a time (fixnums, never allocated), read little-endian:
+the native-order readers want aligned indices, which keys in a payload are not."
   (let words ((i 0))
     (if (<= (+ i 4) n)
-        (and (= (bytevector-u32-native-ref a i) (bytevector-u32-native-ref b (+ at i)))
+        (and (= (bytevector-u32-ref a i (endianness little)) (bytevector-u32-ref b (+ at i) (endianness little)))
              (words (+ i 4)))
         (let bytes ((i i))
           (or (= i n)
@@ -426,7 +427,7 @@ Compares four bytes at a time (fixnums, never allocated)."
   "Return a hash of the N bytes of BV at AT, or #f when one of them is not ASCII."
   (let words ((i 0) (h n))
     (if (<= (+ i 4) n)
-        (let ((word (bytevector-u32-native-ref bv (+ at i))))
+        (let ((word (bytevector-u32-ref bv (+ at i) (endianness little))))
           (and (zero? (logand word #x80808080))
                (words (+ i 4) (logand (+ (* h 31) word) #xffffff))))
         (let bytes ((i i) (h h))
