@@ -1,6 +1,6 @@
 """Guile -> daemon -> Guile round trip of predict-deployment-outcome, next to the Python client.
 
-Usage: .venv/bin/python bench/guile_roundtrip.py [--db STORE] [--calls N]
+Usage: .venv/bin/python bench/guile_roundtrip.py [--db STORE] [--calls N] [--warmup N] [--guile-env NAME=VALUE ...]
 
 Without --db, a demo history is generated, ingested and trained in a temporary store. For two
 placements, un-pinned and pinned to one CPU (`taskset -c 0`, daemon and clients alike), the
@@ -8,7 +8,13 @@ script starts `predictor serve` on a fresh ipc endpoint, then times the same `pr
 from Guile (bench/guile_roundtrip.scm, through the plugin) and from Python
 (`predictor.client.Client`), alternating for three rounds in the same run, and prints the
 median over rounds of p50/p99 in microseconds, the Guile/Python p50 ratio, and the plugin's
-msgpack encode/decode time per request/reply. The machine's load (`uptime`) is printed next to the figures.
+msgpack encode/decode time per request/reply, and what Guile's garbage collector cost over the
+timed calls (collections per 1000 calls, mean stop-the-world pause, bytes allocated per call:
+figures that, unlike latencies, do not move with the machine's load). Each client first makes
+--warmup untimed calls (default 300; Guile's JIT compiles a procedure after about 1000 entries or
+loop iterations, so a larger warm-up measures fully compiled code). --guile-env sets a variable for
+the Guile client only, e.g. GC_INITIAL_HEAP_SIZE=32M to see the effect of a larger heap on its
+collections. The machine's load (`uptime`) is printed next to the figures.
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ def build_store(directory: Path) -> tuple[Path, str, str]:
     return path, history.deployments[0]["service"], note
 
 
-def python_client_run(endpoint: str, service: str, calls: int) -> None:
+def python_client_run(endpoint: str, service: str, calls: int, warmup: int = 300) -> None:
     """Time CALLS predict calls through predictor.client and print KEY=VALUE figures."""
     from predictor.client import Client
     from predictor.errors import RemoteError
@@ -67,7 +73,7 @@ def python_client_run(endpoint: str, service: str, calls: int) -> None:
     params = {"deployment": dict(DEPLOYMENT, service=service)}
     outcome = "ok"
     samples = []
-    warm = min(300, calls)
+    warm = min(warmup, calls)
     with Client(endpoint) as client:
         for i in range(warm + calls):
             if i == warm:
@@ -109,16 +115,20 @@ def start_daemon(prefix: list[str], store: Path, endpoint: str, log: Path) -> su
     raise SystemExit("the daemon did not load its models within 120 s")
 
 
-def run_placement(name: str, prefix: list[str], store: Path, service: str, calls: int, work: Path) -> dict:
+def run_placement(name: str, prefix: list[str], store: Path, service: str, calls: int, work: Path,
+                  warmup: int, guile_env: dict[str, str]) -> dict:
     endpoint = f"ipc://{work / (name + '.sock')}"
     daemon = start_daemon(prefix, store, endpoint, work / f"{name}.log")
     rounds: dict[str, list[dict]] = {"guile": [], "python": []}
     try:
         for _ in range(ROUNDS):  # alternate the clients so a change of load hits both alike
             guile = subprocess.run(prefix + ["guile", "-L", str(ROOT / "scheme"),
-                                             str(ROOT / "bench" / "guile_roundtrip.scm"), endpoint, service, str(calls)],
-                                   capture_output=True, text=True, check=True, cwd=ROOT)
-            python = subprocess.run(prefix + [sys.executable, __file__, "--python-client", endpoint, service, str(calls)],
+                                             str(ROOT / "bench" / "guile_roundtrip.scm"), endpoint, service, str(calls),
+                                             str(warmup)],
+                                   capture_output=True, text=True, check=True, cwd=ROOT,
+                                   env={**os.environ, **guile_env})
+            python = subprocess.run(prefix + [sys.executable, __file__, "--python-client", endpoint, service, str(calls),
+                                              str(warmup)],
                                     capture_output=True, text=True, check=True, cwd=ROOT)
             rounds["guile"].append(figures([line for line in guile.stdout.splitlines() if line.startswith("guile ")][0]))
             rounds["python"].append(figures([line for line in python.stdout.splitlines() if line.startswith("python ")][0]))
@@ -132,7 +142,7 @@ def median_figures(runs: list[dict]) -> dict:
     """Return the per-key median over RUNS (numbers) and the last run's text values."""
     merged = dict(runs[-1])
     for key in runs[-1]:
-        if key.endswith("_us"):
+        if key.endswith("_us") or key in ("gc_per_1000", "alloc_per_call"):
             merged[key] = f"{statistics.median(float(run[key]) for run in runs):.2f}"
     return merged
 
@@ -142,11 +152,15 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="a store with a trained model (default: build a demo one)")
     parser.add_argument("--service", help="service to ask about (default: the demo's first)")
     parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--python-client", nargs=3, metavar=("ENDPOINT", "SERVICE", "CALLS"), help=argparse.SUPPRESS)
+    parser.add_argument("--warmup", type=int, default=300, help="untimed calls before the timed ones (default 300)")
+    parser.add_argument("--guile-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the Guile client only (repeatable)")
+    parser.add_argument("--python-client", nargs=4, metavar=("ENDPOINT", "SERVICE", "CALLS", "WARMUP"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.python_client:
-        endpoint, service, calls = args.python_client
-        python_client_run(endpoint, service, int(calls))
+        endpoint, service, calls, warmup = args.python_client
+        python_client_run(endpoint, service, int(calls), int(warmup))
         return
     work = Path(tempfile.mkdtemp(prefix="guile-bench-"))
     try:
@@ -157,11 +171,14 @@ def main() -> None:
         placements = [("un-pinned", [])]
         if shutil.which("taskset"):
             placements.append(("pinned cpu0", ["taskset", "-c", "0"]))
-        print(f"store: {note}; service {service}; {args.calls} calls per client per round, "
-              f"{ROUNDS} rounds (medians)")
+        guile_env = dict(item.split("=", 1) for item in args.guile_env)
+        print(f"store: {note}; service {service}; {args.calls} calls per client per round after "
+              f"{args.warmup} untimed, {ROUNDS} rounds (medians)"
+              + (f"; Guile run with {' '.join(args.guile_env)}" if guile_env else ""))
         print(f"{'placement':<12} {'client':<7} {'outcome':<18} {'p50 us':>8} {'p99 us':>9} {'client CPU us/call':>19}")
         for name, prefix in placements:
-            result = run_placement(name.split()[0], prefix, store, service, args.calls, work)
+            result = run_placement(name.split()[0], prefix, store, service, args.calls, work, args.warmup,
+                                   guile_env)
             for client in ("guile", "python"):
                 f = result[client]
                 print(f"{name:<12} {client:<7} {f['outcome']:<18} {float(f['p50_us']):>8.1f} {float(f['p99_us']):>9.1f} "
@@ -170,6 +187,9 @@ def main() -> None:
             print(f"{name:<12} Guile/Python p50 ratio {float(g['p50_us']) / float(p['p50_us']):.2f}; "
                   f"Guile codec: encode request {g['encode_us']} us, decode reply {g['decode_us']} us "
                   f"({g['request_bytes']}-byte request)")
+            print(f"{name:<12} Guile GC: {float(g['gc_per_1000']):.2f} collections per 1000 calls, "
+                  f"{float(g['gc_pause_us']) / 1000:.1f} ms each, {float(g['alloc_per_call']):.0f} bytes "
+                  f"allocated per call")
         print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     finally:
         shutil.rmtree(work, ignore_errors=True)

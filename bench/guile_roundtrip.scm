@@ -1,7 +1,10 @@
 ;;; guile_roundtrip.scm -- time predict-deployment-outcome from Guile, and the msgpack codec
 ;;;
-;;; Usage: guile -L scheme bench/guile_roundtrip.scm ENDPOINT SERVICE CALLS
-;;; Prints one line of KEY=VALUE figures (microseconds) for bench/guile_roundtrip.py.
+;;; Usage: guile -L scheme bench/guile_roundtrip.scm ENDPOINT SERVICE CALLS [WARMUP]
+;;; Prints one line of KEY=VALUE figures (microseconds) for bench/guile_roundtrip.py,
+;;; with what the timed calls cost the garbage collector: collections per 1000 calls,
+;;; milliseconds per collection (the world is stopped meanwhile) and bytes allocated
+;;; per call, from (gc-stats).
 
 (use-modules (ice-9 format)
              (rnrs bytevectors)
@@ -10,9 +13,10 @@
              (deploy-ledger plugins ml-predictor protocol)
              (deploy-ledger plugins ml-predictor records))
 
-(define-values (endpoint service calls)
+(define-values (endpoint service calls warmup)
   (let ((args (cdr (command-line))))
-    (values (car args) (cadr args) (string->number (caddr args)))))
+    (values (car args) (cadr args) (string->number (caddr args))
+            (if (pair? (cdddr args)) (string->number (cadddr args)) 300))))
 
 (define deployment
   ;; The fields the ledger sends, plus a few the wire Deployment knows: 15 in all.
@@ -62,9 +66,24 @@
 
 (define ns->us (lambda (ns) (/ ns 1000.0)))
 
+(define (gc-stat key) (assq-ref (gc-stats) key))
+
+(define gc-figures #f)                 ; (collections bytes-allocated gc-seconds)
+
+(define (time-calls/gc n)
+  (let ((collections (gc-stat 'gc-times))
+        (allocated (gc-stat 'heap-total-allocated))
+        (gc-time (gc-stat 'gc-time-taken)))
+    (let ((samples (time-calls n)))
+      (set! gc-figures
+            (list (- (gc-stat 'gc-times) collections)
+                  (- (gc-stat 'heap-total-allocated) allocated)
+                  (/ (- (gc-stat 'gc-time-taken) gc-time) internal-time-units-per-second 1.0)))
+      samples)))
+
 (parameterize ((ml-predictor-endpoint endpoint))
-  (time-calls (min 300 calls))                 ; warm up
-  (let* ((samples (time-calls calls))
+  (time-calls (min warmup calls))              ; warm up
+  (let* ((samples (time-calls/gc calls))
          (params `(("deployment" . ,(deployment->wire deployment))))
          (request (encode-request "guile-1-1" "predict" params #:deadline-ms 2000))
          (reply (pack `(("protocol" . 1) ("id" . "guile-1-1") ("ok" . #t)
@@ -73,12 +92,15 @@
                          ("factors" . #((("feature" . "change_size") ("value" . 120)
                                          ("contribution" . 0.05) ("description" . "large change"))))
                          ("similar_deployments" . #()) ("model_version" . "failure-1"))))))
-    (format #t "guile outcome=~a calls=~a p50_us=~,1f p99_us=~,1f cpu_us=~,1f encode_us=~,2f decode_us=~,2f request_bytes=~a~%"
+    (format #t "guile outcome=~a calls=~a p50_us=~,1f p99_us=~,1f cpu_us=~,1f gc_per_1000=~,2f gc_pause_us=~,0f alloc_per_call=~,0f encode_us=~,2f decode_us=~,2f request_bytes=~a~%"
             outcome calls
             (ns->us (percentile samples 0.5)) (ns->us (percentile samples 0.99)) cpu-us-per-call
+            (* 1000.0 (/ (car gc-figures) calls))
+            (if (zero? (car gc-figures)) 0 (* 1e6 (/ (caddr gc-figures) (car gc-figures))))
+            (/ (cadr gc-figures) calls 1.0)
             (per-op-us 5000 (lambda ()
                               (encode-request "guile-1-1" "predict"
                                               `(("deployment" . ,(deployment->wire deployment)))
                                               #:deadline-ms 2000)))
-            (per-op-us 5000 (lambda () (wire->scheme (reply-result (decode-reply reply endpoint)))))
+            (per-op-us 5000 (lambda () (wire->scheme! (reply-result (decode-reply reply endpoint)))))
             (bytevector-length request))))

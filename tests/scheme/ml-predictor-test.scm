@@ -112,7 +112,15 @@
       (test-assert "risk-level is one of the four symbols"
         (memq (assq-ref answer 'risk-level) '(low medium high critical)))
       (test-assert "failure-probability is between 0 and 1"
-        (<= 0 (assq-ref answer 'failure-probability) 1))))
+        (<= 0 (assq-ref answer 'failure-probability) 1)))
+    ;; Each collection of Guile's GC stops the caller for milliseconds: the fewer bytes
+    ;; a call allocates, the rarer they are.  A predict call allocated 24 KB before the
+    ;; buffers were reused and replies decoded in place, about 8 KB after.
+    (let ((before (assq-ref (gc-stats) 'heap-total-allocated)))
+      (do ((i 0 (+ i 1))) ((= i 100)) (predict-deployment-outcome event))
+      (let ((per-call (/ (- (assq-ref (gc-stats) 'heap-total-allocated) before) 100.0)))
+        (test-assert (format #f "a predict call allocates under 12 KB (~,0f bytes)" per-call)
+          (< per-call 12000)))))
   (check-answer "suggest-deployment-time" "suggest_time"
                 (lambda ()
                   (suggest-deployment-time service #:environment 'production

@@ -1,6 +1,8 @@
 ;;; msgpack-test.scm -- the msgpack codec against every vector of protocol/vectors/msgpack.json
 
 (use-modules (srfi srfi-64)
+             (ice-9 format)
+             (ice-9 threads)
              (rnrs bytevectors)
              ((rnrs io ports) #:select (open-bytevector-input-port))
              (test-support)
@@ -77,5 +79,92 @@
     (catch #t
       (lambda () (unpack (hex->bytevector "9201c1")))
       (lambda (key exn) (msgpack-error-offset exn)))))
+
+;; A map shaped like a predict reply's result, used for the allocation budget below.
+(define reply-like
+  `(("deployment_id" . "bench-1") ("base_rate" . 0.12) ("model_version" . "failure-20261202T060416Z")
+    ("failure_probability" . 0.107) ("risk_level" . "medium") ("abstained" . #f)
+    ("factors" . ,(make-vector 5 '(("feature" . "past_outcomes") ("value" . 60.0)
+                                   ("contribution" . 0.64)
+                                   ("description" . "60 finished deployments of the service so far raises the risk"))))
+    ("similar_deployments" . ,(make-vector 3 '(("id" . "dep-0000303") ("service" . "inventory")
+                                               ("version" . "6.1.3") ("environment" . "production")
+                                               ("deployment_type" . "canary") ("status" . "success")
+                                               ("started" . 1769005504.0) ("similarity" . 0.0922))))))
+
+(define (allocated-by thunk n)
+  "Return the bytes allocated on the GC heap per call of THUNK, over N calls."
+  (thunk)
+  (let ((before (assq-ref (gc-stats) 'heap-total-allocated)))
+    (do ((i 0 (+ i 1))) ((= i n)) (thunk))
+    (/ (- (assq-ref (gc-stats) 'heap-total-allocated) before) n)))
+
+(test-group "unpacking a bytevector in place"
+  (let ((a (unpack (pack '(("risk_level" . "low")))))
+        (b (unpack (pack '(("risk_level" . "high"))))))
+    (test-equal "the keys of two payloads are equal" (caar a) (caar b))
+    (test-assert "and are the same interned string" (eq? (caar a) (caar b)))
+    (test-assert "which is read-only, so no caller can change it under another"
+      (catch #t (lambda () (string-set! (caar a) 0 #\x) #f) (lambda _ #t)))
+    (test-equal "and still reads back" "risk_level" (caar b)))
+  (let ((long-key (make-string 100 #\k)))
+    (test-equal "a long key (not interned) and non-ASCII keys decode"
+      `((,long-key . 1) ("clé" . 2) ("ключ" . 3) ("k" . 4))
+      (unpack (pack `((,long-key . 1) ("clé" . 2) ("ключ" . 3) ("k" . 4))))))
+  (test-equal "keys differing only in their last word or byte are told apart"
+    '(("abcdefgh" . 1) ("abcdefgi" . 2) ("abcdefghi" . 3) ("abcdefghj" . 4))
+    (unpack (pack '(("abcdefgh" . 1) ("abcdefgi" . 2) ("abcdefghi" . 3) ("abcdefghj" . 4)))))
+  (for-each
+   (lambda (n)
+     (let ((ascii (make-string n #\a))
+           (accented (string-append (make-string (max 0 (- n 2)) #\a) "é")))
+       (test-equal (format #f "strings of ~a bytes, ASCII or not, round-trip" n)
+         (list ascii accented)
+         (vector->list (unpack (pack (vector ascii accented)))))))
+   '(0 1 15 16 17 40))
+  (test-assert "invalid UTF-8 in a short str is refused"
+    (refused? (lambda () (unpack (hex->bytevector "a2c328")))))
+  (test-assert "invalid UTF-8 in a long str is refused"
+    (refused? (lambda () (unpack (hex->bytevector "b4616161616161616161616161616161616161c328")))))
+  (test-assert "invalid UTF-8 in a map key is refused"
+    (refused? (lambda () (unpack (hex->bytevector "81a2c32801")))))
+  (test-assert "a non-str map key is refused"
+    (refused? (lambda () (unpack (hex->bytevector "810101")))))
+  (test-assert "a duplicate interned key is refused"
+    (refused? (lambda () (unpack (hex->bytevector "82a16101a16102")))))
+  (test-equal "a truncated uint16 is refused at the offset of its bytes"
+    2
+    (catch #t
+      (lambda () (unpack (hex->bytevector "91cd01")))
+      (lambda (key exn) (msgpack-error-offset exn))))
+  (test-equal "numbers of every width decode in place"
+    '(255 65535 4294967295 9223372036854775807 -128 -32768 -2147483648 -9223372036854775808 1.5 0.25)
+    (vector->list
+     (unpack (pack (vector 255 65535 4294967295 9223372036854775807 -128 -32768 -2147483648
+                           -9223372036854775808 1.5 0.25)))))
+  (test-equal "a float32 decodes" 1.5 (unpack (hex->bytevector "ca3fc00000")))
+  (test-equal "threads packing and unpacking at once never share a buffer"
+    '(#t #t #t #t)
+    ;; pack's spare buffer and unpack's scratch bytevectors go to one thread at a time.
+    (map join-thread
+         (map (lambda (t)
+                (call-with-new-thread
+                 (lambda ()
+                   ;; Strings of the same lengths in every thread, with different bytes.
+                   (let ((value (make-vector 200 (make-string 20 (integer->char (+ 96 t))))))
+                     (let loop ((i 0))
+                       (or (= i 300)
+                           (and (equal? value (unpack (pack value)))
+                                (loop (+ i 1)))))))))
+              '(1 2 3 4))))
+  (let* ((payload (pack reply-like))
+         (bytes (allocated-by (lambda () (unpack payload)) 200)))
+    ;; 13.9 KB per such reply when every str and float went through a copied bytevector.
+    (test-assert (format #f "a predict-sized reply (~a bytes) allocates under 7 KB to unpack (~a)"
+                         (bytevector-length payload) (round bytes))
+      (< bytes 7000)))
+  (let ((bytes (allocated-by (lambda () (pack reply-like)) 200)))
+    (test-assert (format #f "packing it allocates under 2.5 KB (~a)" (round bytes))
+      (< bytes 2500))))
 
 (test-end "msgpack")

@@ -48,7 +48,49 @@
        (test-equal (format #f "~a bytes" size)
          payload
          (cadr (zmq-receive-frames dealer)))))
-   (list 0 1 4095 4096 65537 (* 3 1024 1024))))
+   ;; Around the socket's send buffer (8192 bytes) too: copied there, or sent in place.
+   (list 0 1 4095 4096 8191 8192 8193 65537 (* 3 1024 1024))))
+
+(test-group "receiving without copying, and many frames"
+  (let ((frames (map (lambda (i) (make-bytevector (* i 100) i)) (iota 7))))
+    ;; Seven frames: more than the socket's four zmq_msg_t slots.
+    (zmq-send-frames dealer frames)
+    (test-equal "seven frames go through the router" 8 (length (echo-once)))
+    (zmq-wait-readable dealer 2000)
+    (test-equal "and come back whole, viewed in place"
+      (map bytevector-length frames)
+      (zmq-call-with-frames dealer (lambda (views) (map bytevector-length views))))
+    (zmq-send-frames dealer frames)
+    (echo-once)
+    (zmq-wait-readable dealer 2000)
+    (test-equal "or copied"
+      frames
+      (zmq-receive-frames dealer)))
+  (zmq-send-frames dealer (list (make-bytevector 0) (string->utf8 "view")))
+  (echo-once)
+  (zmq-wait-readable dealer 2000)
+  (test-equal "PROC's value is returned, built from the views"
+    '(0 "view")
+    (zmq-call-with-frames dealer
+      (lambda (views) (list (bytevector-length (car views)) (utf8->string (cadr views))))))
+  (zmq-send-frames dealer (list (make-bytevector 0) (string->utf8 "boom")))
+  (echo-once)
+  (zmq-wait-readable dealer 2000)
+  (test-equal "a PROC that raises lets the condition through"
+    'boom
+    (catch 'boom
+      (lambda () (zmq-call-with-frames dealer (lambda (views) (throw 'boom))))
+      (lambda (key . args) key)))
+  (zmq-send-frames dealer (list (make-bytevector 0) (string->utf8 "after")))
+  (echo-once)
+  (zmq-wait-readable dealer 2000)
+  (test-equal "and the socket works on"
+    "after"
+    (zmq-call-with-frames dealer (lambda (views) (utf8->string (cadr views)))))
+  (let ((condition (condition-of (lambda () (zmq-call-with-frames dealer car #:dont-wait? #t)))))
+    (test-equal "with nothing waiting and DONT-WAIT?, EAGAIN"
+      EAGAIN
+      (and (zmq-error? condition) (zmq-error-errno condition)))))
 
 (test-group "waiting and errors"
   (let ((start (get-internal-real-time)))

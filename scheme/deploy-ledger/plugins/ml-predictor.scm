@@ -28,6 +28,16 @@
 ;;;   (predict-deployment-outcome d #:fallback '((failure-probability . #f)))
 ;;;   (predict-deployment-outcome d #:fallback (lambda (condition) (log condition) #f))
 ;;;
+;;; Latency and the garbage collector: Guile's collector (BDW-GC) stops the whole
+;;; process for each collection, a few milliseconds for a small program and more as
+;;; its live heap grows, and it collects after a set amount of allocation (about a third
+;;; of the heap).  A call allocates little on the heap (about 8 KB for a predict, mostly
+;;; the answer itself; the codec and the socket reuse their buffers), so in a small
+;;; process a collection falls on about one call in 300.  When the ledger's slowest
+;;; calls matter more than memory, start it with a larger initial heap, e.g.
+;;; GC_INITIAL_HEAP_SIZE=32M in its environment (a BDW-GC setting, read at start-up):
+;;; collections are then several times rarer, at the cost of that much memory.
+;;;
 ;;; Code:
 
 (define-module (deploy-ledger plugins ml-predictor)
@@ -46,7 +56,7 @@
                           call-predictor call-with-fallback no-fallback))
   #:use-module ((deploy-ledger plugins ml-predictor records)
                 #:select (deployment->wire rollback->wire alist->wire value->wire
-                          wire->scheme))
+                          wire->scheme!))
   #:export (;; Before a deployment
             predict-deployment-outcome
             suggest-deployment-time
@@ -79,8 +89,9 @@
 
 (define (ask method params fallback)
   "Call METHOD with wire PARAMS and return its result in Scheme form, or FALLBACK."
+  ;; The result was just decoded and is ours alone: convert it in place.
   (call-with-fallback fallback
-                      (lambda () (wire->scheme (call-predictor method params)))))
+                      (lambda () (wire->scheme! (call-predictor method params)))))
 
 (define (optional-params options . keys-and-values)
   "Return the wire params for KEYS-AND-VALUES (key value ...), leaving out #f values,

@@ -87,41 +87,67 @@
     thunk
     #:unwind? #t))
 
+(define id-prefix #f)                   ; "guile-PID-", made again when the pid changes
+(define id-prefix-pid #f)
+
 (define (next-request-id)
   (set! request-counter (+ request-counter 1))
-  (string-append "guile-" (number->string (getpid)) "-" (number->string request-counter)))
+  (let ((pid (getpid)))
+    (unless (eqv? pid id-prefix-pid)
+      (set! id-prefix (string-append "guile-" (number->string pid) "-"))
+      (set! id-prefix-pid pid)))
+  (string-append id-prefix (number->string request-counter)))
+
+;;; Times are kept as exact integers of internal time units (nanoseconds in Guile 3),
+;;; which, unlike seconds as flonums, are not allocated on the heap.
 
 (define (now)
-  "Return a monotonic time in seconds."
-  (exact->inexact (/ (get-internal-real-time) internal-time-units-per-second)))
+  "Return a monotonic time in internal time units."
+  (get-internal-real-time))
+
+(define units-per-ms (/ internal-time-units-per-second 1000))
+
+(define (seconds->units seconds)
+  (inexact->exact (round (* seconds internal-time-units-per-second))))
+
+(define (units->ms units)
+  "Return UNITS, an exact count of internal time units, as whole milliseconds (floor)."
+  (floor-quotient units units-per-ms))
 
 (define non-idempotent-methods
   ;; Methods never sent twice by the client itself (protocol/SPEC.md, section 6).
   '("record" "feedback" "reload"))
 
+(define (decode-frames endpoint)
+  "Return a procedure that decodes the frames of a reply from ENDPOINT."
+  (lambda (frames)
+    (unless (and (= (length frames) 2) (zero? (bytevector-length (car frames))))
+      (raise-protocol-error endpoint "expected 2 frames (delimiter, payload), found ~a"
+                            (length frames)))
+    (decode-reply (cadr frames) endpoint)))
+
 (define (await-reply socket endpoint id until)
-  "Return the decoded reply to request ID on SOCKET, or #f when time UNTIL passes first."
+  "Return the decoded reply to request ID on SOCKET, or #f when time UNTIL (in
+internal time units) passes first."
   (let wait ()
-    (let ((left-ms (* 1000 (- until (now)))))
-      (and (> left-ms 0)
-           (zmq-wait-readable socket left-ms)
-           (let ((frames (zmq-receive-frames socket #:dont-wait? #t)))
-             (unless (and (= (length frames) 2) (zero? (bytevector-length (car frames))))
-               (discard-socket!)
-               (raise-protocol-error endpoint "expected 2 frames (delimiter, payload), found ~a"
-                                     (length frames)))
-             (let ((reply (on-failure discard-socket!
-                                      (lambda () (decode-reply (cadr frames) endpoint)))))
-               (if (equal? (reply-id reply) id)
-                   reply
-                   ;; A late answer to an earlier attempt: not ours, keep waiting.
-                   (wait))))))))
+    (let ((left (- until (now))))
+      (and (> left 0)
+           ;; Round up: waking before UNTIL would only mean polling once more.
+           (zmq-wait-readable socket (ceiling-quotient left units-per-ms))
+           ;; The payload is decoded straight from libzmq's buffer, then released.
+           (let ((reply (on-failure discard-socket!
+                                    (lambda ()
+                                      (zmq-call-with-frames socket (decode-frames endpoint)
+                                                            #:dont-wait? #t)))))
+             (if (equal? (reply-id reply) id)
+                 reply
+                 ;; A late answer to an earlier attempt: not ours, keep waiting.
+                 (wait)))))))
 
 (define (send-request socket id method params until)
   "Queue request ID on SOCKET without blocking; return #f when it cannot be queued."
   (let ((payload (encode-request id method params
-                                 #:deadline-ms (max 1 (inexact->exact
-                                                       (floor (* 1000 (- until (now)))))))))
+                                 #:deadline-ms (max 1 (units->ms (- until (now)))))))
     (with-exception-handler
         (lambda (condition) #f)
       (lambda ()
@@ -142,7 +168,7 @@ raises `&ml-predictor-remote-error', a reply that breaks the protocol
 `&ml-predictor-protocol-error'."
   (with-mutex lock
     (let* ((start (now))
-           (end (+ start timeout))
+           (end (+ start (seconds->units timeout)))
            (attempts (if (member method non-idempotent-methods) 1 (+ 1 retries))))
       (let attempt ((n 0))
         (let ((remaining (- end (now))))
@@ -150,9 +176,9 @@ raises `&ml-predictor-remote-error', a reply that breaks the protocol
               (raise-unavailable endpoint timeout
                                  (string-append
                                   "waited "
-                                  (number->string (/ (round (* 1000 (- (now) start))) 1000))
+                                  (number->string (/ (units->ms (- (now) start)) 1000.0))
                                   " s, " (number->string n) " attempt(s)"))
-              (let* ((until (+ (now) (/ remaining (- attempts n))))
+              (let* ((until (+ (now) (quotient remaining (- attempts n))))
                      (socket (socket-for endpoint))
                      (id (next-request-id))
                      (reply (and (send-request socket id method params until)

@@ -9,7 +9,8 @@
 ;;;   int    <-> exact integer (int64 range; a uint64 above 2^63-1 is refused)
 ;;;   float  <-> inexact real (always packed as float64, 0xcb; +nan.0, +inf.0 included);
 ;;;              exact non-integer rationals are packed as float64 too
-;;;   str    <-> string (packing also accepts a symbol, sent as its name)
+;;;   str    <-> string (packing also accepts a symbol, sent as its name); map keys
+;;;              unpack as read-only strings shared between calls (see below)
 ;;;   bin    <-> bytevector
 ;;;   array  <-> vector
 ;;;   map    <-> association list of (KEY . VALUE) pairs, KEY a string (or a symbol when
@@ -25,6 +26,11 @@
 ;;; and nesting deeper than `msgpack-max-depth' (the top-level container is level 1).
 ;;; Errors are `&msgpack-error' exceptions (`msgpack-error?') naming the byte offset.
 ;;;
+;;; Unpacking a bytevector allocates little: numbers are read in place, strings built
+;;; from their bytes, and ASCII map keys of up to 64 bytes are interned (the first 2048
+;;; distinct ones), so the keys of every reply are the same read-only strings.  A
+;;; caller needing a key it can change must copy it (`string-copy').
+;;;
 ;;; Code:
 
 (define-module (deploy-ledger plugins ml-predictor msgpack)
@@ -33,6 +39,7 @@
                 #:select (put-bytevector get-u8 get-bytevector-n eof-object?))
   #:use-module ((srfi srfi-11) #:select (let-values))
   #:use-module ((srfi srfi-9) #:select (define-record-type))
+  #:use-module ((ice-9 atomic) #:select (make-atomic-box atomic-box-swap! atomic-box-set!))
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
   #:use-module ((ice-9 exceptions)
                 #:select (make-exception-type make-exception make-exception-with-message
@@ -100,6 +107,13 @@
 ;;;
 ;;; Packing: into a growing bytevector, no port per value.
 ;;;
+;;; The bytevector packed into is kept for the next `pack' (one spare, taken by
+;;; whichever thread packs next, so threads never share it) unless it grew above
+;;; `spare-limit'; ASCII strings are copied into it char by char, without the
+;;; intermediate bytevector of `string->utf8'.
+
+(define spare (make-atomic-box #f))
+(define spare-limit 65536)
 
 (define (hash-table->sorted-alist table)
   (sort (hash-map->list cons table)
@@ -112,7 +126,7 @@
 (define (pack value)
   "Return a bytevector holding VALUE in msgpack, smallest format per family.
 Maps (association lists) are written in list order, hash tables in key order."
-  (define buffer (make-bytevector 256))
+  (define buffer (or (atomic-box-swap! spare #f) (make-bytevector 1024)))
   (define pos 0)
   (define (room! n)
     (let ((size (bytevector-length buffer)))
@@ -171,10 +185,23 @@ Maps (association lists) are written in list order, hash tables in key order."
     (bytevector-u8-set! buffer pos #xcb)
     (bytevector-ieee-double-set! buffer (+ pos 1) (exact->inexact x) (endianness big))
     (set! pos (+ pos 9)))
+  (define (ascii? text n)
+    (let loop ((i 0))
+      (or (= i n)
+          (and (< (char->integer (string-ref text i)) 128)
+               (loop (+ i 1))))))
   (define (string! text)
-    (let ((utf8 (string->utf8 text)))
-      (header! (bytevector-length utf8) #xa0 31 #xd9 #xda #xdb)
-      (bytes! utf8)))
+    (let ((n (string-length text)))
+      (if (ascii? text n)
+          (begin
+            (header! n #xa0 31 #xd9 #xda #xdb)
+            (room! n)
+            (do ((i 0 (+ i 1))) ((= i n))
+              (bytevector-u8-set! buffer (+ pos i) (char->integer (string-ref text i))))
+            (set! pos (+ pos n)))
+          (let ((utf8 (string->utf8 text)))
+            (header! (bytevector-length utf8) #xa0 31 #xd9 #xda #xdb)
+            (bytes! utf8)))))
   (define (key! key)
     (cond ((string? key) (string! key))
           ((symbol? key) (string! (symbol->string key)))
@@ -218,6 +245,8 @@ Maps (association lists) are written in list order, hash tables in key order."
   (value! value 0)
   (let ((out (make-bytevector pos)))
     (bytevector-copy! buffer 0 out 0 pos)
+    (when (<= (bytevector-length buffer) spare-limit)
+      (atomic-box-set! spare buffer))
     out))
 
 (define (pack-to-port value port)
@@ -333,21 +362,249 @@ Maps (association lists) are written in list order, hash tables in key order."
                (lambda _ (msgpack-fail text-start "str is not valid UTF-8")))))
       (values v pos))))
 
-(define-decoder (unpack-bytevector bv start end)
-  (lambda (bv start end pos advance!)
-    (let ((i (+ start pos)))
-      (when (>= i end)
-        (msgpack-fail pos "truncated input: need 1 more byte"))
-      (advance!)
-      (bytevector-u8-ref bv i)))
-  (lambda (bv start end pos n)
-    (let ((i (+ start pos)))
-      (when (> (+ i n) end)
-        (msgpack-fail pos "truncated input: need ~a bytes, ~a left" n (- end i)))
-      (let ((out (make-bytevector n)))
-        (bytevector-copy! bv i out 0 n)
-        out)))
-  (lambda (bv start end pos) (- end start pos)))
+;;;
+;;; Unpacking from a bytevector: reads in place, no copy per value.
+;;;
+;;; The decoder above serves ports.  A payload that is already in memory is read where
+;;; it lies: numbers straight from the bytevector, strings built from their bytes, and
+;;; only bin values copied.  Every length is still checked against the bytes that are
+;;; left before anything is allocated.  Map keys, the same handful of names in every
+;;; reply, are interned: see `interned-key'.  A str of up to `scratch-max' bytes is
+;;; copied into a kept bytevector of its exact length and decoded from there by
+;;; utf8->string (in C), so only the string itself is allocated.
+
+(define key-buckets 512)                ; a power of two
+(define key-table (make-vector key-buckets '()))
+(define key-count 0)
+(define key-limit 2048)                 ; keys kept at most, so memory stays bounded
+(define key-max-length 64)              ; longer keys are never interned
+
+(define scratch-max 64)
+
+(define (make-scratch)
+  "Return a vector whose element N is a bytevector of N bytes, N up to `scratch-max'."
+  (let ((v (make-vector (+ scratch-max 1))))
+    (do ((n 0 (+ n 1))) ((> n scratch-max) v)
+      (vector-set! v n (make-bytevector n)))))
+
+(define spare-scratch
+  ;; One set of scratch bytevectors, taken by an unpack and given back when it returns
+  ;; (an unpack that raises drops it); an unpack that finds none makes its own.
+  (make-atomic-box #f))
+
+(define (ascii-string bv at n)
+  "Return the N bytes of BV at AT as a new string, or #f when one is not ASCII."
+  (let ((text (make-string n)))
+    (let loop ((i 0))
+      (if (= i n)
+          text
+          (let ((byte (bytevector-u8-ref bv (+ at i))))
+            (and (< byte 128)
+                 (begin
+                   (string-set! text i (integer->char byte))
+                   (loop (+ i 1)))))))))
+
+(define (utf8-string bv at n)
+  "Return the N bytes of BV at AT decoded as UTF-8 (raising decoding-error if invalid)."
+  (let ((bytes (make-bytevector n)))
+    (bytevector-copy! bv at bytes 0 n)
+    (utf8->string bytes)))
+
+(define (same-bytes? a b at n)
+  "Return true when bytevector A, of length N, holds the N bytes of B at AT.
+Compares four bytes at a time (fixnums, never allocated), read little-endian:
+the native-order readers want aligned indices, which keys in a payload are not."
+  (let words ((i 0))
+    (if (<= (+ i 4) n)
+        (and (= (bytevector-u32-ref a i (endianness little)) (bytevector-u32-ref b (+ at i) (endianness little)))
+             (words (+ i 4)))
+        (let bytes ((i i))
+          (or (= i n)
+              (and (= (bytevector-u8-ref a i) (bytevector-u8-ref b (+ at i)))
+                   (bytes (+ i 1))))))))
+
+(define (ascii-hash bv at n)
+  "Return a hash of the N bytes of BV at AT, or #f when one of them is not ASCII."
+  (let words ((i 0) (h n))
+    (if (<= (+ i 4) n)
+        (let ((word (bytevector-u32-ref bv (+ at i) (endianness little))))
+          (and (zero? (logand word #x80808080))
+               (words (+ i 4) (logand (+ (* h 31) word) #xffffff))))
+        (let bytes ((i i) (h h))
+          (if (= i n)
+              h
+              (let ((byte (bytevector-u8-ref bv (+ at i))))
+                (and (< byte 128)
+                     (bytes (+ i 1) (logand (+ (* h 31) byte) #xffffff)))))))))
+
+(define (interned-key bv at n)
+  "Return the ASCII string in the N bytes of BV at AT as a shared, read-only string,
+or #f when those bytes are not ASCII or N is above `key-max-length'.  The table is
+shared by all threads: a race can at worst lose an entry, which is made again."
+  (let ((h (and (<= n key-max-length) (ascii-hash bv at n))))
+    (and h
+         (let* ((bucket (logand h (- key-buckets 1)))
+                (entries (vector-ref key-table bucket)))
+           ;; Each entry is (BYTES . KEY): the key's bytes, then the key.
+           (let find ((rest entries))
+             (cond ((null? rest)
+                    ;; A symbol's name is a read-only string: nobody can change the
+                    ;; shared copy under another caller.
+                    (let ((key (symbol->string (string->symbol (ascii-string bv at n))))
+                          (bytes (make-bytevector n)))
+                      (bytevector-copy! bv at bytes 0 n)
+                      (when (< key-count key-limit)
+                        (set! key-count (+ key-count 1))
+                        (vector-set! key-table bucket (cons (cons bytes key) entries)))
+                      key))
+                   ((let ((bytes (caar rest)))
+                      (and (= (bytevector-length bytes) n) (same-bytes? bytes bv at n)))
+                    (cdar rest))
+                   (else (find (cdr rest)))))))))
+
+(define (unpack-bytevector bv start end)
+  "Decode the value of BV that begins at START, reading no byte at or after END.
+Return two values: the value and the number of bytes it took."
+  (define pos start)                    ; index of the next byte in BV
+  (define max-depth (msgpack-max-depth))
+  (define text-start 0)                 ; offset of the str being decoded, for errors
+  (define (offset) (- pos start))
+  (define (need n)
+    (when (> (+ pos n) end)
+      (msgpack-fail (offset) "truncated input: need ~a bytes, ~a left" n (- end pos))))
+  (define (u8)
+    (when (>= pos end)
+      (msgpack-fail (offset) "truncated input: need 1 more byte"))
+    (let ((byte (bytevector-u8-ref bv pos)))
+      (set! pos (+ pos 1))
+      byte))
+  (define-syntax-rule (fixed width ref)
+    ;; The WIDTH-byte number at POS, read with (REF bv pos), then skipped.
+    (begin
+      (need width)
+      (let ((n (ref bv pos)))
+        (set! pos (+ pos width))
+        n)))
+  (define (be width)
+    (case width
+      ((1) (u8))
+      ((2) (fixed 2 (lambda (bv at) (bytevector-u16-ref bv at (endianness big)))))
+      ((4) (fixed 4 (lambda (bv at) (bytevector-u32-ref bv at (endianness big)))))
+      (else (fixed 8 (lambda (bv at) (bytevector-u64-ref bv at (endianness big)))))))
+  (define (signed width)
+    (case width
+      ((1) (fixed 1 bytevector-s8-ref))
+      ((2) (fixed 2 (lambda (bv at) (bytevector-s16-ref bv at (endianness big)))))
+      ((4) (fixed 4 (lambda (bv at) (bytevector-s32-ref bv at (endianness big)))))
+      (else (fixed 8 (lambda (bv at) (bytevector-s64-ref bv at (endianness big)))))))
+  (define (check-length n per-item what)
+    (let ((limit (- end pos)))
+      (when (> (* n per-item) limit)
+        (msgpack-fail (offset) "~a of length ~a but only ~a bytes can follow"
+                      what n limit))))
+  (define scratch (or (atomic-box-swap! spare-scratch #f) (make-scratch)))
+  (define (text n)
+    (check-length n 1 "str")
+    (let ((at pos))
+      (set! text-start (offset))
+      (set! pos (+ pos n))
+      (text-at at n)))
+  (define (key-text n)
+    (check-length n 1 "str")
+    (let ((at pos))
+      (set! text-start (offset))
+      (set! pos (+ pos n))
+      (or (interned-key bv at n) (text-at at n))))
+  (define (text-at at n)
+    (if (<= n scratch-max)
+        (let ((bytes (vector-ref scratch n)))
+          (bytevector-copy! bv at bytes 0 n)
+          (utf8->string bytes))
+        (utf8-string bv at n)))
+  (define (blob n)
+    (check-length n 1 "bin")
+    (let ((out (make-bytevector n)))
+      (bytevector-copy! bv pos out 0 n)
+      (set! pos (+ pos n))
+      out))
+  (define (check-depth depth)
+    (when (> depth max-depth)
+      (msgpack-fail (offset) "nesting deeper than ~a levels" max-depth)))
+  (define (array n depth)
+    (check-depth depth)
+    (check-length n 1 "array")
+    (let ((v (make-vector n)))
+      (let loop ((i 0))
+        (when (< i n)
+          (vector-set! v i (value (+ depth 1)))
+          (loop (+ i 1))))
+      v))
+  (define (key depth)
+    ;; A map key: a str (fixstr, str8, str16 or str32), interned; anything else is
+    ;; decoded as usual so the error can show it.
+    (let ((tag (if (< pos end) (bytevector-u8-ref bv pos) -1)))
+      (cond ((and (>= tag #xa0) (< tag #xc0)) (set! pos (+ pos 1)) (key-text (- tag #xa0)))
+            ((= tag #xd9) (set! pos (+ pos 1)) (key-text (be 1)))
+            ((= tag #xda) (set! pos (+ pos 1)) (key-text (be 2)))
+            ((= tag #xdb) (set! pos (+ pos 1)) (key-text (be 4)))
+            (else (value depth)))))
+  (define (entries n depth)
+    (check-depth depth)
+    (check-length n 2 "map")
+    (let ((seen (and (> n 8) (make-hash-table n))))
+      (let loop ((i 0) (acc '()))
+        (if (= i n)
+            (reverse! acc)
+            (let* ((at (offset)) (k (key (+ depth 1))))
+              (unless (string? k)
+                (msgpack-fail at "map key must be a str, found ~s" k))
+              (when (if seen (hash-ref seen k) (assoc k acc))
+                (msgpack-fail at "duplicate map key ~s" k))
+              (when seen (hash-set! seen k #t))
+              (loop (+ i 1) (cons (cons k (value (+ depth 1))) acc)))))))
+  (define (value depth)
+    (let* ((at (offset)) (tag (u8)))
+      (cond ((< tag #x80) tag)
+            ((>= tag #xe0) (- tag 256))
+            ((< tag #x90) (entries (- tag #x80) depth))
+            ((< tag #xa0) (array (- tag #x90) depth))
+            ((< tag #xc0) (text (- tag #xa0)))
+            (else
+             (case tag
+               ((#xc0) msgpack-nil)
+               ((#xc2) #f)
+               ((#xc3) #t)
+               ((#xc4) (blob (be 1)))
+               ((#xc5) (blob (be 2)))
+               ((#xc6) (blob (be 4)))
+               ((#xca) (fixed 4 (lambda (bv at) (bytevector-ieee-single-ref bv at (endianness big)))))
+               ((#xcb) (fixed 8 (lambda (bv at) (bytevector-ieee-double-ref bv at (endianness big)))))
+               ((#xcc) (be 1))
+               ((#xcd) (be 2))
+               ((#xce) (be 4))
+               ((#xcf) (let ((n (be 8)))
+                         (if (> n #x7fffffffffffffff)
+                             (msgpack-fail at "uint64 ~a is above the int64 range" n)
+                             n)))
+               ((#xd0) (signed 1))
+               ((#xd1) (signed 2))
+               ((#xd2) (signed 4))
+               ((#xd3) (signed 8))
+               ((#xd9) (text (be 1)))
+               ((#xda) (text (be 2)))
+               ((#xdb) (text (be 4)))
+               ((#xdc) (array (be 2) depth))
+               ((#xdd) (array (be 4) depth))
+               ((#xde) (entries (be 2) depth))
+               ((#xdf) (entries (be 4) depth))
+               ((#xc1) (msgpack-fail at "reserved byte 0xc1"))
+               (else (msgpack-fail at "ext type 0x~a is not part of the protocol"
+                                   (number->string tag 16))))))))
+  (let ((v (catch 'decoding-error
+             (lambda () (value 1))
+             (lambda _ (msgpack-fail text-start "str is not valid UTF-8")))))
+    (atomic-box-set! spare-scratch scratch)
+    (values v (- pos start))))
 
 (define-decoder (unpack-port* port)
   (lambda (port pos advance!)

@@ -31,6 +31,7 @@
             value->wire
             time->epoch
             wire->scheme
+            wire->scheme!
             ledger-types))
 
 ;;;
@@ -63,15 +64,27 @@
                (hashq-set! ledger-procedures name procedure)
                procedure)))))
 
+(define field-accessors
+  ;; PREFIX -> the list of (FIELD . ACCESSOR) found for it, made once per prefix.
+  (make-hash-table))
+
+(define (accessors-of prefix fields)
+  "Return the (FIELD . ACCESSOR) pairs of the FIELDS whose accessor PREFIX-FIELD exists."
+  (or (hashq-ref field-accessors prefix)
+      (let ((found (filter-map (lambda (field)
+                                 (let ((accessor (ledger-ref (symbol-append prefix field))))
+                                   (and accessor (cons field accessor))))
+                               fields)))
+        (hashq-set! field-accessors prefix found)
+        found)))
+
 (define (record->alist value predicate-name prefix fields)
   "Return VALUE, a ledger record, as an alist of FIELDS read through the accessors
 named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
   (let ((predicate (ledger-ref predicate-name)))
     (and predicate (predicate value)
-         (filter-map (lambda (field)
-                       (let ((accessor (ledger-ref (symbol-append prefix field))))
-                         (and accessor (cons field (accessor value)))))
-                     fields))))
+         (map (lambda (entry) (cons (car entry) ((cdr entry) value)))
+              (accessors-of prefix fields)))))
 
 (define deployment-fields
   '(id service-name version environment deployment-type started completed status
@@ -215,6 +228,12 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
   '(risk-level status environment deployment-type kind type outcome code role
     source-environment target-environment strategy band trend))
 
+(define symbol-valued-table
+  ;; The same, for `wire->scheme!': one hashq-ref instead of a walk down the list.
+  (let ((table (make-hash-table)))
+    (for-each (lambda (key) (hashq-set! table key #t)) symbol-valued-keys)
+    table))
+
 (define scheme-keys
   ;; Wire key string -> kebab-case symbol, filled as keys are met.
   (make-hash-table))
@@ -240,6 +259,30 @@ keys, arrays as lists, nil as #f and enum-like strings as symbols."
                             (string->symbol item)
                             (wire->scheme item)))))
               value))
+        (else value)))
+
+(define (wire->scheme! value)
+  "Return VALUE, freshly decoded from the wire, converted as by `wire->scheme' but
+with the pairs of its maps reused: VALUE's maps are changed in place, so VALUE must
+not be shared (a reply just decoded is not)."
+  (cond ((msgpack-nil? value) #f)
+        ((vector? value)
+         (let loop ((i (- (vector-length value) 1)) (items '()))
+           (if (< i 0)
+               items
+               (loop (- i 1) (cons (wire->scheme! (vector-ref value i)) items)))))
+        ((pair? value)
+         (let loop ((rest value))
+           (when (pair? rest)
+             (let* ((entry (car rest))
+                    (key (snake->kebab (car entry)))
+                    (item (cdr entry)))
+               (set-car! entry key)
+               (set-cdr! entry (if (and (string? item) (hashq-ref symbol-valued-table key))
+                                   (string->symbol item)
+                                   (wire->scheme! item)))
+               (loop (cdr rest)))))
+         value)
         (else value)))
 
 ;;; records.scm ends here

@@ -13,6 +13,13 @@
 ;;; EFSM, ...).  Frames are received through zmq_msg_t, so a frame of any size arrives
 ;;; whole: nothing is read into a fixed buffer.
 ;;;
+;;; The memory a call needs on the C side (the zmq_pollitem_t, the zmq_msg_t of
+;;; each frame, a send buffer for small frames) is allocated once per socket with its
+;;; pointers, so sending, waiting and receiving allocate little on the Scheme heap;
+;;; `bytevector->pointer', which is slow and registers a weak reference each time, is
+;;; only used for frames above `send-buffer-size'.  Like a ZeroMQ socket itself, a
+;;; socket is to be used by one thread at a time.
+;;;
 ;;; Code:
 
 (define-module (deploy-ledger plugins ml-predictor zmq)
@@ -43,6 +50,7 @@
             ;; Messages
             zmq-send-frames
             zmq-receive-frames
+            zmq-call-with-frames
             zmq-wait-readable
             ;; Errors
             &zmq-error
@@ -223,10 +231,59 @@ It is $PREDICTOR_LIBZMQ when set, else \"libzmq\" (falling back to \"libzmq.so.5
         context)))
 
 (define-record-type <zmq-socket>
-  (%make-zmq-socket handle type)
+  (%make-zmq-socket handle type buffers)
   zmq-socket?
   (handle zmq-socket-handle set-zmq-socket-handle!)
-  (type zmq-socket-type))
+  (type zmq-socket-type)
+  (buffers zmq-socket-buffers set-zmq-socket-buffers!))
+
+;;; The C-side memory of a socket: one bytevector, its pieces' pointers made once.
+
+(define zmq-msg-size
+  ;; sizeof (zmq_msg_t) in libzmq 4.x: 64 bytes, pointer-aligned.
+  64)
+
+(define message-slots
+  ;; zmq_msg_t kept per socket: frames of a message beyond these get temporary ones.
+  4)
+
+(define send-buffer-size
+  ;; Frames up to this size are copied into the socket's send buffer for zmq_send
+  ;; (which copies them again); larger ones are passed in place.
+  8192)
+
+(define-record-type <buffers>
+  (%make-buffers memory poll-items messages send-buffer send-pointer)
+  buffers?
+  (memory buffers-memory)               ; the bytevector that holds it all
+  (poll-items buffers-poll-items)       ; pointer to one zmq_pollitem_t (16 bytes)
+  (messages buffers-messages)           ; vector of pointers to zmq_msg_t
+  (send-buffer buffers-send-buffer)     ; a bytevector in MEMORY ...
+  (send-pointer buffers-send-pointer))  ; ... and its address
+
+(define (make-buffers handle)
+  "Return the C-side buffers of the socket HANDLE, its poll item already filled in."
+  (let* ((messages-at 64)
+         (send-at (+ messages-at (* message-slots zmq-msg-size)))
+         (memory (make-bytevector (+ send-at send-buffer-size) 0))
+         (base (bytevector->pointer memory))
+         (address (pointer-address base)))
+    ;; zmq_msg_t and zmq_pollitem_t need pointer alignment; Guile's bytevector
+    ;; contents have at least that, checked rather than assumed.
+    (unless (zero? (modulo address 8))
+      (error "zmq: socket buffers are not 8-byte aligned" address))
+    ;; zmq_pollitem_t: void *socket; int fd; short events; short revents.
+    (bytevector-u64-native-set! memory 0 (pointer-address handle))
+    (bytevector-s16-native-set! memory 12 ZMQ_POLLIN)
+    (%make-buffers memory base
+                   (let ((v (make-vector message-slots)))
+                     (do ((i 0 (+ i 1))) ((= i message-slots) v)
+                       (vector-set! v i (make-pointer (+ address messages-at (* i zmq-msg-size))))))
+                   (pointer->bytevector base send-buffer-size send-at)
+                   (make-pointer (+ address send-at)))))
+
+(define (socket-buffers socket)
+  (or (zmq-socket-buffers socket) (begin (live-handle socket) #f)))
 
 (set-record-type-printer!
  <zmq-socket>
@@ -256,7 +313,7 @@ Close it with `zmq-close', or use `call-with-zmq-socket'."
   (let-values (((handle errno) (%zmq-socket (zmq-context) type)))
     (when (null-pointer? handle)
       (zmq-fail "zmq_socket" errno))
-    (%make-zmq-socket handle type)))
+    (%make-zmq-socket handle type (make-buffers handle))))
 
 (define* (zmq-close socket #:key (linger #f))
   "Close SOCKET; with LINGER (milliseconds), set ZMQ_LINGER first.
@@ -266,6 +323,7 @@ Closing an already closed socket does nothing."
       (when linger
         (zmq-set-option socket ZMQ_LINGER linger))
       (set-zmq-socket-handle! socket #f)
+      (set-zmq-socket-buffers! socket #f)
       (let-values (((rc errno) (%zmq-close handle)))
         (when (< rc 0)
           (zmq-fail "zmq_close" errno))))))
@@ -328,80 +386,109 @@ Closing an already closed socket does nothing."
   "Send FRAMES, a list of bytevectors, on SOCKET as one multipart message.
 With DONT-WAIT?, raise a `&zmq-error' with errno EAGAIN instead of blocking when
 the message cannot be queued.  Interrupted sends (EINTR) are retried."
-  (let ((handle (live-handle socket))
-        (wait-flag (if dont-wait? ZMQ_DONTWAIT 0)))
+  (let* ((handle (live-handle socket))
+         (buffers (socket-buffers socket))
+         (wait-flag (if dont-wait? ZMQ_DONTWAIT 0)))
     (let loop ((frames frames))
       (unless (null? frames)
         (let* ((frame (car frames))
                (size (bytevector-length frame))
-               (flags (if (null? (cdr frames)) wait-flag (logior wait-flag ZMQ_SNDMORE))))
+               (flags (if (null? (cdr frames)) wait-flag (logior wait-flag ZMQ_SNDMORE)))
+               (data (cond ((zero? size) %null-pointer)
+                           ((<= size send-buffer-size)
+                            ;; zmq_send copies the bytes before returning.
+                            (bytevector-copy! frame 0 (buffers-send-buffer buffers) 0 size)
+                            (buffers-send-pointer buffers))
+                           (else (bytevector->pointer frame)))))
           (let retry ()
-            (let-values (((rc errno)
-                          (%zmq-send handle
-                                     (if (zero? size) %null-pointer (bytevector->pointer frame))
-                                     size flags)))
+            (let-values (((rc errno) (%zmq-send handle data size flags)))
               (cond ((>= rc 0) (loop (cdr frames)))
                     ((= errno EINTR) (retry))
                     (else (zmq-fail "zmq_send" errno))))))))))
 
-(define zmq-msg-size
-  ;; sizeof (zmq_msg_t) in libzmq 4.x: 64 bytes, pointer-aligned.
-  64)
+(define (temporary-message)
+  "Return a pointer to a fresh zmq_msg_t (for frames beyond a socket's slots)."
+  (bytevector->pointer (make-bytevector zmq-msg-size 0)))
+
+(define (receive-message socket dont-wait? frame finish)
+  "Receive one multipart message from SOCKET and return (FINISH FRAMES), FRAMES the
+list of (FRAME MSG SIZE) for each of its frames in order.  Each zmq_msg_t MSG stays
+open until FINISH returns; all are closed then, or when anything raises."
+  (let* ((handle (live-handle socket))
+         (slots (buffers-messages (socket-buffers socket)))
+         (open '()))                    ; messages to close, newest first
+    (dynamic-wind
+      (lambda () #t)
+      (lambda ()
+        (let loop ((frames '()) (i 0) (flags (if dont-wait? ZMQ_DONTWAIT 0)))
+          (let ((msg (if (< i message-slots) (vector-ref slots i) (temporary-message))))
+            (let-values (((rc errno) (%zmq-msg-init msg)))
+              (when (< rc 0)
+                (zmq-fail "zmq_msg_init" errno)))
+            (set! open (cons msg open))
+            (let retry ()
+              (let-values (((size errno) (%zmq-msg-recv msg handle flags)))
+                (cond
+                 ((>= size 0)
+                  (let* ((frames (cons (frame msg size) frames))
+                         (more (let-values (((more _) (%zmq-msg-more msg))) more)))
+                    (if (zero? more)
+                        (finish (reverse! frames))
+                        ;; The rest of a multipart message is already here.
+                        (loop frames (+ i 1) 0))))
+                 ((= errno EINTR) (retry))
+                 (else (zmq-fail "zmq_msg_recv" errno))))))))
+      (lambda ()
+        (for-each %zmq-msg-close open)
+        (set! open '())))))
+
+(define (message-view msg size)
+  "Return a bytevector that is the SIZE bytes of the open zmq_msg_t MSG, not a copy."
+  (if (zero? size)
+      empty-frame
+      (let-values (((data _) (%zmq-msg-data msg)))
+        (pointer->bytevector data size))))
 
 (define* (zmq-receive-frames socket #:key (dont-wait? #f))
   "Receive one multipart message from SOCKET and return its frames, a list of
 bytevectors, each as long as the frame that arrived.  With DONT-WAIT?, raise a
 `&zmq-error' with errno EAGAIN when no message is waiting.  Interrupted receives
 (EINTR) are retried."
-  (let* ((handle (live-handle socket))
-         (storage (make-bytevector zmq-msg-size 0))
-         (msg (bytevector->pointer storage)))
-    (let-values (((rc errno) (%zmq-msg-init msg)))
-      (when (< rc 0)
-        (zmq-fail "zmq_msg_init" errno)))
-    (dynamic-wind
-      (lambda () #t)
-      (lambda ()
-        (let loop ((frames '()) (flags (if dont-wait? ZMQ_DONTWAIT 0)))
-          (let-values (((size errno) (%zmq-msg-recv msg handle flags)))
-            (cond
-             ((>= size 0)
-              (let ((frame (make-bytevector size)))
-                (unless (zero? size)
-                  (let-values (((data _) (%zmq-msg-data msg)))
-                    (bytevector-copy! (pointer->bytevector data size) 0 frame 0 size)))
-                (let-values (((more _) (%zmq-msg-more msg)))
-                  (if (zero? more)
-                      (reverse! (cons frame frames))
-                      ;; The rest of a multipart message is already here.
-                      (loop (cons frame frames) 0)))))
-             ((= errno EINTR) (loop frames flags))
-             (else (zmq-fail "zmq_msg_recv" errno))))))
-      (lambda ()
-        (%zmq-msg-close msg)))))
+  (receive-message socket dont-wait?
+                   (lambda (msg size)
+                     (let ((frame (make-bytevector size)))
+                       (unless (zero? size)
+                         (bytevector-copy! (message-view msg size) 0 frame 0 size))
+                       frame))
+                   (lambda (frames) frames)))
+
+(define* (zmq-call-with-frames socket proc #:key (dont-wait? #f))
+  "Receive one multipart message from SOCKET and return the result of calling PROC
+with its frames, a list of bytevectors, without copying them: each frame is a view
+of libzmq's buffer, valid only until PROC returns, when the message is closed.  PROC
+must not keep a frame, only values built from its bytes (as `unpack' builds them).
+DONT-WAIT? and errors are as for `zmq-receive-frames'."
+  (receive-message socket dont-wait? message-view proc))
 
 (define (zmq-wait-readable socket timeout-ms)
   "Wait at most TIMEOUT-MS milliseconds for a message on SOCKET.
 Return #t when one is waiting, #f when the time ran out.  Interrupted waits are
 resumed for the time that is left."
-  (let* ((items (make-bytevector 16 0))
-         (items-pointer (bytevector->pointer items))
-         (handle (live-handle socket))
-         (deadline (+ (get-internal-real-time)
-                      (* timeout-ms (/ internal-time-units-per-second 1000)))))
-    ;; zmq_pollitem_t: void *socket; int fd; short events; short revents.
-    (bytevector-u64-native-set! items 0 (pointer-address handle))
-    (bytevector-s16-native-set! items 12 ZMQ_POLLIN)
-    (let loop ((timeout (max 0 (inexact->exact (ceiling timeout-ms)))))
-      (let-values (((rc errno) (%zmq-poll items-pointer 1 timeout)))
+  (let ((items (buffers-poll-items (socket-buffers socket)))
+        (start (get-internal-real-time))
+        (whole (max 0 (if (exact-integer? timeout-ms)
+                          timeout-ms
+                          (inexact->exact (ceiling timeout-ms))))))
+    (let loop ((timeout whole))
+      (let-values (((rc errno) (%zmq-poll items 1 timeout)))
         (cond ((> rc 0) #t)
               ((= rc 0) #f)
               ((= errno EINTR)
-               (let ((left (- deadline (get-internal-real-time))))
+               (let* ((units-per-ms (/ internal-time-units-per-second 1000))
+                      (left (- (* whole units-per-ms) (- (get-internal-real-time) start))))
                  (if (<= left 0)
                      #f
-                     (loop (inexact->exact
-                            (ceiling (/ left (/ internal-time-units-per-second 1000))))))))
+                     (loop (ceiling-quotient left units-per-ms)))))
               (else (zmq-fail "zmq_poll" errno)))))))
 
 ;;; zmq.scm ends here
