@@ -36,7 +36,7 @@ from predictor.store.formats import Batch, feature_lines, ledger_csv, ledger_jso
 from predictor.store.formats.common import (
     DEPLOYMENT_COLUMNS, ROLLBACK_COLUMNS, SERVICE_COLUMNS, deployment_row, stage_rows, to_json_text,
 )
-from predictor.store.formats.csv_files import csv_error, is_csv_error, read_header, release_pieces, whole_files
+from predictor.store.formats.csv_files import csv_error, is_csv_error, read_header, whole_files
 
 __all__ = ["IngestReport", "ingest_paths", "ingest_records", "detect_format", "FORMATS"]
 
@@ -257,7 +257,6 @@ def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
             "UNION ALL SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary "
             "AND table_name IN (SELECT unnest($n))", {"n": names}).fetchall():
         con.execute(f"DROP {kind} IF EXISTS {name}")
-    release_pieces(con)
 
 
 def _merge_batch(con: duckdb.DuckDBPyConnection, batch: Batch, report: IngestReport, *, source_id: int, where: str,

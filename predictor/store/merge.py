@@ -13,6 +13,14 @@ values as found: ISO-8601 text, epoch seconds, JSON text, ...). Here they are
 4. merged: one ``INSERT ... SELECT`` with an anti-join for new ids, one ``UPDATE`` for rows
    that add values the store lacks (or, for upserts, change them).
 
+A file for an empty table (a store's first ingest) takes a shorter way when it can:
+:func:`insert_new` normalizes, checks and inserts in one statement, no staging table; the
+first row breaking a rule (or an id given twice) stops it, and ingest rolls back and takes the
+steps above, which say precisely what is wrong.
+
+``deployments.id`` is unique by these checks, not by a key of the table (see
+:data:`CHECKED_UNIQUE` and migration 012): every writer of the table is in this package.
+
 Only identifiers from the constant column lists are spliced into SQL; every value is a parameter.
 """
 

@@ -8,9 +8,7 @@ shift later line numbers; deploy-ledger's exports never write them.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import duckdb
@@ -35,40 +33,27 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VARIABLES = {table: (f"ingest_csv_path_{table}", f"ingest_csv_columns_{table}") for table in STAGED_TABLES}
 _SET_VARIABLES = {table: tuple(f"SET VARIABLE {name} = ?" for name in names) for table, names in _VARIABLES.items()}
 
-#: files at least this big are read as pieces cut at line ends, one scan per piece in parallel
-#: (a scan that numbers its rows runs on one thread)
+#: files at least this big are read as pieces, one numbered scan per piece, in parallel (one
+#: numbered scan of the whole file would run the whole ingest on one thread)
 SPLIT_BYTES = 16 << 20
 MAX_PIECES = 4
-#: per table and piece: the variables holding the piece's path and the lines before it
-_PIECE_VARIABLES = {table: [(f"ingest_csv_piece_{table}_{k}", f"ingest_csv_base_{table}_{k}")
+#: per table and piece: the variables holding the lines before the piece and its row count
+_PIECE_VARIABLES = {table: [(f"ingest_csv_skip_{table}_{k}", f"ingest_csv_rows_{table}_{k}")
                             for k in range(MAX_PIECES)] for table in STAGED_TABLES}
 _SET_PIECE_VARIABLES = {table: [tuple(f"SET VARIABLE {name} = ?" for name in names) for names in pieces]
                         for table, pieces in _PIECE_VARIABLES.items()}
 _OPTIONS = "auto_detect = false, quote = '\"', escape = '\"', delim = ','"
-#: the folders holding the pieces of files being read, by connection (see release_pieces)
-_PIECES: dict[int, list[tempfile.TemporaryDirectory]] = {}
 #: connections that read files whole (the full path after pieces failed)
 _WHOLE: set[int] = set()
 _CHUNK = 8 << 20
 
 
-def _piece_folder() -> str | None:
-    """Where pieces go: memory (/dev/shm) when there is one, else the temporary folder."""
-    shm = "/dev/shm"
-    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
-
-
-def split_lines(path: Path, pieces: int, folder: str) -> list[tuple[str, int]]:
-    """Copy PATH into up to PIECES files in FOLDER, cut just after a line end; return each
-    piece's path and the number of lines before it. The first piece keeps the header.
-
-    A cut inside a quoted value leaves a piece ending in an open quote and the next starting
-    with a stray one: DuckDB's reader (strict) refuses both, and ingest takes the full path.
-    """
+def line_cuts(path: Path, pieces: int) -> list[int]:
+    """Return the number of lines before each of up to PIECES pieces of PATH of about equal
+    size, each starting just after a line end (the first is 0: it holds the header)."""
     size = path.stat().st_size
-    out: list[tuple[str, int]] = []
+    cuts = [0]
     with path.open("rb") as source:
-        cuts = [0]
         for k in range(1, pieces):
             source.seek(max(size * k // pieces - 1, cuts[-1]))
             tail = source.readline()
@@ -76,27 +61,16 @@ def split_lines(path: Path, pieces: int, folder: str) -> list[tuple[str, int]]:
             if not tail.endswith(b"\n") or cut >= size:
                 break
             cuts.append(cut)
-        cuts.append(size)
-        lines = 0
-        position = 0
-        fd = source.fileno()
-        for k in range(len(cuts) - 1):
-            start, end = cuts[k], cuts[k + 1]
-            while position < start:                  # lines before this piece
-                source.seek(position)
-                chunk = source.read(min(_CHUNK, start - position))
-                lines += chunk.count(b"\n")
+        lines = [0]
+        position = count = 0
+        source.seek(0)
+        for cut in cuts[1:]:
+            while position < cut:
+                chunk = source.read(min(_CHUNK, cut - position))
+                count += chunk.count(b"\n")
                 position += len(chunk)
-            name = os.path.join(folder, f"piece-{k}.csv")
-            with open(name, "wb") as target:
-                offset = start
-                while offset < end:
-                    copied = os.sendfile(target.fileno(), fd, offset, min(end - offset, 1 << 30))
-                    if copied <= 0:
-                        raise OSError(f"cannot copy {path} into pieces")
-                    offset += copied
-            out.append((name, lines))
-    return out
+            lines.append(count)
+    return lines
 
 
 @contextlib.contextmanager
@@ -110,43 +84,43 @@ def whole_files(con: duckdb.DuckDBPyConnection):
         _WHOLE.discard(id(con))
 
 
-def release_pieces(con: duckdb.DuckDBPyConnection) -> None:
-    """Delete the pieces of the files CON read (after the views over them are dropped)."""
-    for folder in _PIECES.pop(id(con), []):
-        folder.cleanup()
-
-
 def _pieces_source(con: duckdb.DuckDBPyConnection, path: Path, table: str, select: str,
                    columns: dict[str, str]) -> str | None:
-    """Cut PATH into pieces and return the SELECT reading them in parallel, each row with its
-    line; None when the file is small or one thread is all there is."""
+    """Return the SELECT reading PATH as pieces in parallel, each row with its line; None when
+    the file is small or one thread is all there is.
+
+    Piece k skips the lines before it (``skip``) and reads as many rows as it has lines (the
+    first: LIMIT its lines less the header; the last: to the end). A value holding a line end
+    makes a piece start inside it (the reader, strict, refuses the stray quote) or read a row
+    of the next piece too (the id then shows twice): either way ingest takes the full path,
+    which reads the file whole.
+    """
     if path.stat().st_size < SPLIT_BYTES or id(con) in _WHOLE:
         return None
     threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
     pieces = min(int(threads), MAX_PIECES)
     if pieces < 2:
         return None
-    folder = tempfile.TemporaryDirectory(prefix="predictor-csv-", dir=_piece_folder())
-    _PIECES.setdefault(id(con), []).append(folder)
-    try:
-        parts = split_lines(path, pieces, folder.name)
-    except OSError:
+    skips = line_cuts(path, pieces)
+    if len(skips) < 2:
         return None
-    if len(parts) < 2:
-        return None
-    _, columns_variable = _VARIABLES[table]
-    con.execute(_SET_VARIABLES[table][1], [columns])
+    path_variable, columns_variable = _VARIABLES[table]
+    set_path, set_columns = _SET_VARIABLES[table]
+    con.execute(set_path, [str(path)])
+    con.execute(set_columns, [columns])
     scans = []
-    for k, (piece, lines_before) in enumerate(parts):
-        path_variable, base_variable = _PIECE_VARIABLES[table][k]
-        set_path, set_base = _SET_PIECE_VARIABLES[table][k]
-        con.execute(set_path, [piece])
-        con.execute(set_base, [lines_before])
-        header = "true" if k == 0 else "false"
-        base = "1" if k == 0 else f"getvariable('{base_variable}')"
-        scans.append(f"SELECT {select}, CAST(c.ordinality + {base} AS INTEGER) AS source_line "
-                     f"FROM read_csv(getvariable('{path_variable}'), header = {header}, {_OPTIONS}, "
-                     f"columns = getvariable('{columns_variable}')) WITH ORDINALITY c")
+    for k, skip in enumerate(skips):
+        skip_variable, rows_variable = _PIECE_VARIABLES[table][k]
+        set_skip, set_rows = _SET_PIECE_VARIABLES[table][k]
+        last = k == len(skips) - 1
+        con.execute(set_skip, [skip])
+        con.execute(set_rows, [None if last else skips[k + 1] - skip - (1 if k == 0 else 0)])
+        header = "header = true" if k == 0 else f"header = false, skip = getvariable('{skip_variable}')"
+        base = "1" if k == 0 else f"getvariable('{skip_variable}')"
+        limit = "" if last else f" LIMIT getvariable('{rows_variable}')"
+        scans.append(f"SELECT {select}, CAST(c.ordinality + {base} AS INTEGER) AS source_line FROM "
+                     f"(SELECT * FROM read_csv(getvariable('{path_variable}'), {header}, {_OPTIONS}, "
+                     f"columns = getvariable('{columns_variable}')) WITH ORDINALITY{limit}) c")
     return " UNION ALL ".join(scans)
 
 

@@ -49,7 +49,13 @@ FORMATS = ("ledger-sqlite-init", "ledger-sqlite-migrations")
 def connect_read_only(path: Path) -> sqlite3.Connection:
     """Open PATH read-only through a ``file:`` URI (the ledger's file is never written)."""
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    return sqlite3.connect(uri, uri=True)
+    db = sqlite3.connect(uri, uri=True)
+    # pages are read through a read-only memory map rather than copied by read() calls
+    db.execute(_MMAP_PRAGMA)
+    return db
+
+
+_MMAP_PRAGMA = "PRAGMA mmap_size = 4294967296"
 
 
 def _columns(db: sqlite3.Connection, table: str) -> list[str]:
@@ -98,6 +104,8 @@ _META_COLUMNS = ("change_size", "configuration", "commit_time", "strategy", "nam
                  "target_host", "resources", "failure_reasons", "rollback_triggered", "rollback_successful",
                  "automated", "log_excerpt", "performance", "lessons_learned")
 _JSON_META = {"configuration", "resources", "failure_reasons", "performance", "lessons_learned"}
+#: column -> its place in a parsed metadata entry (after the JSON text)
+_META_INDEX = {name: index for index, name in enumerate(_META_COLUMNS, start=1)}
 
 
 #: databases with more deployments than this are read by two processes (one per rowid half)
@@ -209,9 +217,12 @@ def read_rows(db: sqlite3.Connection, where: str, skip_invalid: bool, low: int, 
             except (ValueError, sexp.SexpError) as error:
                 bad[text] = str(error)
                 continue
-            carried = metadata_columns(metadata)
-            parsed["" if text is None else text] = [to_json_text(metadata)] + [
-                _carried(carried.get(name), name in _JSON_META) for name in _META_COLUMNS]
+            entry = [to_json_text(metadata)] + [None] * len(_META_COLUMNS)
+            for name, value in metadata_columns(metadata).items():
+                index = _META_INDEX.get(name)
+                if index is not None:
+                    entry[index] = _carried(value, name in _JSON_META)
+            parsed["" if text is None else text] = entry
         if bad:
             is_bad = pc.is_in(table.column("metadata_text"), value_set=pa.array(list(bad), pa.string()))
             for row in table.filter(is_bad).select(["source_line", "id", "metadata_text"]).to_pylist():
