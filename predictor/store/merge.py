@@ -246,9 +246,10 @@ def insert_new(con: duckdb.DuckDBPyConnection, spec: TableSpec, *, source_id: in
                ingested_at: dt.datetime) -> TableOutcome:
     """Normalize, check and insert ``_raw_<table>`` into SPEC's empty table in one statement.
 
-    A row breaking any rule stops the statement (``error()``), and so does an id given twice
-    (the table's unique key); either raises :class:`FastPathFailed` and leaves the transaction
-    to be rolled back. Rows never go through an intermediate table.
+    A row breaking any rule stops the statement (``error()``); an id given twice is found by
+    counting distinct ids afterwards (or by the table's key, for rollbacks). Either raises
+    :class:`FastPathFailed` and leaves the transaction to be rolled back. Rows never go
+    through an intermediate table.
     """
     norm = _normalized(con, spec)
     guard = "true"
@@ -385,7 +386,7 @@ def merge(con: duckdb.DuckDBPyConnection, spec: TableSpec, checks: list[Check], 
         [source_id, ingested_at],
     ).fetchone()[0] if remaining - existing > 0 else 0
     outcome.inserted += inserted
-    if inserted and stored:
+    if inserted:
         check_unique_ids(con, spec, path)
     return outcome
 
