@@ -248,3 +248,66 @@ def test_sqlite_metadata_of_every_shape_is_stored_alike(store, tmp_path):
                              "('dep-1', 'dep-2') ORDER BY id").fetchall()
     assert rows == [("dep-1", '{"region": "eu", "change-size": 12, "automated": true}', 12, True),
                     ("dep-2", '{"region": "e\\"u", "change-size": 12, "automated": true}', 12, True)]
+
+
+# -- the optional ADBC SQLite reader -------------------------------------------------------------
+def _sqlite_rows_both_ways(path, monkeypatch, tmp_path, name):
+    from predictor.store.formats import ledger_sqlite
+
+    results = []
+    for adbc_rows in (1, 10**12):                          # through the driver, then through sqlite3
+        monkeypatch.setattr(ledger_sqlite, "ADBC_ROWS", adbc_rows)
+        with open_store(tmp_path / f"{name}-{adbc_rows}.duckdb") as store:
+            try:
+                report = ingest_paths(store, [path], progress=False)[0]
+                outcome = (report.summary(), store.con.execute(
+                    "SELECT * EXCLUDE (ingested_at, source_id) FROM deployments ORDER BY id").fetchall())
+            except IngestError as error:
+                outcome = ("error", str(error), error.line, error.field)
+        results.append(outcome)
+    return results
+
+
+def test_adbc_reader_reads_what_sqlite3_reads(tmp_path, monkeypatch):
+    pytest.importorskip("adbc_driver_sqlite")
+    import hashlib
+
+    from predictor.store.formats import ledger_sqlite
+
+    monkeypatch.setattr(ledger_sqlite, "PARALLEL_ROWS", 2)
+    history = lf.sample_history(30)
+    path = lf.write_sqlite(tmp_path / "ledger.db", history, "migrations")
+    db = sqlite3.connect(path)
+    db.execute("UPDATE deployments SET parent_id = NULL WHERE rowid < 20")   # a column starting with NULLs
+    db.execute("UPDATE deployments SET metadata = NULL WHERE rowid = 3")
+    db.commit()
+    db.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    parts = ledger_sqlite._read_adbc(str(path), False, 1, 30, True)
+    assert parts is not None and parts[0]["error"] is None
+    reference = ledger_sqlite.read_rows(ledger_sqlite.connect_read_only(path), str(path), False, 1, 30)
+    assert parts[0]["rows"].equals(reference["rows"]) and parts[0]["metadata"] == reference["metadata"]
+    fast, slow = _sqlite_rows_both_ways(path, monkeypatch, tmp_path, "good")
+    assert fast == slow and fast[0]["deployments"]["inserted"] == 30
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before        # never written
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE deployments SET started = '2026-11-21T15:30:05Z' WHERE rowid = 25",   # text among numbers
+    "UPDATE deployments SET started = 1763739005.5 WHERE rowid = 25",             # a real among integers
+    "UPDATE deployments SET initiator = CAST(x'ff41' AS TEXT) WHERE rowid = 25",  # not UTF-8
+    "UPDATE deployments SET metadata = '((oops' WHERE rowid = 25",                # not an alist
+    "UPDATE deployments SET status = 'exploded' WHERE rowid = 25",
+])
+def test_adbc_reader_refusals_and_errors_are_those_of_sqlite3(tmp_path, monkeypatch, change):
+    pytest.importorskip("adbc_driver_sqlite")
+    from predictor.store.formats import ledger_sqlite
+
+    monkeypatch.setattr(ledger_sqlite, "PARALLEL_ROWS", 2)
+    path = lf.write_sqlite(tmp_path / "ledger.db", lf.sample_history(30), "init")     # (no CHECK on status)
+    db = sqlite3.connect(path)
+    db.execute(change)
+    db.commit()
+    db.close()
+    fast, slow = _sqlite_rows_both_ways(path, monkeypatch, tmp_path, "odd")
+    assert fast == slow
