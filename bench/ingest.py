@@ -1,7 +1,7 @@
 """Benchmark: ingest N deployments (default 1,000,000) from the ledger's CSV export, its SQLite
 database (migrations schema) and its sexp export, each into a fresh store; print rows/s.
 
-    .venv/bin/python bench/ingest.py [--rows 1000000] [--workdir /tmp/predictor-bench-ingest]
+    .venv/bin/python bench/ingest.py [--rows 1000000] [--workdir /tmp/predictor-bench-ingest] [--repeat N]
 
 Inputs are generated once per row count into the work directory and reused. Targets on a 2-core
 machine: >= 1,000,000 rows/s CSV, >= 300,000 rows/s SQLite, >= 50,000 rows/s sexp.
@@ -93,12 +93,12 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def run(n: int, workdir: Path, only: list[str]) -> None:
-    """Ingest each input into a fresh store and print the rate."""
+def run(n: int, workdir: Path, only: list[str], repeat: int = 1) -> None:
+    """Ingest each input into a fresh store (REPEAT times) and print the rate."""
     paths = write_inputs(n, workdir)
     print(f"ingest benchmark: {n:,} deployments per input; load {os.getloadavg()[0]:.2f} "
           f"(1 min), {os.cpu_count()} CPUs")
-    for name in only:
+    for name in [name for name in only for _ in range(repeat)]:
         store_path = workdir / f"bench-{name}.duckdb"
         store_path.unlink(missing_ok=True)
         Path(str(store_path) + ".wal").unlink(missing_ok=True)
@@ -122,9 +122,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/predictor-bench-ingest"))
     parser.add_argument("--only", nargs="*", default=["csv", "sqlite", "sexp"], choices=["csv", "sqlite", "sexp"])
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="Ingest each input this many times (figures are noisy on a shared machine).")
     parser.add_argument("--clean", action="store_true", help="Delete the generated inputs afterwards.")
     args = parser.parse_args()
-    run(args.rows, args.workdir, args.only)
+    run(args.rows, args.workdir, args.only, args.repeat)
     if args.clean:
         shutil.rmtree(args.workdir, ignore_errors=True)
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from predictor.config import default_db_path
 from predictor.errors import StoreError
 from predictor.store.migrations import MIGRATIONS
+
+if TYPE_CHECKING:
+    import duckdb
+
+# duckdb is imported where a store is opened, not here: the SQLite reader's helper process
+# imports this package for its readers only and starts faster without it
 
 STATUSES = ("pending", "in-progress", "success", "failure", "rolled-back", "partial", "cancelled")
 DEPLOYMENT_TYPES = ("blue-green", "canary", "rolling", "big-bang", "feature-flag", "a-b-test")
@@ -40,6 +45,8 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
             raise StoreError(f"{self.path}: no history store here (run `predictor ingest` first)")
+        import duckdb
+
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as exc:
@@ -80,6 +87,8 @@ class Store:
         self.con.execute(
             "CREATE TABLE IF NOT EXISTS _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
         )
+        import duckdb
+
         applied = []
         done = set(self.applied_migrations())
         for name, sql in MIGRATIONS:
@@ -109,6 +118,8 @@ class Store:
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
+        import duckdb
+
         try:
             self.con.close()
         except duckdb.Error:

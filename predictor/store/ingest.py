@@ -36,7 +36,7 @@ from predictor.store.formats import Batch, feature_lines, ledger_csv, ledger_jso
 from predictor.store.formats.common import (
     DEPLOYMENT_COLUMNS, ROLLBACK_COLUMNS, SERVICE_COLUMNS, deployment_row, stage_rows, to_json_text,
 )
-from predictor.store.formats.csv_files import csv_error, is_csv_error, read_header
+from predictor.store.formats.csv_files import csv_error, is_csv_error, read_header, whole_files
 
 __all__ = ["IngestReport", "ingest_paths", "ingest_records", "detect_format", "FORMATS"]
 
@@ -174,7 +174,14 @@ def _ingest_file(store: Store, path: Path, *, skip_invalid: bool, bar: "_Progres
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher:
         digest = hasher.submit(_sha256, path)
         report = IngestReport(where, fmt)
-        _ingest_read_merge(store, path, report, digest, skip_invalid=skip_invalid, bar=bar)
+        try:
+            _ingest_read_merge(store, path, report, digest, skip_invalid=skip_invalid, bar=bar, fast=True)
+        except merging.FastPathFailed:
+            # rolled back: the full path reads the file again and names the problem precisely
+            # (or collapses an id given twice with identical content)
+            report = IngestReport(where, fmt)
+            with whole_files(store.con):
+                _ingest_read_merge(store, path, report, digest, skip_invalid=skip_invalid, bar=bar, fast=False)
     if fmt == "ledger-sexp" and report.skipped:
         report.skipped = [ledger_sexp.field_line(error) for error in report.skipped]
     report.seconds = time.perf_counter() - started
@@ -182,8 +189,13 @@ def _ingest_file(store: Store, path: Path, *, skip_invalid: bool, bar: "_Progres
 
 
 def _ingest_read_merge(store: Store, path: Path, report: IngestReport, digest: concurrent.futures.Future, *,
-                       skip_invalid: bool, bar: "_Progress") -> None:
-    """Read PATH and merge it in one transaction (see :func:`_ingest_file`)."""
+                       skip_invalid: bool, bar: "_Progress", fast: bool = False) -> None:
+    """Read PATH and merge it in one transaction (see :func:`_ingest_file`).
+
+    With FAST (and without SKIP_INVALID) rows for an empty table go in with one statement
+    (:func:`predictor.store.merge.insert_new`); :class:`~predictor.store.merge.FastPathFailed`
+    means the transaction was rolled back and the caller should try again without FAST.
+    """
     fmt = report.format
     where = str(path)
     con = store.con
@@ -201,7 +213,7 @@ def _ingest_read_merge(store: Store, path: Path, report: IngestReport, digest: c
         if batch.profiles:
             report.sha256 = digest.result()       # profiles compare it with earlier sources
         _merge_batch(con, batch, report, source_id=source_id, where=where, mode="insert",
-                     skip_invalid=skip_invalid, bar=bar, task=task)
+                     skip_invalid=skip_invalid, bar=bar, task=task, fast=fast and not skip_invalid)
         report.sha256 = digest.result()
         if report.changed:
             report.source_id = source_id
@@ -248,12 +260,20 @@ def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _merge_batch(con: duckdb.DuckDBPyConnection, batch: Batch, report: IngestReport, *, source_id: int, where: str,
-                 mode: str, skip_invalid: bool, bar: "_Progress | None" = None, task: int = 0) -> None:
+                 mode: str, skip_invalid: bool, bar: "_Progress | None" = None, task: int = 0,
+                 fast: bool = False) -> None:
     now = utcnow()
     report.skipped.extend(batch.skipped)
     reader_skips = _skips_by_table(batch)
     for spec, present in ((merging.DEPLOYMENTS, batch.deployments), (merging.ROLLBACKS, batch.rollbacks)):
         if not present:
+            continue
+        if fast and mode == "insert" and merging.is_empty(con, spec):
+            outcome = merging.insert_new(con, spec, source_id=source_id, ingested_at=now)
+            outcome.skipped += reader_skips.get(spec.table, 0)
+            report.tables[spec.table] = outcome.counts()
+            if bar is not None:
+                bar.advance(task, "merging")
             continue
         try:
             checks = merging.normalize(con, spec)

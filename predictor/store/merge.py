@@ -13,6 +13,14 @@ values as found: ISO-8601 text, epoch seconds, JSON text, ...). Here they are
 4. merged: one ``INSERT ... SELECT`` with an anti-join for new ids, one ``UPDATE`` for rows
    that add values the store lacks (or, for upserts, change them).
 
+A file for an empty table (a store's first ingest) takes a shorter way when it can:
+:func:`insert_new` normalizes, checks and inserts in one statement, no staging table; the
+first row breaking a rule (or an id given twice) stops it, and ingest rolls back and takes the
+steps above, which say precisely what is wrong.
+
+``deployments.id`` is unique by these checks, not by a key of the table (see
+:data:`CHECKED_UNIQUE` and migration 012): every writer of the table is in this package.
+
 Only identifiers from the constant column lists are spliced into SQL; every value is a parameter.
 """
 
@@ -169,8 +177,19 @@ def _checks(spec: TableSpec, raw_types: dict[str, str]) -> list[Check]:
     return checks
 
 
-def normalize(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> list[Check]:
-    """Create ``_norm_<table>`` from ``_raw_<table>``; return the checks (``_problem`` indexes them)."""
+@dataclass
+class _Normalized:
+    """The SELECT turning ``_raw_<table>`` into canonical rows (every identifier from SPEC's
+    constant column lists), the rules it checks, and the parameters the rules use."""
+
+    checks: list[Check]
+    outer: list[str]            # canonical columns over the inner select ``n``
+    inner: str                  # ``SELECT ... FROM _raw_<table> r``
+    conditions: list[str]       # one SQL condition per check (true when the row breaks it)
+    params: dict[str, object]
+
+
+def _normalized(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> _Normalized:
     raw_types = _raw_types(con, spec.table)
     checks = _checks(spec, raw_types)
     parse_columns = [c for c, kind in spec.columns.items() if kind != "text" and c in raw_types]
@@ -183,25 +202,96 @@ def normalize(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> list[Check]:
         index = columns.index(spec.duration)
         outer[index] = (f"COALESCE(n.{spec.duration}, "
                         f"(epoch_us(n.completed) - epoch_us(n.started)) / 1000000.0)")
-    problem = "CASE " + " ".join(f"WHEN {check.condition} THEN {i}" for i, check in enumerate(checks)) + " END"
-    if not checks:
+    conditions = [check.condition for check in checks]
+    params: dict[str, object] = {}
+    text = " ".join(conditions)
+    for column, allowed in spec.enums.items():
+        if f"${column}_allowed" in text:
+            params[f"{column}_allowed"] = list(allowed)
+    if "$earliest" in text:
+        params["earliest"] = EARLIEST
+        params["latest"] = LATEST
+    return _Normalized(checks, outer, f"SELECT {', '.join(inner)} FROM _raw_{spec.table} r", conditions, params)
+
+
+def normalize(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> list[Check]:
+    """Create ``_norm_<table>`` from ``_raw_<table>``; return the checks (``_problem`` indexes them)."""
+    norm = _normalized(con, spec)
+    problem = "CASE " + " ".join(f"WHEN {c} THEN {i}" for i, c in enumerate(norm.conditions)) + " END"
+    if not norm.conditions:
         problem = "CAST(NULL AS INTEGER)"
     definition = ", ".join(f"{c} {_SQL_TYPES[kind]}" for c, kind in spec.columns.items())
     con.execute(f"CREATE OR REPLACE TEMP TABLE _norm_{spec.table} ({definition}, source_line INTEGER, "
                 f"_problem INTEGER)")
-    params: dict[str, object] = {}
-    for column, allowed in spec.enums.items():
-        if f"${column}_allowed" in problem:
-            params[f"{column}_allowed"] = list(allowed)
-    if "$earliest" in problem:
-        params["earliest"] = EARLIEST
-        params["latest"] = LATEST
-    con.execute(
-        f"INSERT INTO _norm_{spec.table} SELECT {', '.join(outer)}"
-        + f", n.source_line, {problem} FROM (SELECT {', '.join(inner)} FROM _raw_{spec.table} r) n",
-        params,
-    )
-    return checks
+    con.execute(f"INSERT INTO _norm_{spec.table} SELECT {', '.join(norm.outer)}, n.source_line, {problem} "
+                f"FROM ({norm.inner}) n", norm.params)
+    return norm.checks
+
+
+class FastPathFailed(Exception):
+    """The one-statement insert met something it does not handle (a row breaking a rule, an id
+    twice, an unreadable row, ...): the caller rolls the file's transaction back and takes the
+    full path, which reports it precisely (or collapses identical repeats)."""
+
+
+def is_empty(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> bool:
+    """True when SPEC's table holds no row (the first ingest into a store)."""
+    return not con.execute(_EXISTS_SQL[spec.table]).fetchone()[0]
+
+
+_EXISTS_SQL = {spec.table: f"SELECT EXISTS (SELECT 1 FROM {spec.table})" for spec in (DEPLOYMENTS, ROLLBACKS)}
+
+
+def insert_new(con: duckdb.DuckDBPyConnection, spec: TableSpec, *, source_id: int,
+               ingested_at: dt.datetime) -> TableOutcome:
+    """Normalize, check and insert ``_raw_<table>`` into SPEC's empty table in one statement.
+
+    A row breaking any rule stops the statement (``error()``); an id given twice is found by
+    counting distinct ids afterwards (or by the table's key, for rollbacks). Either raises
+    :class:`FastPathFailed` and leaves the transaction to be rolled back. Rows never go
+    through an intermediate table.
+    """
+    norm = _normalized(con, spec)
+    guard = "true"
+    if norm.conditions:
+        guard = (f"CASE WHEN {' OR '.join(f'({c})' for c in norm.conditions)} "
+                 "THEN error('ingest: a row breaks a rule') ELSE true END")
+    sql = (f"INSERT INTO {spec.table} ({', '.join(spec.columns)}, source_id, source_line, ingested_at) "
+           f"SELECT {', '.join(norm.outer)}, $source_id, n.source_line, $ingested_at "
+           f"FROM ({norm.inner}) n WHERE {guard}")
+    try:
+        inserted = con.execute(sql, {**norm.params, "source_id": source_id,
+                                     "ingested_at": ingested_at}).fetchone()[0]
+    except duckdb.Error as error:
+        raise FastPathFailed(str(error)) from error
+    if spec.table in CHECKED_UNIQUE and con.execute(_REPEATS_SQL[spec.table]).fetchone()[0]:
+        # the table was empty: a repeated id came from this file (identical repeats collapse,
+        # different ones are an error naming both lines: the full path sorts that out)
+        raise FastPathFailed(f"{spec.table}: an id given twice")
+    return TableOutcome(inserted=inserted)
+
+
+#: tables whose id is unique by the checks here rather than by a key of the table (an ART
+#: index costs about 1 s per million rows ingested); see migration 012
+CHECKED_UNIQUE = ("deployments",)
+_REPEATS_SQL = {table: f"SELECT count(*) - count(DISTINCT id) FROM {table}" for table in CHECKED_UNIQUE}
+_REPEAT_OF_STAGED_SQL = {
+    table: (f"SELECT t.id, count(*) FROM {table} t WHERE t.id IN (SELECT id FROM _norm_{table}) "
+            "GROUP BY t.id HAVING count(*) > 1 ORDER BY t.id LIMIT 1")
+    for table in CHECKED_UNIQUE
+}
+
+
+def check_unique_ids(con: duckdb.DuckDBPyConnection, spec: TableSpec, path: str) -> None:
+    """Raise when an id of ``_norm_<table>`` is now stored twice (after a merge, inside its
+    transaction, which the caller then rolls back). The merge inserts only ids it has checked to
+    be new and distinct, so this never fires unless that logic breaks: it is the guarantee."""
+    if spec.table not in CHECKED_UNIQUE:
+        return
+    repeat = con.execute(_REPEAT_OF_STAGED_SQL[spec.table]).fetchone()
+    if repeat is not None:
+        raise IngestError(path, f"{spec.table[:-1]} {repeat[0]!r} would be stored {repeat[1]} times", field="id",
+                          expected="each id stored once", found=repeat[0], record_id=repeat[0])
 
 
 def find_problems(con: duckdb.DuckDBPyConnection, spec: TableSpec, checks: list[Check], path: str,
@@ -296,6 +386,8 @@ def merge(con: duckdb.DuckDBPyConnection, spec: TableSpec, checks: list[Check], 
         [source_id, ingested_at],
     ).fetchone()[0] if remaining - existing > 0 else 0
     outcome.inserted += inserted
+    if inserted:
+        check_unique_ids(con, spec, path)
     return outcome
 
 

@@ -151,6 +151,7 @@ def record(con: duckdb.DuckDBPyConnection, spec: merging.TableSpec, records: lis
     counts = {"inserted": 0, "updated": 0, "unchanged": 0, "skipped": 0}
     columns = list(spec.columns)
     found = []
+    new_ids: dict[str, int] = {}
     for index, item in enumerate(records, start=1):
         stored = None
         if isinstance(item.get("id"), str) and item["id"]:
@@ -164,7 +165,15 @@ def record(con: duckdb.DuckDBPyConnection, spec: merging.TableSpec, records: lis
                 item = {**dict(zip(columns, stored)), spec.duration: None, **given}
             else:
                 item = {**dict(zip(columns, stored)), **given}
-        found.append((stored, validate(spec, item, source, index)))
+        row = validate(spec, item, source, index)
+        if stored is None:
+            # the id is unique by this check (deployments has no key index; see migration 012)
+            first = new_ids.setdefault(row["id"], index)
+            if first != index:
+                raise IngestError(source, f"{spec.table[:-1]} {row['id']!r} appears twice (first as record {first})",
+                                  line=index, field="id", expected="one record per id", found=row["id"],
+                                  record_id=row["id"])
+        found.append((stored, row))
     for index, (stored, row) in enumerate(found, start=1):
         if stored is None:
             con.execute(f"INSERT INTO {spec.table} ({', '.join(columns)}, source_id, source_line, ingested_at) "

@@ -7,6 +7,7 @@ shift later line numbers; deploy-ledger's exports never write them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -31,6 +32,96 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: hold parameters), and the statements setting them
 _VARIABLES = {table: (f"ingest_csv_path_{table}", f"ingest_csv_columns_{table}") for table in STAGED_TABLES}
 _SET_VARIABLES = {table: tuple(f"SET VARIABLE {name} = ?" for name in names) for table, names in _VARIABLES.items()}
+
+#: files at least this big are read as pieces, one numbered scan per piece, in parallel (one
+#: numbered scan of the whole file would run the whole ingest on one thread)
+SPLIT_BYTES = 16 << 20
+MAX_PIECES = 4
+#: per table and piece: the variables holding the lines before the piece and its row count
+_PIECE_VARIABLES = {table: [(f"ingest_csv_skip_{table}_{k}", f"ingest_csv_rows_{table}_{k}")
+                            for k in range(MAX_PIECES)] for table in STAGED_TABLES}
+_SET_PIECE_VARIABLES = {table: [tuple(f"SET VARIABLE {name} = ?" for name in names) for names in pieces]
+                        for table, pieces in _PIECE_VARIABLES.items()}
+_OPTIONS = "auto_detect = false, quote = '\"', escape = '\"', delim = ','"
+#: connections that read files whole (the full path after pieces failed)
+_WHOLE: set[int] = set()
+_CHUNK = 8 << 20
+
+
+def line_cuts(path: Path, pieces: int) -> list[int]:
+    """Return the number of lines before each of up to PIECES pieces of PATH of about equal
+    size, each starting just after a line end (the first is 0: it holds the header)."""
+    size = path.stat().st_size
+    cuts = [0]
+    with path.open("rb") as source:
+        for k in range(1, pieces):
+            source.seek(max(size * k // pieces - 1, cuts[-1]))
+            tail = source.readline()
+            cut = source.tell()
+            if not tail.endswith(b"\n") or cut >= size:
+                break
+            cuts.append(cut)
+        lines = [0]
+        position = count = 0
+        source.seek(0)
+        for cut in cuts[1:]:
+            while position < cut:
+                chunk = source.read(min(_CHUNK, cut - position))
+                count += chunk.count(b"\n")
+                position += len(chunk)
+            lines.append(count)
+    return lines
+
+
+@contextlib.contextmanager
+def whole_files(con: duckdb.DuckDBPyConnection):
+    """Within this, CON reads CSV files with one scan (no pieces): the line of every row as
+    the parser counts records, and a value holding a line end read as it is."""
+    _WHOLE.add(id(con))
+    try:
+        yield
+    finally:
+        _WHOLE.discard(id(con))
+
+
+def _pieces_source(con: duckdb.DuckDBPyConnection, path: Path, table: str, select: str,
+                   columns: dict[str, str]) -> str | None:
+    """Return the SELECT reading PATH as pieces in parallel, each row with its line; None when
+    the file is small or one thread is all there is.
+
+    Piece k skips the lines before it (``skip``) and reads as many rows as it has lines (the
+    first: LIMIT its lines less the header; the last: to the end). A value holding a line end
+    makes a piece start inside it (the reader, strict, refuses the stray quote) or read a row
+    of the next piece too (the id then shows twice): either way ingest takes the full path,
+    which reads the file whole.
+    """
+    if path.stat().st_size < SPLIT_BYTES or id(con) in _WHOLE:
+        return None
+    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    pieces = min(int(threads), MAX_PIECES)
+    if pieces < 2:
+        return None
+    skips = line_cuts(path, pieces)
+    if len(skips) < 2:
+        return None
+    path_variable, columns_variable = _VARIABLES[table]
+    set_path, set_columns = _SET_VARIABLES[table]
+    con.execute(set_path, [str(path)])
+    con.execute(set_columns, [columns])
+    scans = []
+    for k, skip in enumerate(skips):
+        skip_variable, rows_variable = _PIECE_VARIABLES[table][k]
+        set_skip, set_rows = _SET_PIECE_VARIABLES[table][k]
+        last = k == len(skips) - 1
+        con.execute(set_skip, [skip])
+        con.execute(set_rows, [None if last else skips[k + 1] - skip - (1 if k == 0 else 0)])
+        header = "header = true" if k == 0 else f"header = false, skip = getvariable('{skip_variable}')"
+        base = "1" if k == 0 else f"getvariable('{skip_variable}')"
+        limit = "" if last else f" LIMIT getvariable('{rows_variable}')"
+        scans.append(f"SELECT {select}, CAST(c.ordinality + {base} AS INTEGER) AS source_line FROM "
+                     f"(SELECT * FROM read_csv(getvariable('{path_variable}'), {header}, {_OPTIONS}, "
+                     f"columns = getvariable('{columns_variable}')) WITH ORDINALITY{limit}) c")
+    return " UNION ALL ".join(scans)
 
 
 def _checked(where: str, table: str, header: list[str], renames: dict[str, str]) -> None:
@@ -69,6 +160,10 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, header: li
         # a view straight over the file: DuckDB parses it while normalizing (one pass, no copy);
         # an unreadable row surfaces there, and csv_error() turns it into the IngestError
         # (a view cannot hold parameters: the path and columns travel in session variables)
+        pieces = _pieces_source(con, path, table, select, columns)
+        if pieces is not None:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW _raw_{table} AS {pieces}")
+            return rejected
         path_variable, columns_variable = _VARIABLES[table]
         set_path, set_columns = _SET_VARIABLES[table]
         con.execute(set_path, [where])
