@@ -15,11 +15,8 @@ values as found: ISO-8601 text, epoch seconds, JSON text, ...). Here they are
 
 A file for an empty table (a store's first ingest) takes a shorter way when it can:
 :func:`insert_new` normalizes, checks and inserts in one statement, no staging table; the
-first row breaking a rule (or an id given twice) stops it, and ingest rolls back and takes the
-steps above, which say precisely what is wrong.
-
-``deployments.id`` is unique by these checks, not by a key of the table (see
-:data:`CHECKED_UNIQUE` and migration 012): every writer of the table is in this package.
+first row breaking a rule (or an id given twice, which the table's key refuses) stops it, and
+ingest rolls back and takes the steps above, which say precisely what is wrong.
 
 Only identifiers from the constant column lists are spliced into SQL; every value is a parameter.
 """
@@ -246,10 +243,9 @@ def insert_new(con: duckdb.DuckDBPyConnection, spec: TableSpec, *, source_id: in
                ingested_at: dt.datetime) -> TableOutcome:
     """Normalize, check and insert ``_raw_<table>`` into SPEC's empty table in one statement.
 
-    A row breaking any rule stops the statement (``error()``); an id given twice is found by
-    counting distinct ids afterwards (or by the table's key, for rollbacks). Either raises
-    :class:`FastPathFailed` and leaves the transaction to be rolled back. Rows never go
-    through an intermediate table.
+    A row breaking any rule stops the statement (``error()``), and so does an id given twice
+    (the table's key refuses it). Either raises :class:`FastPathFailed` and leaves the
+    transaction to be rolled back. Rows never go through an intermediate table.
     """
     norm = _normalized(con, spec)
     guard = "true"
@@ -264,34 +260,7 @@ def insert_new(con: duckdb.DuckDBPyConnection, spec: TableSpec, *, source_id: in
                                      "ingested_at": ingested_at}).fetchone()[0]
     except duckdb.Error as error:
         raise FastPathFailed(str(error)) from error
-    if spec.table in CHECKED_UNIQUE and con.execute(_REPEATS_SQL[spec.table]).fetchone()[0]:
-        # the table was empty: a repeated id came from this file (identical repeats collapse,
-        # different ones are an error naming both lines: the full path sorts that out)
-        raise FastPathFailed(f"{spec.table}: an id given twice")
     return TableOutcome(inserted=inserted)
-
-
-#: tables whose id is unique by the checks here rather than by a key of the table (an ART
-#: index costs about 1 s per million rows ingested); see migration 012
-CHECKED_UNIQUE = ("deployments",)
-_REPEATS_SQL = {table: f"SELECT count(*) - count(DISTINCT id) FROM {table}" for table in CHECKED_UNIQUE}
-_REPEAT_OF_STAGED_SQL = {
-    table: (f"SELECT t.id, count(*) FROM {table} t WHERE t.id IN (SELECT id FROM _norm_{table}) "
-            "GROUP BY t.id HAVING count(*) > 1 ORDER BY t.id LIMIT 1")
-    for table in CHECKED_UNIQUE
-}
-
-
-def check_unique_ids(con: duckdb.DuckDBPyConnection, spec: TableSpec, path: str) -> None:
-    """Raise when an id of ``_norm_<table>`` is now stored twice (after a merge, inside its
-    transaction, which the caller then rolls back). The merge inserts only ids it has checked to
-    be new and distinct, so this never fires unless that logic breaks: it is the guarantee."""
-    if spec.table not in CHECKED_UNIQUE:
-        return
-    repeat = con.execute(_REPEAT_OF_STAGED_SQL[spec.table]).fetchone()
-    if repeat is not None:
-        raise IngestError(path, f"{spec.table[:-1]} {repeat[0]!r} would be stored {repeat[1]} times", field="id",
-                          expected="each id stored once", found=repeat[0], record_id=repeat[0])
 
 
 def find_problems(con: duckdb.DuckDBPyConnection, spec: TableSpec, checks: list[Check], path: str,
@@ -386,8 +355,6 @@ def merge(con: duckdb.DuckDBPyConnection, spec: TableSpec, checks: list[Check], 
         [source_id, ingested_at],
     ).fetchone()[0] if remaining - existing > 0 else 0
     outcome.inserted += inserted
-    if inserted:
-        check_unique_ids(con, spec, path)
     return outcome
 
 

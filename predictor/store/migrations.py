@@ -193,49 +193,4 @@ MIGRATIONS: list[tuple[str, str]] = [
         "011_ingest_drop_service_started_index",
         "DROP INDEX IF EXISTS deployments_service_started;",
     ),
-    (
-        "012_deployments_id_unique_by_check",
-        # The id stays unique, but no longer through an ART index: maintaining one cost about
-        # 1 s per million ingested rows (insert and commit). Every writer of deployments lives in
-        # predictor.store and checks ids in bulk (see predictor.store.merge.check_unique_ids and
-        # predictor.store.outcomes.record). The table is rebuilt: DuckDB cannot drop a key.
-        """
-        CREATE TABLE deployments_012 (
-            id                   VARCHAR NOT NULL,
-            service              VARCHAR NOT NULL,
-            version              VARCHAR,
-            environment          VARCHAR NOT NULL,
-            deployment_type      VARCHAR,
-            started              TIMESTAMP NOT NULL,
-            completed            TIMESTAMP,
-            status               VARCHAR NOT NULL CHECK (status IN
-                ('pending', 'in-progress', 'success', 'failure', 'rolled-back', 'partial', 'cancelled')),
-            initiator            VARCHAR,
-            metadata             JSON,
-            parent_id            VARCHAR,
-            duration_seconds     DOUBLE,
-            change_size          INTEGER,
-            configuration        JSON,
-            commit_time          TIMESTAMP,
-            name                 VARCHAR,
-            strategy             VARCHAR,
-            source_environment   VARCHAR,
-            target_host          VARCHAR,
-            resources            JSON,
-            failure_reasons      JSON,
-            rollback_triggered   BOOLEAN,
-            rollback_successful  BOOLEAN,
-            automated            BOOLEAN,
-            log_excerpt          VARCHAR,
-            performance          JSON,
-            lessons_learned      JSON,
-            source_id            INTEGER NOT NULL,
-            source_line          INTEGER,
-            ingested_at          TIMESTAMP NOT NULL
-        );
-        INSERT INTO deployments_012 SELECT * FROM deployments;
-        DROP TABLE deployments;
-        ALTER TABLE deployments_012 RENAME TO deployments;
-        """,
-    ),
 ]

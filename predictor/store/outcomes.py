@@ -167,7 +167,7 @@ def record(con: duckdb.DuckDBPyConnection, spec: merging.TableSpec, records: lis
                 item = {**dict(zip(columns, stored)), **given}
         row = validate(spec, item, source, index)
         if stored is None:
-            # the id is unique by this check (deployments has no key index; see migration 012)
+            # a new id given twice in one batch: say which records (the key would only say "duplicate")
             first = new_ids.setdefault(row["id"], index)
             if first != index:
                 raise IngestError(source, f"{spec.table[:-1]} {row['id']!r} appears twice (first as record {first})",

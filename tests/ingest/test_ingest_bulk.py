@@ -1,10 +1,9 @@
 """The bulk paths: one-statement insert into an empty table (falling back to the full path on
-anything it does not handle), ids unique without a key index, CSV read as parallel pieces,
-and the fast reader of simple metadata alists."""
+anything it does not handle), ids unique across ingests, CSV read as parallel pieces, and the
+fast reader of simple metadata alists."""
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import sqlite3
 
@@ -18,7 +17,6 @@ from predictor.errors import IngestError
 from predictor.store import merge, open_store
 from predictor.store.formats import common, csv_files
 from predictor.store.ingest import ingest_paths, ingest_records
-from predictor.store.migrations import MIGRATIONS
 
 
 def _ids_unique(store) -> bool:
@@ -31,10 +29,14 @@ def _csv_lines(path) -> list[str]:
 
 
 # -- uniqueness of deployments.id --------------------------------------------------------------
-def test_deployments_id_is_no_longer_a_key_but_stays_unique_across_ingests(store, history, tmp_path):
-    constraints = store.con.execute("SELECT constraint_type FROM duckdb_constraints() "
-                                    "WHERE table_name = 'deployments'").fetchall()
-    assert ("PRIMARY KEY",) not in constraints and ("UNIQUE",) not in constraints
+def _id_key(store) -> list:
+    return store.con.execute("SELECT constraint_type, constraint_column_names FROM duckdb_constraints() "
+                             "WHERE table_name = 'deployments' AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+                             ).fetchall()
+
+
+def test_deployments_id_is_the_key_and_stays_unique_across_ingests(store, history, tmp_path):
+    assert _id_key(store) == [("PRIMARY KEY", ["id"])]
     csv_path = lf.write_csv_export(tmp_path / "export.csv", history)
     db_path = lf.write_sqlite(tmp_path / "ledger.db", history)
     sexp_path = lf.write_sexp(tmp_path / "export.sexp", history)
@@ -51,6 +53,8 @@ def test_deployments_id_is_no_longer_a_key_but_stays_unique_across_ingests(store
     report = ingest_paths(store, [lf.write_csv_export(tmp_path / "more.csv", more)], progress=False)[0]
     assert report.count("deployments", "inserted") == 3 and report.count("deployments", "unchanged") == 6
     assert store.con.execute("SELECT count(*) FROM deployments").fetchone() == (9,) and _ids_unique(store)
+    with pytest.raises(duckdb.ConstraintException):                 # the key holds for any writer
+        store.con.execute("INSERT INTO deployments SELECT * FROM deployments LIMIT 1")
 
 
 def test_an_id_twice_in_a_file_for_an_empty_store_takes_the_full_path(store, history, tmp_path):
@@ -104,21 +108,6 @@ def test_the_one_statement_insert_matches_the_full_path(history, tmp_path, monke
         assert stores[(path.suffix, True)] == stores[(path.suffix, False)]
 
 
-def test_unique_id_check_catches_a_repeat(store):
-    """The guard after a merge: fires when an id is stored twice (the merge's logic broken)."""
-    for _ in range(2):
-        ingest_records(store, deployments=[{"id": "dep-x", "service": "api", "environment": "staging",
-                                            "started": "2026-01-01T00:00:00Z", "status": "success"}])
-    assert store.counts()["deployments"] == 1
-    store.con.execute("INSERT INTO deployments SELECT * FROM deployments")        # simulate a broken merge
-    store.con.execute("CREATE TEMP TABLE _norm_deployments AS SELECT id FROM deployments LIMIT 1")
-    try:
-        with pytest.raises(IngestError, match="would be stored 2 times"):
-            merge.check_unique_ids(store.con, merge.DEPLOYMENTS, "x.csv")
-    finally:
-        store.con.execute("DROP TABLE _norm_deployments")
-
-
 def test_records_with_one_new_id_twice_are_refused(store):
     record = {"id": "dep-live", "service": "api", "environment": "staging", "started": "2026-01-01T00:00:00Z",
               "status": "in-progress"}
@@ -130,33 +119,6 @@ def test_records_with_one_new_id_twice_are_refused(store):
     ingest_records(store, deployments=[record])
     report = ingest_records(store, deployments=[dict(record, status="success")], mode="upsert")
     assert report.count("deployments", "updated") == 1 and store.counts()["deployments"] == 1
-
-
-def test_migration_012_keeps_the_rows_of_a_store_with_the_key(tmp_path):
-    path = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE _migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)")
-    for name, sql in MIGRATIONS:
-        if name.startswith("012"):
-            break
-        con.execute(sql)
-        con.execute("INSERT INTO _migrations VALUES (?, ?)", [name, dt.datetime(2026, 1, 1)])
-    con.execute("INSERT INTO sources (path, format, ingested_at) VALUES ('a.csv', 'ledger-csv', '2026-01-01')")
-    con.execute("INSERT INTO deployments (id, service, environment, started, status, metadata, source_id, "
-                "ingested_at) VALUES ('dep-1', 'api', 'staging', '2026-01-01', 'success', '{\"a\": 1}', 1, "
-                "'2026-01-01')")
-    con.close()
-    with open_store(path) as store:
-        assert "012_deployments_id_unique_by_check" in store.applied_migrations()
-        assert store.con.execute("SELECT id, metadata, source_id FROM deployments").fetchall() == [
-            ("dep-1", '{"a": 1}', 1)]
-        types = dict(store.con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                                       "WHERE table_name = 'deployments'").fetchall())
-        assert types["metadata"] == "JSON" and types["started"] == "TIMESTAMP" and len(types) == 30
-        with pytest.raises(duckdb.ConstraintException):
-            store.con.execute("INSERT INTO deployments (id, service, environment, started, status, source_id, "
-                              "ingested_at) VALUES ('dep-2', 'api', 'staging', '2026-01-01', 'exploded', 1, "
-                              "'2026-01-01')")
 
 
 # -- CSV read as pieces ------------------------------------------------------------------------
