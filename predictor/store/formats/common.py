@@ -7,7 +7,6 @@ import contextlib
 import datetime as dt
 import gc
 import json
-import re
 from typing import TYPE_CHECKING, Any, Iterable
 
 if TYPE_CHECKING:
@@ -132,36 +131,6 @@ def gc_paused():
             gc.enable()
 
 
-# The shape nearly every stored metadata text has: ((key . value) ...) with symbol keys and
-# plain values (a string without escapes or control characters, a decimal number, #t/#f, a
-# symbol). Such text is read by one pattern; anything else goes to the real reader.
-_SIMPLE_SYMBOL = r"[A-Za-z_][A-Za-z0-9_-]*"
-_SIMPLE_VALUE = r'"[^"\\\x00-\x1f]*"|-?[0-9]+(?:\.[0-9]+)?|\#[tf]|' + _SIMPLE_SYMBOL
-_SIMPLE_ENTRY = r"\(\s*({key})\s+\.\s+({value})\s*\)\s*"
-_SIMPLE_ENTRIES = re.compile(_SIMPLE_ENTRY.format(key=_SIMPLE_SYMBOL, value=_SIMPLE_VALUE))
-_SIMPLE_ALIST = re.compile(r"\s*\(\s*(?:" + _SIMPLE_ENTRY.format(key="?:" + _SIMPLE_SYMBOL, value="?:" + _SIMPLE_VALUE)
-                           + r")*\)\s*")
-
-
-def _simple_value(token: str) -> Any:
-    first = token[0]
-    if first == '"':
-        return token[1:-1]
-    if first == "#":
-        return token == "#t"
-    if first == "-" or first.isdigit():
-        return float(token) if "." in token else int(token)
-    return token
-
-
-def simple_alist(text: str) -> dict | None:
-    """Return the dict of TEXT when it has the simple alist shape (see above), else None;
-    the same dict :func:`metadata_from_datum` makes of what :func:`predictor.sexp.read` reads."""
-    if _SIMPLE_ALIST.fullmatch(text) is None:
-        return None
-    return {key: _simple_value(value) for key, value in _SIMPLE_ENTRIES.findall(text)}
-
-
 def metadata_from_sexp_text(text: str | None) -> dict:
     """Parse the ledger's stored metadata (``(format #f "~s" alist)`` text) into a dict.
 
@@ -169,9 +138,9 @@ def metadata_from_sexp_text(text: str | None) -> dict:
     """
     if text is None or not text.strip():
         return {}
-    simple = simple_alist(text)
-    if simple is not None:
-        return simple
+    flat = sexp.read_flat_alist(text)
+    if flat is not None:
+        return flat
     datum = sexp.read(text)
     return metadata_from_datum(datum)
 
