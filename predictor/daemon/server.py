@@ -328,11 +328,12 @@ class Daemon:
                 if handler is None:
                     raise ModelNotReadyError(self.answerers.unavailable_message(method))
                 result = handler(params)
-                if method in PREDICTION_METHODS:
-                    self._log_predictions(request, result, role)
             if type(result) is not dict:
                 raise TypeError(f"{method} handler returned a {type(result).__name__}, expected a dict")
             payload = encode({"protocol": PROTOCOL_VERSION, "id": request.id, "ok": True, "result": result})
+            if method in PREDICTION_METHODS:
+                # the log keeps the two payloads as they are (flat bytes, no maps kept alive)
+                self.prediction_log.add_payloads(request.id, method, time.time(), role, frames[-1], payload)
         except PredictorError as exc:
             self._send_error(envelope, request.id, *_error_of(exc))
             return

@@ -32,3 +32,36 @@ def test_rows_hold_queryable_json_for_odd_values(tmp_path):
     assert rows[0][6] == "Déploiement à 3:00" and rows[0][7] == "7"
     assert rows[0][8] == 1_700_000_000.5
     assert rows[1][:3] == ("req-2", "shadow", "failure-2")
+
+
+def test_payload_entries_give_the_rows_the_maps_give(tmp_path):
+    """The daemon queues the wire payloads (no maps kept alive); decoded at flush time they make
+    exactly the rows that queuing the maps makes, a row per deployment of a batch."""
+    from predictor.protocol import encode, ok_reply, request
+
+    deployments = [{"id": f"dep-{i}", "service": "api", "environment": "production", "started": 1.7e9 + i,
+                    "metadata": {"ticket": "OPS-1", "n": i}} for i in range(3)]
+    answers = [{"deployment_id": f"dep-{i}", "model_version": "failure-9", "failure_probability": 0.1 * i,
+                "factors": [{"feature": "hour", "value": 3.0, "description": "Déploiement"}],
+                "similar_deployments": []} for i in range(3)]
+    with open_store(tmp_path / "history.duckdb") as store:
+        log = PredictionLog(store, logging.getLogger("test"), enabled=True)
+        log.add_payloads("p-1", "predict", 1_700_000_000.5, "champion",
+                         encode(request("predict", {"deployment": deployments[0]}, id="p-1")),
+                         encode(ok_reply("p-1", answers[0])))
+        log.add_payloads("b-1", "predict_batch", 1_700_000_001.0, "challenger",
+                         encode(request("predict_batch", {"deployments": deployments}, id="b-1")),
+                         encode(ok_reply("b-1", {"predictions": answers})))
+        log.add("m-1", "predict", 1_700_000_000.5, "champion", deployments[0], answers[0])
+        for index in range(3):
+            log.add(f"mb-1#{index}", "predict_batch", 1_700_000_001.0, "challenger", deployments[index], answers[index])
+        assert log.flush(store.con, yield_every=2) == 8
+        rows = store.con.execute(
+            "SELECT request_id, deployment_id, method, epoch(requested_at), model_version, role, request, answer "
+            "FROM predictions ORDER BY request_id").fetchall()
+    by_id = {row[0]: row[1:] for row in rows}
+    assert sorted(by_id) == ["b-1#0", "b-1#1", "b-1#2", "m-1", "mb-1#0", "mb-1#1", "mb-1#2", "p-1"]
+    assert by_id["p-1"] == by_id["m-1"]
+    for index in range(3):
+        assert by_id[f"b-1#{index}"] == by_id[f"mb-1#{index}"]
+        assert by_id[f"b-1#{index}"][0] == f"dep-{index}" and by_id[f"b-1#{index}"][4] == "challenger"
