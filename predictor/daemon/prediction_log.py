@@ -55,11 +55,16 @@ class PredictionLog:
     """A bounded queue of predictions and the thread that stores them."""
 
     def __init__(self, store: Any, log: logging.Logger, *, interval: float = 1.0, capacity: int = 50_000,
-                 enabled: bool = True) -> None:
+                 capacity_bytes: int = 256 * 1024 * 1024, enabled: bool = True) -> None:
         self.store = store
         self.log = log
         self.interval = interval
         self.capacity = capacity
+        #: bound on the payload bytes waiting (a batch entry holds up to 1,000 answers); two
+        #: counters, each written by one thread only, give the bytes waiting without a lock
+        self.capacity_bytes = capacity_bytes
+        self._bytes_added = 0     # request thread
+        self._bytes_taken = 0     # writer
         self.enabled = enabled
         self.pending: collections.deque = collections.deque()
         self.written = 0
@@ -89,9 +94,11 @@ class PredictionLog:
         request's and the reply's payloads (called on the request thread: O(1), no decoding)."""
         if not self.enabled:
             return
-        if len(self.pending) >= self.capacity:
+        size = len(request) + len(reply)
+        if len(self.pending) >= self.capacity or self._bytes_added - self._bytes_taken + size > self.capacity_bytes:
             self.dropped += 1
             return
+        self._bytes_added += size
         self.pending.append((request_id, method, requested_at, role, request, reply))
 
     def _table(self, entries: list, *, yield_every: int = 0) -> pa.Table:
@@ -125,6 +132,7 @@ class PredictionLog:
                 entries.append(self.pending.popleft())
             if not entries:
                 return 0
+            self._bytes_taken += sum(len(e[4]) + len(e[5]) for e in entries if type(e[4]) is bytes)
             table = self._table(entries, yield_every=yield_every)
             try:
                 con.register("pending_predictions", table)

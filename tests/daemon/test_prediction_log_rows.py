@@ -65,3 +65,22 @@ def test_payload_entries_give_the_rows_the_maps_give(tmp_path):
     for index in range(3):
         assert by_id[f"b-1#{index}"] == by_id[f"mb-1#{index}"]
         assert by_id[f"b-1#{index}"][0] == f"dep-{index}" and by_id[f"b-1#{index}"][4] == "challenger"
+
+
+def test_payloads_waiting_are_bounded_in_bytes(tmp_path):
+    """Payload entries beyond the byte bound are dropped and counted; a flush frees the room."""
+    with open_store(tmp_path / "history.duckdb") as store:
+        log = PredictionLog(store, logging.getLogger("test"), enabled=True, capacity_bytes=1000)
+        from predictor.protocol import encode, ok_reply, request
+
+        def add(i):
+            log.add_payloads(f"p-{i}", "predict", 1.7e9, "champion",
+                             encode(request("predict", {"deployment": {"id": f"d-{i}", "pad": "x" * 150}}, id=f"p-{i}")),
+                             encode(ok_reply(f"p-{i}", {"model_version": "m", "pad": "y" * 150})))
+
+        for i in range(6):
+            add(i)
+        assert len(log.pending) == 2 and log.dropped == 4       # each entry is about 400 bytes
+        assert log.flush(store.con) == 2
+        add(9)
+        assert len(log.pending) == 1 and log.dropped == 4
