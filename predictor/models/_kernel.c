@@ -12,6 +12,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -253,6 +254,251 @@ done:
     return result;
 }
 
+/* ---- Explainer: one model's encode + walk + top factors, buffers taken once ------------------
+ *
+ * The per-request path of an explained answer used to be four Python-level steps (feature dict
+ * -> row list -> numpy row; walk with path contributions; contributions -> list; a sort of all
+ * groups by |contribution|), ~20 us together. An Explainer holds the ensemble's buffers for the
+ * model's lifetime (no buffer set-up per call) and does each step in one C call:
+ *
+ *   Explainer(feature2, threshold2, children2, value2, roots2, depth, path_contribution,
+ *             numeric_names, one_hot, width)
+ *     numeric_names: tuple of the numeric feature names, in column order (columns 0..n-1);
+ *     one_hot: tuple of (name, {category: column}, other_column) per categorical feature.
+ *   .encode(features, out)      the row of feature dict FEATURES into OUT (width doubles), as
+ *                               FeatureEncoder.values: NaN -> -1, +-inf -> +-DBL_MAX, one-hot 1.0
+ *   .encode_many(list, out)     the same for every dict of LIST into the rows of matrix OUT
+ *   .explain_top(x, k)          -> (sum of leaf values, ((group, contribution), ...)): the K
+ *                               groups of largest |contribution|, ties to the lower group,
+ *                               zeros left out (what a stable sort by -|c| and a skip give)
+ *   .score(x)                   -> sum of leaf values
+ */
+typedef struct {
+    PyObject_HEAD
+    Buf bufs[N_ENSEMBLE_ARGS + 1];  /* [X] unused; [N_ENSEMBLE_ARGS] path_contribution */
+    Ensemble e;
+    const double *paths;
+    Py_ssize_t groups;
+    PyObject *numeric;              /* tuple of str */
+    PyObject *one_hot;              /* tuple of (str, dict, int) */
+    Py_ssize_t n_numeric, width;
+    double *contributions;          /* groups doubles, scratch */
+} Explainer;
+
+static void explainer_dealloc(Explainer *self) {
+    release(self->bufs, N_ENSEMBLE_ARGS + 1);
+    Py_XDECREF(self->numeric);
+    Py_XDECREF(self->one_hot);
+    PyMem_Free(self->contributions);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *explainer_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyObject *arrays[6], *paths, *numeric, *one_hot;
+    long depth;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "OOOOOlOO!O!n", &arrays[1], &arrays[2], &arrays[3], &arrays[4], &arrays[5],
+                          &depth, &paths, &PyTuple_Type, &numeric, &PyTuple_Type, &one_hot, &width))
+        return NULL;
+    Explainer *self = (Explainer *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    PyObject *prepare_args[N_ENSEMBLE_ARGS];
+    prepare_args[0] = NULL;
+    for (int i = 1; i < N_ENSEMBLE_ARGS; i++) prepare_args[i] = arrays[i];
+    if (width <= 0 || prepare(prepare_args, self->bufs, depth, &self->e, width) < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "width must be positive");
+        goto fail;
+    }
+    Buf *p = &self->bufs[N_ENSEMBLE_ARGS];
+    if (get(paths, p, 'd', 0, "path_contribution") < 0) goto fail;
+    if (p->view.ndim != 2 || p->view.shape[0] != self->e.n2 / 2 || p->view.shape[1] < 1) {
+        PyErr_SetString(PyExc_ValueError, "path_contribution must be (nodes, groups)");
+        goto fail;
+    }
+    self->paths = p->view.buf;
+    self->groups = p->view.shape[1];
+    self->n_numeric = PyTuple_GET_SIZE(numeric);
+    self->width = width;
+    if (self->n_numeric > width) { PyErr_SetString(PyExc_ValueError, "more numeric names than columns"); goto fail; }
+    for (Py_ssize_t i = 0; i < self->n_numeric; i++)
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(numeric, i))) { PyErr_SetString(PyExc_TypeError, "numeric names must be str"); goto fail; }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(one_hot); i++) {
+        PyObject *item = PyTuple_GET_ITEM(one_hot, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3 || !PyDict_Check(PyTuple_GET_ITEM(item, 1)) ||
+            !PyLong_Check(PyTuple_GET_ITEM(item, 2))) {
+            PyErr_SetString(PyExc_TypeError, "one_hot items must be (name, dict, int)");
+            goto fail;
+        }
+        Py_ssize_t other = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 2));
+        if (other < self->n_numeric || other >= width) { PyErr_SetString(PyExc_ValueError, "one-hot column out of range"); goto fail; }
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(PyTuple_GET_ITEM(item, 1), &pos, &key, &value)) {
+            Py_ssize_t column = PyLong_Check(value) ? PyLong_AsSsize_t(value) : -1;
+            if (column < self->n_numeric || column >= width) { PyErr_Clear(); PyErr_SetString(PyExc_ValueError, "one-hot column out of range"); goto fail; }
+        }
+    }
+    self->numeric = Py_NewRef(numeric);
+    self->one_hot = Py_NewRef(one_hot);
+    self->contributions = PyMem_Calloc(self->groups, sizeof(double));
+    if (self->contributions == NULL) { PyErr_NoMemory(); goto fail; }
+    return (PyObject *)self;
+fail:
+    Py_DECREF(self);
+    return NULL;
+}
+
+/* Write the row of FEATURES into ROW (self->width doubles); -1 with an exception on error. */
+static int encode_row(Explainer *self, PyObject *features, double *row) {
+    if (!PyDict_Check(features)) { PyErr_SetString(PyExc_TypeError, "features must be a dict"); return -1; }
+    for (Py_ssize_t i = 0; i < self->n_numeric; i++) {
+        PyObject *name = PyTuple_GET_ITEM(self->numeric, i);
+        PyObject *value = PyDict_GetItemWithError(features, name);
+        if (value == NULL) { if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name); return -1; }
+        double v = PyFloat_CheckExact(value) ? PyFloat_AS_DOUBLE(value) : PyFloat_AsDouble(value);
+        if (v == -1.0 && PyErr_Occurred()) return -1;
+        if (isnan(v)) v = -1.0;
+        else if (isinf(v)) v = v > 0 ? DBL_MAX : -DBL_MAX;
+        row[i] = v;
+    }
+    for (Py_ssize_t j = self->n_numeric; j < self->width; j++) row[j] = 0.0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(self->one_hot); i++) {
+        PyObject *item = PyTuple_GET_ITEM(self->one_hot, i);
+        PyObject *name = PyTuple_GET_ITEM(item, 0);
+        PyObject *value = PyDict_GetItemWithError(features, name);
+        if (value == NULL) { if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name); return -1; }
+        PyObject *column = PyDict_GetItemWithError(PyTuple_GET_ITEM(item, 1), value);
+        if (column == NULL) {
+            if (PyErr_Occurred()) return -1;  /* an unhashable category: TypeError, as in values() */
+            column = PyTuple_GET_ITEM(item, 2);
+        }
+        row[PyLong_AsSsize_t(column)] = 1.0;  /* checked to be in range at construction */
+    }
+    return 0;
+}
+
+static PyObject *explainer_encode(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "encode takes 2 arguments"); return NULL; }
+    Buf out = {0};
+    if (get(args[1], &out, 'd', 1, "out") < 0) { release(&out, 1); return NULL; }
+    PyObject *result = NULL;
+    if (COUNT(out) != self->width) PyErr_SetString(PyExc_ValueError, "out must hold one row");
+    else if (encode_row(self, args[0], out.view.buf) == 0) result = Py_NewRef(Py_None);
+    release(&out, 1);
+    return result;
+}
+
+static PyObject *explainer_encode_many(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyList_Check(args[0])) { PyErr_SetString(PyExc_TypeError, "encode_many takes a list and a matrix"); return NULL; }
+    Buf out = {0};
+    if (get(args[1], &out, 'd', 1, "out") < 0) { release(&out, 1); return NULL; }
+    PyObject *result = NULL;
+    Py_ssize_t n = PyList_GET_SIZE(args[0]);
+    if (COUNT(out) != n * self->width) { PyErr_SetString(PyExc_ValueError, "out must be (len(list), width)"); goto done; }
+    double *rows = out.view.buf;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (encode_row(self, PyList_GET_ITEM(args[0], i), rows + i * self->width) < 0) goto done;
+    result = Py_NewRef(Py_None);
+done:
+    release(&out, 1);
+    return result;
+}
+
+/* Sum of leaf values of row X (self->width doubles); with SUM non-NULL, the path contributions
+ * are added up there too. Returns 0, or -1 with the corrupt-arrays error. */
+static int walk(Explainer *self, const double *x, double *total, double *sum) {
+    const Ensemble *e = &self->e;
+    double t_sum = 0.0;
+    if (sum) memset(sum, 0, self->groups * sizeof(double));
+    for (Py_ssize_t t = 0; t < e->n_trees; t++) {
+        int64_t node2 = leaf2(e, x, t);
+        if (node2 < 0) { corrupt(); return -1; }
+        t_sum += e->value2[node2];
+        if (sum) {
+            const double *row = self->paths + (node2 >> 1) * self->groups;
+            for (Py_ssize_t g = 0; g < self->groups; g++) sum[g] += row[g];
+        }
+    }
+    *total = t_sum;
+    return 0;
+}
+
+static int take_row(Explainer *self, PyObject *obj, Buf *buf) {
+    if (get(obj, buf, 'd', 0, "x") < 0) return -1;
+    if (COUNT(*buf) != self->width) { PyErr_SetString(PyExc_ValueError, "x must hold one row"); return -1; }
+    return 0;
+}
+
+static PyObject *explainer_score(Explainer *self, PyObject *x_obj) {
+    Buf x = {0};
+    PyObject *result = NULL;
+    double total;
+    if (take_row(self, x_obj, &x) == 0 && walk(self, x.view.buf, &total, NULL) == 0)
+        result = PyFloat_FromDouble(total);
+    release(&x, 1);
+    return result;
+}
+
+static PyObject *explainer_explain_top(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "explain_top takes 2 arguments"); return NULL; }
+    Py_ssize_t k = PyLong_AsSsize_t(args[1]);
+    if (k == -1 && PyErr_Occurred()) return NULL;
+    if (k < 0) k = 0;
+    if (k > self->groups) k = self->groups;
+    Buf x = {0};
+    PyObject *result = NULL, *top = NULL;
+    double total, *c = self->contributions;
+    if (take_row(self, args[0], &x) < 0 || walk(self, x.view.buf, &total, c) < 0) goto done;
+    /* selection of the K largest |c|: a scan per pick, strict ">" keeps the lower group on ties */
+    Py_ssize_t picked[64], n = 0;
+    unsigned char used[1024];  /* picked groups */
+    if (self->groups > 1024 || k > 64) { PyErr_SetString(PyExc_ValueError, "too many groups for explain_top"); goto done; }
+    memset(used, 0, self->groups);
+    while (n < k) {
+        Py_ssize_t best = -1;
+        double best_abs = 0.0;
+        for (Py_ssize_t g = 0; g < self->groups; g++) {
+            double a = fabs(c[g]);
+            if (!used[g] && a > best_abs) { best_abs = a; best = g; }
+        }
+        if (best < 0) break;  /* only zeros (or NaN) left */
+        used[best] = 1;
+        picked[n++] = best;
+    }
+    top = PyTuple_New(n);
+    if (top == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = Py_BuildValue("(nd)", picked[i], c[picked[i]]);
+        if (pair == NULL) goto done;
+        PyTuple_SET_ITEM(top, i, pair);
+    }
+    result = Py_BuildValue("(dO)", total, top);
+done:
+    Py_XDECREF(top);
+    release(&x, 1);
+    return result;
+}
+
+static PyMethodDef explainer_methods[] = {
+    {"encode", (PyCFunction)(void (*)(void))explainer_encode, METH_FASTCALL, "The row of a feature dict into out."},
+    {"encode_many", (PyCFunction)(void (*)(void))explainer_encode_many, METH_FASTCALL, "The rows of a list of feature dicts into out."},
+    {"score", (PyCFunction)explainer_score, METH_O, "Sum of the leaf values row x reaches."},
+    {"explain_top", (PyCFunction)(void (*)(void))explainer_explain_top, METH_FASTCALL,
+     "(sum of leaf values, ((group, contribution), ...)) for the k largest |contribution|."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ExplainerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "predictor.models._kernel.Explainer",
+    .tp_basicsize = sizeof(Explainer),
+    .tp_dealloc = (destructor)explainer_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One model's encode, walk and top factors, its buffers held for its lifetime.",
+    .tp_methods = explainer_methods,
+    .tp_new = explainer_new,
+};
+
 static PyMethodDef methods[] = {
     {"score", (PyCFunction)(void (*)(void))score, METH_FASTCALL, "Sum of the leaf values row x reaches."},
     {"explain", (PyCFunction)(void (*)(void))explain, METH_FASTCALL, "Sum of leaf values; path contributions into out."},
@@ -263,4 +509,10 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernel", "Compiled hot loops of the failure model.", -1, methods};
 
-PyMODINIT_FUNC PyInit__kernel(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__kernel(void) {
+    if (PyType_Ready(&ExplainerType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    if (PyModule_AddObjectRef(m, "Explainer", (PyObject *)&ExplainerType) < 0) { Py_DECREF(m); return NULL; }
+    return m;
+}

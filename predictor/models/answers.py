@@ -150,37 +150,55 @@ class FailurePredictor:
         self.similar = similar
         self._seen_in_pool = set(model.neighbours.ids)
         model.neighbours.prepare()
+        self._explainer = model.packed.explainer(model.encoder)
+        self._width = model.encoder.n_columns
+
+    def _row(self, features: dict) -> np.ndarray:
+        """The model's input row of FEATURES (the encoder's vector, compiled when built)."""
+        if self._explainer is None:
+            return self.model.encoder.vector(features)
+        row = np.empty(self._width)
+        self._explainer.encode(features, row)
+        return row
+
+    def _explain(self, row: np.ndarray) -> tuple[float, list[tuple[int, float]]]:
+        """(calibrated probability, the top factors as (group, contribution)): the groups of
+        largest |contribution|, ties to the lower group, zeros left out."""
+        packed = self.model.packed
+        if self._explainer is not None:
+            raw, top = self._explainer.explain_top(row, self.top_factors)
+            return packed.calibrate_one(packed.baseline + raw), top
+        probability, _raw, contributions = packed.explain_one(row)
+        contribution_of = contributions.tolist()
+        # largest |contribution| first, ties in group order (a stable sort, as argsort's "stable")
+        order = sorted(range(len(contribution_of)), key=[-abs(c) for c in contribution_of].__getitem__)
+        return probability, [(i, contribution_of[i]) for i in order[: self.top_factors] if contribution_of[i] != 0]
 
     def answer(self, record: dict, *, explain: bool = True) -> dict:
         """Answer for a validated record (``started`` a naive UTC datetime)."""
         features = self.state.features(record)
-        row = self.model.encoder.vector(features)
+        row = self._row(features)
         history = int(features["past_outcomes"])
         service = record["service"]
         started_us = epoch_us(record["started"])
         if history < self.min_history:
             similar = self.model.neighbours.nearest(row, service, started_us, self.similar) if explain else []
             return self._abstained(record, history, similar)
+        packed = self.model.packed
         if not explain:
-            return self._unexplained(record, self.model.packed.calibrate_one(self.model.packed.raw_one(row)))
-        base = {"deployment_id": record.get("id"), "base_rate": round(self.model.base_rate, 6),
-                "model_version": self.version}
-        probability, _raw, contributions = self.model.packed.explain_one(row)
+            raw = self._explainer.score(row) + packed.baseline if self._explainer is not None else packed.raw_one(row)
+            return self._unexplained(record, packed.calibrate_one(raw))
+        probability, top = self._explain(row)
         groups = self.model.encoder.groups
-        contribution_of = contributions.tolist()
-        # largest |contribution| first, ties in group order (a stable sort, as argsort's "stable")
-        order = sorted(range(len(contribution_of)), key=[-abs(c) for c in contribution_of].__getitem__)
         factors = []
-        for i in order[: self.top_factors]:
-            contribution = contribution_of[i]
-            if contribution == 0:
-                continue
+        for i, contribution in top:
             name = groups[i]
             value = features[name]
             factors.append({"feature": name, "value": value, "contribution": round(contribution, 6),
                             "description": described(name, value, contribution)})
-        return {**base, "failure_probability": probability, "risk_level": risk_level(probability),
-                "abstained": False, "factors": factors,
+        return {"deployment_id": record.get("id"), "base_rate": round(self.model.base_rate, 6),
+                "model_version": self.version, "failure_probability": probability,
+                "risk_level": risk_level(probability), "abstained": False, "factors": factors,
                 "similar_deployments": self.model.neighbours.nearest(row, service, started_us, self.similar)}
 
     def answer_many(self, records: list[dict]) -> list[dict]:
@@ -188,7 +206,12 @@ class FailurePredictor:
         all rows (the batch kernel) instead of once per row; same answers, in order."""
         state, encoder, packed = self.state, self.model.encoder, self.model.packed
         features = [state.features(record) for record in records]
-        raws = packed.raw_many(np.array([encoder.values(row) for row in features], dtype=np.float64)).tolist()
+        if self._explainer is not None:
+            matrix = np.empty((len(features), self._width))
+            self._explainer.encode_many(features, matrix)
+        else:
+            matrix = np.array([encoder.values(row) for row in features], dtype=np.float64)
+        raws = packed.raw_many(matrix).tolist()
         answers = []
         for record, row, raw in zip(records, features, raws):
             history = int(row["past_outcomes"])
@@ -220,7 +243,7 @@ class FailurePredictor:
         if record.get("id") in self._seen_in_pool or not record.get("environment"):
             return
         started = to_utc_naive(record.get("started"), "deployment.started")
-        row = self.model.encoder.vector(self.state.features({**record, "started": started}))
+        row = self._row(self.state.features({**record, "started": started}))
         failed = int(record["status"] in FAILED_STATUSES)
         self.model.neighbours.add(row, record["id"], record["service"], record["environment"],
                                   record.get("deployment_type") or "unknown", epoch_us(started), failed,

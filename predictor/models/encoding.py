@@ -40,6 +40,11 @@ class FeatureEncoder:
                           self._offsets[name] + len(self._lookup[name])) for name in CATEGORICAL_FEATURES]
         self._one_hot_zeros = [0.0] * (len(self.columns) - len(NUMERIC_FEATURES))
 
+    def kernel_plan(self) -> tuple[tuple[str, ...], tuple[tuple[str, dict[str, int], int], ...]]:
+        """(numeric feature names in column order, (feature, category -> column, column of
+        "other") per categorical feature): the layout the compiled Explainer encodes with."""
+        return tuple(NUMERIC_FEATURES), tuple((name, dict(column_of), other) for name, column_of, other in self._one_hot)
+
     @classmethod
     def fit(cls, frame, *, min_count: int = 20, max_categories: int = 30) -> "FeatureEncoder":
         """Learn the categories of FRAME's categorical columns (seen at least MIN_COUNT times)."""

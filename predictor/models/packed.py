@@ -162,6 +162,16 @@ class PackedEnsemble:
         contributions = self.path_contribution.take(node2 >> 1, axis=0).sum(axis=0)
         return self.calibrate_one(raw), raw, contributions
 
+    def explainer(self, encoder) -> "object | None":
+        """The compiled per-request path for this ensemble and ENCODER's column layout
+        (``_kernel.Explainer``: encode a feature dict, walk with contributions, pick the top
+        factors, each in one call), or None without the compiled kernel."""
+        if _kernel is None:
+            return None
+        numeric, one_hot = encoder.kernel_plan()
+        return _kernel.Explainer(self.feature2, self.threshold2, self.children2, self.value2, self.roots2,
+                                 self.depth, self.path_contribution, numeric, one_hot, encoder.n_columns)
+
     def calibrate_one(self, raw: float) -> float:
         """Map a raw score to the calibrated probability."""
         if self.calibration_kind == 1:

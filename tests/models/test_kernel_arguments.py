@@ -90,3 +90,82 @@ def test_nearest_is_a_stable_exact_scan():
         kernel.nearest(block, 10, 600, np.zeros(6), 3, np.empty(3, dtype=np.int64), np.empty(3))
     with pytest.raises(ValueError, match="wide"):
         kernel.nearest(block, 0, 10, np.zeros(4), 3, np.empty(3, dtype=np.int64), np.empty(3))
+
+
+# -- the Explainer: one model's encode, walk and top factors -----------------------------------
+def explainer_of(encoder, tree, paths, depth=1):
+    numeric, one_hot = encoder.kernel_plan()
+    return kernel.Explainer(*tree, depth, paths, numeric, one_hot, encoder.n_columns)
+
+
+def test_explainer_encodes_exactly_what_the_encoder_values_give():
+    from predictor.features import ALL_FEATURES, CATEGORICAL_FEATURES, NUMERIC_FEATURES
+    from predictor.models.encoding import FeatureEncoder
+
+    encoder = FeatureEncoder({"environment": ["production", "staging"], "deployment_type": ["canary"],
+                              "service_type": [], "version_bump": ["major", "minor", "patch"]})
+    tree = stump()
+    explainer = explainer_of(encoder, tree, np.zeros((3, len(ALL_FEATURES))))
+    rng = np.random.default_rng(5)
+    odd = [float("nan"), float("inf"), float("-inf"), 1e300, -0.0, 7, True]
+    for trial in range(300):
+        features = {name: (odd[trial % len(odd)] if rng.random() < 0.2 else float(rng.normal(0, 100)))
+                    for name in NUMERIC_FEATURES}
+        for name in CATEGORICAL_FEATURES:
+            features[name] = rng.choice(["production", "staging", "canary", "major", "patch", "qa", "other", ""])
+        expected = encoder.values(features)
+        row = np.full(encoder.n_columns, 42.0)
+        explainer.encode(features, row)
+        assert row.tolist() == expected
+    matrix = np.empty((2, encoder.n_columns))
+    explainer.encode_many([features, {**features, "environment": "production"}], matrix)
+    assert matrix[0].tolist() == encoder.values(features)
+    assert matrix[1].tolist() == encoder.values({**features, "environment": "production"})
+    # an unhashable category and a missing feature fail as in values()
+    with pytest.raises(TypeError):
+        explainer.encode({**features, "environment": ["x"]}, row)
+    with pytest.raises(KeyError, match="velocity_trend"):
+        explainer.encode({k: v for k, v in features.items() if k != "velocity_trend"}, row)
+    with pytest.raises(ValueError, match="one row"):
+        explainer.encode(features, np.empty(encoder.n_columns + 1))
+
+
+def test_explainer_top_factors_equal_a_stable_sort_with_zeros_left_out():
+    from predictor.models.encoding import FeatureEncoder
+
+    encoder = FeatureEncoder({})
+    groups = len(encoder.groups)
+    feature2, threshold2, children2, value2, roots2 = stump()
+    rng = np.random.default_rng(8)
+    for trial in range(200):
+        # node 1 (left leaf) and node 2 (right leaf) carry contributions with ties and zeros
+        paths = np.zeros((3, groups))
+        paths[1:] = rng.choice([0.0, 0.5, -0.5, 1.25, -2.0, 3.0], size=(2, groups))
+        if trial % 7 == 0:
+            paths[1:] = 0.0
+        explainer = explainer_of(encoder, (feature2, threshold2, children2, value2, roots2), paths)
+        x = np.zeros(encoder.n_columns)
+        x[0] = rng.choice([0.2, 0.7])
+        contributions = paths[2 if x[0] > 0.5 else 1]
+        for k in (0, 1, 5, groups, groups + 3):
+            raw, top = explainer.explain_top(x, k)
+            assert raw == (2.0 if x[0] > 0.5 else -1.0)
+            order = np.argsort(-np.abs(contributions), kind="stable")[:k]
+            assert list(top) == [(int(i), float(contributions[i])) for i in order if contributions[i] != 0]
+        assert explainer.score(x) == raw
+
+
+def test_explainer_refuses_a_layout_outside_the_row():
+    from predictor.models.encoding import FeatureEncoder
+
+    encoder = FeatureEncoder({"environment": ["production"]})
+    numeric, one_hot = encoder.kernel_plan()
+    tree = stump()
+    paths = np.zeros((3, len(encoder.groups)))
+    with pytest.raises(ValueError, match="out of range"):
+        kernel.Explainer(*tree, 1, paths, numeric, one_hot, len(numeric) + 1)
+    with pytest.raises(ValueError, match="path_contribution"):
+        kernel.Explainer(*tree, 1, np.zeros((2, 4)), numeric, one_hot, encoder.n_columns)
+    explainer = kernel.Explainer(*tree, 1, paths, numeric, one_hot, encoder.n_columns)
+    with pytest.raises(ValueError, match="one row"):
+        explainer.explain_top(np.zeros(3), 5)
