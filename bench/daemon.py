@@ -6,6 +6,8 @@ and measures from Python clients (:class:`predictor.client.Client`):
 
 * ``ping`` and ``predict`` round trips, interleaved in the same run (1 client), p50/p99;
 * ``predict`` with 4 concurrent client processes, p50/p99 over all calls;
+* CPU time per ``ping`` and per ``predict`` of the daemon (all threads) and of the client
+  (stable when latencies are not: it does not move with the machine's load);
 * ``predict_batch`` throughput with batches of 100 deployments (with and without factors);
 
 twice: pinned (daemon and clients on CPU 0 with ``taskset``/sched_setaffinity) and un-pinned.
@@ -106,6 +108,35 @@ def interleaved(endpoint: str, deployment: dict, calls: int, context) -> dict:
         predicts.append((ended - middle) * 1e6)
     client.close()
     return {"ping": pings, "predict": predicts}
+
+
+def process_cpu_ns(pid: int) -> int:
+    """CPU time (ns) every thread of process PID has run so far (/proc/PID/task/*/schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended meanwhile
+    return total
+
+
+def cpu_per_call(endpoint: str, pid: int, method: str, params: dict, calls: int, context) -> tuple[float, float]:
+    """(daemon CPU, client CPU) in microseconds per call of METHOD: all the daemon's threads
+    (its ZeroMQ I/O thread, the prediction-log writer...), and this client's process. Unlike
+    latencies, CPU time per call barely moves with the machine's load or the CPU placement."""
+    client = Client(endpoint, timeout=5, context=context)
+    for _ in range(200):
+        client.call(method, params)
+    time.sleep(1.2)  # let the prediction log's writer catch up with the warm-up
+    daemon_before, client_before = process_cpu_ns(pid), process_cpu_ns(os.getpid())
+    for _ in range(calls):
+        client.call(method, params)
+    time.sleep(1.2)  # ... and count what it does for the timed calls
+    daemon_cpu = (process_cpu_ns(pid) - daemon_before) / calls / 1000
+    client_cpu = (process_cpu_ns(os.getpid()) - client_before) / calls / 1000
+    client.close()
+    return daemon_cpu, client_cpu
 
 
 def _predict_worker(endpoint: str, deployment: dict, calls: int, queue) -> None:
@@ -242,6 +273,10 @@ def run_mode(home: Path, pinned: bool, args, deployments: list[dict]) -> None:
         print(f"ping    1 client : p50 {ping50:7.1f} us  p99 {ping99:7.1f} us  ({args.calls} calls)")
         print(f"predict 1 client : p50 {pred50:7.1f} us  p99 {pred99:7.1f} us  ({args.calls} calls)")
         print(f"predict/ping p50 ratio: {pred50 / ping50:.2f}")
+        for method, params in (("ping", {}), ("predict", {"deployment": deployments[0]})):
+            daemon_cpu, client_cpu = cpu_per_call(endpoint, proc.pid, method, params, args.calls, context)
+            print(f"CPU per {method:7s}: daemon {daemon_cpu:6.1f} us (all threads, 1.2 s idle around the calls "
+                  f"included), client process {client_cpu:6.1f} us")
         latencies, rate = concurrent(endpoint, deployments[0], args.calls // 2, 4)
         print(f"predict 4 clients: p50 {percentile(latencies, 0.5):7.1f} us  p99 {percentile(latencies, 0.99):7.1f} us  "
               f"({len(latencies)} calls, {rate:,.0f} calls/s)")

@@ -13,12 +13,14 @@ import bisect
 import math
 import datetime as dt
 from collections import defaultdict
+from array import array
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from predictor.errors import ValidationError
 from predictor.features import OUTCOME_STATUSES, FeatureConfig
 from predictor.features.records import epoch_us, record_numbers, to_utc_naive, version_bump
+from predictor.models.packed import _kernel
 from predictor.store import FAILED_STATUSES
 
 DAY_US = 86_400_000_000
@@ -28,46 +30,54 @@ MAX_CACHED_OFFSETS = 100_000
 UTC_NAMES = frozenset({"UTC", "Etc/UTC"})
 
 
+def _int64s() -> array:
+    return array("q")
+
+
 @dataclass
 class ServiceHistory:
-    """What is remembered of one service's deployments (times in epoch microseconds)."""
+    """What is remembered of one service's deployments (times in epoch microseconds).
 
-    start_times: list[int] = field(default_factory=list)
+    Start times and the outcome index are contiguous int64 arrays: the compiled
+    ``features_core`` counts over them without touching a Python object per element.
+    """
+
+    start_times: array = field(default_factory=_int64s)  # sorted
     #: per environment: sorted (started, id, version)
     env_starts: dict[str, list[tuple[int, str, str | None]]] = field(default_factory=dict)
     #: sorted (known_at, id, failed, duration in whole milliseconds or None)
     outcomes: list[tuple[int, str, int, int | None]] = field(default_factory=list)
-    _outcome_times: list[int] | None = None
-    _prefix: tuple[list[int], list[float], list[int]] | None = None
+    _index: tuple[array, array, array, array, array] | None = None
 
     def invalidate(self) -> None:
-        """Forget the cached prefix sums after the outcomes changed."""
-        self._outcome_times = None
-        self._prefix = None
+        """Forget the cached outcome index after the outcomes changed."""
+        self._index = None
 
     def append_outcome(self, item: tuple[int, str, int, int | None]) -> None:
-        """Add the newest outcome (sorting after every other), keeping the prefix sums."""
+        """Add the newest outcome (sorting after every other), keeping the outcome index."""
         self.outcomes.append(item)
-        if self._prefix is not None:
+        if self._index is not None:
             known_at, _id, failed, duration = item
-            fails, dur_sum, dur_n = self._prefix
-            self._outcome_times.append(known_at)
+            times, fails, dur_sum, dur_n, streaks = self._index
+            times.append(known_at)
             fails.append(fails[-1] + failed)
             dur_sum.append(dur_sum[-1] + (duration if duration is not None else 0))
             dur_n.append(dur_n[-1] + (duration is not None))
+            streaks.append(streaks[-1] + 1 if failed else 0)
 
-    def outcome_index(self) -> tuple[list[int], list[int], list[int], list[int]]:
-        """Return outcome times and prefix sums of failures, durations and duration counts."""
-        if self._prefix is None:
-            times, fails, dur_sum, dur_n = [], [0], [0], [0]
+    def outcome_index(self) -> tuple[array, array, array, array, array]:
+        """Return the outcome times and, over the outcomes before each position, the prefix
+        counts of failures, summed durations (ms), known durations, and failures in a row."""
+        if self._index is None:
+            times, fails, dur_sum, dur_n, streaks = [], [0], [0], [0], [0]
             for known_at, _id, failed, duration in self.outcomes:
                 times.append(known_at)
                 fails.append(fails[-1] + failed)
                 dur_sum.append(dur_sum[-1] + (duration if duration is not None else 0))
                 dur_n.append(dur_n[-1] + (duration is not None))
-            self._outcome_times = times
-            self._prefix = (fails, dur_sum, dur_n)
-        return (self._outcome_times, *self._prefix)
+                streaks.append(streaks[-1] + 1 if failed else 0)
+            self._index = tuple(array("q", values) for values in (times, fails, dur_sum, dur_n, streaks))
+        return self._index
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,9 @@ class FeatureState:
         self.versions: dict[tuple[str, str], list[tuple[int, str, int]]] = defaultdict(list)
         self.deployments: dict[str, _Stored] = {}
         self._graph: dict[str, tuple[int, int, int, int, frozenset]] | None = None
+        #: per service, the start-time arrays of its neighbours that have a history (with the
+        #: number of histories it was made for: a neighbour's first deployment makes it stale)
+        self._neighbour_starts: dict[str, tuple[int, tuple[array, ...]]] = {}
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
@@ -119,7 +132,7 @@ class FeatureState:
         for row in rows:
             state._insert(*state._stored_from_row(*row), bulk=True)
         for history in state.histories.values():
-            history.start_times.sort()
+            history.start_times = array("q", sorted(history.start_times))
             for starts in history.env_starts.values():
                 starts.sort(key=lambda item: (item[0], item[1]))
             history.outcomes.sort(key=lambda item: (item[0], item[1]))
@@ -156,6 +169,7 @@ class FeatureState:
                 for dep in record["dependencies"]
             } - {name}
             self._graph = None
+            self._neighbour_starts.clear()
 
     def add_deployment(self, record: dict) -> None:
         """Record a deployment, or update it (same id) when its outcome arrives."""
@@ -269,6 +283,17 @@ class FeatureState:
         times = history.outcome_index()[0]
         return bisect.bisect_left(times, epoch_us(started))
 
+    def neighbour_starts(self, service: str) -> tuple[array, ...]:
+        """The start-time arrays of SERVICE's direct dependencies and dependents (those with a
+        history), remembered until the graph or the set of services with a history changes."""
+        cached = self._neighbour_starts.get(service)
+        if cached is not None and cached[0] == len(self.histories):
+            return cached[1]
+        starts = tuple(self.histories[name].start_times for name in sorted(self.graph(service)[4])
+                       if name in self.histories)
+        self._neighbour_starts[service] = (len(self.histories), starts)
+        return starts
+
     def features(self, record: dict) -> dict:
         """Return the features of deployment RECORD as of its start time (record not required
         to be in the state; if it is, it does not see itself)."""
@@ -282,26 +307,11 @@ class FeatureState:
         t = epoch_us(started)
         local = self.local_time(started, t)
         history = self.histories.get(service) or _NO_HISTORY
-        starts = history.start_times
-        before = bisect.bisect_left(starts, t)
-        d7 = before - bisect.bisect_left(starts, t - 7 * DAY_US)
-        d28 = before - bisect.bisect_left(starts, t - 28 * DAY_US)
-        concurrent = before - bisect.bisect_left(starts, t - self.concurrency_us)
-        deps, deps_all, dependents, dependents_all, neighbours = self.graph(service)
-        concurrent_neighbours = 0
-        for neighbour in neighbours:
-            other = self.histories.get(neighbour)
-            if other is not None:
-                concurrent_neighbours += (bisect.bisect_left(other.start_times, t)
-                                          - bisect.bisect_left(other.start_times, t - self.concurrency_us))
-        times, fails, dur_sum, dur_n = history.outcome_index()
-        known = bisect.bisect_left(times, t)
-        streak = 0
-        for position in range(known - 1, -1, -1):
-            if not history.outcomes[position][2]:
-                break
-            streak += 1
-        previous_outcome = float(history.outcomes[known - 1][2]) if known else -1.0
+        deps, deps_all, dependents, dependents_all, _neighbours = self.graph(service)
+        (before, d7, d28, concurrent, previous_start, concurrent_neighbours, known, failures, dur_total,
+         dur_count, streak, latest) = (_kernel.features_core if _kernel is not None else _features_core)(
+            history.start_times, *history.outcome_index(), self.neighbour_starts(service),
+            t, 7 * DAY_US, 28 * DAY_US, self.concurrency_us)
         env_list = history.env_starts.get(environment, [])
         env_before = bisect.bisect_left(env_list, (t,))  # (t,) sorts before every (t, id, version)
         version = record.get("version")
@@ -317,7 +327,7 @@ class FeatureState:
         return {
             "hour": float(local.hour),
             "day_of_week": float(local.weekday()),
-            "days_since_previous": (t - starts[before - 1]) / float(DAY_US) if before else -1.0,
+            "days_since_previous": (t - previous_start) / float(DAY_US) if before else -1.0,
             "deployments_7d": float(d7),
             "deployments_28d": float(d28),
             "velocity_trend": (d7 + 1) / (d28 / 4 + 1),
@@ -326,10 +336,10 @@ class FeatureState:
             "dependents": float(dependents),
             "dependents_transitive": float(dependents_all),
             "past_outcomes": float(known),
-            "failure_rate_smoothed": (fails[known] + strength * prior) / (known + strength),
+            "failure_rate_smoothed": (failures + strength * prior) / (known + strength),
             "failure_streak": float(streak),
-            "previous_outcome": previous_outcome,
-            "typical_duration": float(dur_sum[known]) / dur_n[known] / 1000 if dur_n[known] else -1.0,
+            "previous_outcome": float(latest),
+            "typical_duration": float(dur_total) / dur_count / 1000 if dur_count else -1.0,
             "change_size": change,
             "config_replicas": replicas,
             "config_keys": keys,
@@ -342,6 +352,21 @@ class FeatureState:
             "service_type": self.service_types.get(service) or "unknown",
             "version_bump": version_bump(version, previous_version, env_before > 0),
         }
+
+
+def _features_core(starts, times, fails, dur_sum, dur_n, streaks, neighbour_starts, t, back7, back28, conc):
+    """``_kernel.features_core`` without the compiled kernel (same results, see _kernel.c)."""
+    before = bisect.bisect_left(starts, t)
+    concurrent_neighbours = 0
+    for other in neighbour_starts:
+        end = bisect.bisect_left(other, t)
+        concurrent_neighbours += end - bisect.bisect_left(other, t - conc, 0, end)
+    known = bisect.bisect_left(times, t)
+    return (before, before - bisect.bisect_left(starts, t - back7, 0, before),
+            before - bisect.bisect_left(starts, t - back28, 0, before),
+            before - bisect.bisect_left(starts, t - conc, 0, before), starts[before - 1] if before else 0,
+            concurrent_neighbours, known, fails[known], dur_sum[known], dur_n[known], streaks[known],
+            fails[known] - fails[known - 1] if known else -1)
 
 
 EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)

@@ -254,6 +254,82 @@ done:
     return result;
 }
 
+/* ---- features_core: the counting part of a deployment's point-in-time features --------------
+ *
+ * FeatureState (predictor/features/serving.py) keeps each service's start times and its outcome
+ * index as contiguous int64 arrays (array('q')). This answers, for a deployment starting at T,
+ * every count the features need, in one call and without a Python object per element (a bisect
+ * over a list of ints touches one int object per probe: on a cold cache, most of the cost):
+ *
+ *   features_core(starts, times, fails, dur_sum, dur_n, streaks, neighbour_starts, t, back7, back28, conc)
+ *     starts: the service's sorted start times; times: its outcome times (sorted; outcome i
+ *     became known at times[i]); fails, dur_sum, dur_n, streaks: prefix arrays of len(times)+1
+ *     (failures, duration ms, durations known, failures in a row ending just before);
+ *     neighbour_starts: a tuple of sorted start-time arrays (direct dependencies and dependents)
+ *   -> (before, starts in [t-back7, t), in [t-back28, t), in [t-conc, t), the previous start
+ *       (or 0 when before == 0), neighbours' starts in [t-conc, t), known, fails[known],
+ *       dur_sum[known], dur_n[known], streaks[known], latest known outcome (-1 none, 0, 1))
+ */
+static Py_ssize_t lower_bound(const int64_t *a, Py_ssize_t n, int64_t x) {
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < x) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+/* x - y clamped to int64 (times far in the past stay ordered) */
+static int64_t minus(int64_t x, int64_t y) {
+    if (y > 0 && x < INT64_MIN + y) return INT64_MIN;
+    if (y < 0 && x > INT64_MAX + y) return INT64_MAX;
+    return x - y;
+}
+
+static PyObject *features_core(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 11) { PyErr_SetString(PyExc_TypeError, "features_core takes 11 arguments"); return NULL; }
+    if (!PyTuple_Check(args[6])) { PyErr_SetString(PyExc_TypeError, "neighbour_starts must be a tuple"); return NULL; }
+    long long t = PyLong_AsLongLong(args[7]), back7 = PyLong_AsLongLong(args[8]);
+    long long back28 = PyLong_AsLongLong(args[9]), conc = PyLong_AsLongLong(args[10]);
+    if (PyErr_Occurred()) return NULL;
+    static const char *names[] = {"starts", "times", "fails", "dur_sum", "dur_n", "streaks"};
+    Buf bufs[6] = {0};
+    PyObject *result = NULL;
+    for (int i = 0; i < 6; i++)
+        if (get(args[i], &bufs[i], 'q', 0, names[i]) < 0) goto done;
+    const int64_t *starts = bufs[0].view.buf, *times = bufs[1].view.buf;
+    Py_ssize_t n_starts = COUNT(bufs[0]), n_times = COUNT(bufs[1]);
+    for (int i = 2; i < 6; i++)
+        if (COUNT(bufs[i]) != n_times + 1) {
+            PyErr_Format(PyExc_ValueError, "%s must hold len(times) + 1 items", names[i]);
+            goto done;
+        }
+    Py_ssize_t before = lower_bound(starts, n_starts, t);
+    Py_ssize_t d7 = before - lower_bound(starts, before, minus(t, back7));
+    Py_ssize_t d28 = before - lower_bound(starts, before, minus(t, back28));
+    Py_ssize_t concurrent = before - lower_bound(starts, before, minus(t, conc));
+    long long previous_start = before ? starts[before - 1] : 0;
+    Py_ssize_t neighbours = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[6]); i++) {
+        Buf other = {0};
+        if (get(PyTuple_GET_ITEM(args[6], i), &other, 'q', 0, "neighbour_starts") < 0) { release(&other, 1); goto done; }
+        const int64_t *o = other.view.buf;
+        Py_ssize_t end = lower_bound(o, COUNT(other), t);
+        neighbours += end - lower_bound(o, end, minus(t, conc));
+        release(&other, 1);
+    }
+    Py_ssize_t known = lower_bound(times, n_times, t);
+    const int64_t *fails = bufs[2].view.buf;
+    long long latest = known ? fails[known] - fails[known - 1] : -1;
+    result = Py_BuildValue("(nnnnLnnLLLLL)", before, d7, d28, concurrent, previous_start, neighbours, known,
+                           (long long)fails[known], (long long)((const int64_t *)bufs[3].view.buf)[known],
+                           (long long)((const int64_t *)bufs[4].view.buf)[known],
+                           (long long)((const int64_t *)bufs[5].view.buf)[known], latest);
+done:
+    release(bufs, 6);
+    return result;
+}
+
 /* ---- Explainer: one model's encode + walk + top factors, buffers taken once ------------------
  *
  * The per-request path of an explained answer used to be four Python-level steps (feature dict
@@ -504,6 +580,8 @@ static PyMethodDef methods[] = {
     {"explain", (PyCFunction)(void (*)(void))explain, METH_FASTCALL, "Sum of leaf values; path contributions into out."},
     {"score_many", (PyCFunction)(void (*)(void))score_many, METH_FASTCALL, "Sums of leaf values for every row."},
     {"nearest", (PyCFunction)(void (*)(void))nearest, METH_FASTCALL, "K nearest rows of a window, exactly."},
+    {"features_core", (PyCFunction)(void (*)(void))features_core, METH_FASTCALL,
+     "The counts of a deployment's point-in-time features, from a service's int64 arrays."},
     {NULL, NULL, 0, NULL},
 };
 

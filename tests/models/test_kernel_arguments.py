@@ -169,3 +169,52 @@ def test_explainer_refuses_a_layout_outside_the_row():
     explainer = kernel.Explainer(*tree, 1, paths, numeric, one_hot, encoder.n_columns)
     with pytest.raises(ValueError, match="one row"):
         explainer.explain_top(np.zeros(3), 5)
+
+
+# -- features_core: the counting part of the serving features ---------------------------------
+def test_features_core_equals_the_python_form_on_random_histories():
+    from array import array
+
+    from predictor.features.serving import ServiceHistory, _features_core
+
+    rng = np.random.default_rng(13)
+    for trial in range(400):
+        history = ServiceHistory()
+        n = int(rng.choice([0, 1, 2, 5, 40, 300]))
+        history.start_times = array("q", sorted(rng.integers(0, 1000, n).tolist()))
+        for i in range(int(rng.choice([0, 1, 3, 50]))):
+            history.outcomes.append((int(rng.integers(0, 1000)), f"d{i}", int(rng.random() < 0.4),
+                                     None if rng.random() < 0.2 else int(rng.integers(0, 10_000))))
+        history.outcomes.sort(key=lambda item: (item[0], item[1]))
+        neighbours = tuple(array("q", sorted(rng.integers(0, 1000, int(rng.integers(0, 30))).tolist()))
+                           for _ in range(int(rng.integers(0, 4))))
+        for t in (int(rng.integers(-10, 1010)), 0, 1000, -(2 ** 62), 2 ** 62):
+            spans = (int(rng.integers(0, 300)), int(rng.integers(0, 900)), int(rng.integers(1, 100)))
+            args = (history.start_times, *history.outcome_index(), neighbours, t, *spans)
+            assert kernel.features_core(*args) == _features_core(*args), (trial, t)
+
+
+def test_features_core_refuses_an_index_of_the_wrong_length():
+    from array import array
+
+    index = [array("q", [5]), array("q", [0, 1]), array("q", [0, 7]), array("q", [0, 1]), array("q", [0])]
+    with pytest.raises(ValueError, match="streaks"):
+        kernel.features_core(array("q", [1, 2]), *index, (), 10, 1, 2, 3)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        kernel.features_core([1, 2], *index[:4], array("q", [0, 1]), (), 10, 1, 2, 3)
+
+
+def test_a_neighbours_first_deployment_counts_at_once():
+    from predictor.features.serving import FeatureState
+
+    state = FeatureState()
+    state.observe("service", {"name": "api", "type": "microservice", "dependencies": ["db"]})
+    state.observe("deployment", {"id": "a1", "service": "api", "environment": "prod", "started": 1_000_000,
+                                 "completed": 1_000_060, "status": "success"})
+    probe = {"service": "api", "environment": "prod", "started": 1_000_000 + 3600}
+    assert state.features(probe)["concurrent_neighbours"] == 0.0  # db has no history yet (remembered)
+    state.observe("deployment", {"id": "d1", "service": "db", "environment": "prod", "started": 1_000_000 + 60,
+                                 "completed": 1_000_120, "status": "failure"})
+    assert state.features(probe)["concurrent_neighbours"] == 1.0
+    state.observe("service", {"name": "api", "type": "microservice", "dependencies": []})
+    assert state.features(probe)["concurrent_neighbours"] == 0.0
