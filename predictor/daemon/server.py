@@ -136,7 +136,8 @@ class Daemon:
         self.answerers = AnswererSet({name: AreaState(name, message="the daemon is still loading its models; retry in a moment")
                                       for name in AREA_MODULES}, generation=0)
         self.prediction_log = PredictionLog(self.store, self.log, interval=self.options.flush_interval,
-                                            enabled=self.options.log_predictions)
+                                            enabled=self.options.log_predictions,
+                                            activity=lambda: self.requests_served)
         self.prediction_log.start()
         from predictor.daemon.retraining import Retrainer
         self.retrainer = Retrainer(self, self.options.retrain_after, self.options.retrain_every)

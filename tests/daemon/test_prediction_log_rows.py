@@ -84,3 +84,52 @@ def test_payloads_waiting_are_bounded_in_bytes(tmp_path):
         assert log.flush(store.con) == 2
         add(9)
         assert len(log.pending) == 1 and log.dropped == 4
+
+
+def test_the_writer_waits_for_a_lull_unless_the_backlog_passes_half_a_bound(tmp_path):
+    """While the request counter keeps moving the writer writes nothing; once it stands still
+    the rows are written; a backlog past half the entries bound is written even mid-burst."""
+    import threading
+    import time
+
+    from predictor.protocol import encode, ok_reply, request
+
+    payload = encode(request("predict", {"deployment": {"id": "d", "service": "api", "environment": "prod"}}, id="x"))
+    reply = encode(ok_reply("x", {"deployment_id": "d", "model_version": "failure-1", "failure_probability": 0.2}))
+    with open_store(tmp_path / "history.duckdb") as store:
+        served = [0]
+        burst = threading.Event()
+
+        def requests_arriving():
+            while not burst.is_set():
+                served[0] += 1
+                time.sleep(0.0005)
+
+        log = PredictionLog(store, logging.getLogger("test"), interval=0.05, capacity=100,
+                            activity=lambda: served[0])
+        arrivals = threading.Thread(target=requests_arriving)
+        arrivals.start()
+        log.start()
+        try:
+            for i in range(10):
+                log.add_payloads(f"r{i}", "predict", 1.7e9, "champion", payload, reply)
+            time.sleep(0.5)  # ten intervals: requests kept arriving, nothing written
+            assert log.written == 0 and len(log.pending) == 10
+            for i in range(10, 60):  # 60 waiting of a bound of 100: written although requests arrive
+                log.add_payloads(f"r{i}", "predict", 1.7e9, "champion", payload, reply)
+            deadline = time.monotonic() + 10
+            while log.written < 60 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert log.written == 60
+            log.add_payloads("r60", "predict", 1.7e9, "champion", payload, reply)
+            time.sleep(0.3)
+            assert log.written == 60
+        finally:
+            burst.set()
+            arrivals.join()
+        deadline = time.monotonic() + 10  # the lull: the last one is written
+        while log.written < 61 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert log.written == 61
+        log.close()
+        assert store.con.execute("SELECT count(*) FROM predictions").fetchone()[0] == 61
