@@ -12,7 +12,8 @@ and measures from Python clients (:class:`predictor.client.Client`):
 
 twice: pinned (daemon and clients on CPU 0 with ``taskset``/sched_setaffinity) and un-pinned.
 
-Run: ``.venv/bin/python bench/daemon.py [--calls 5000] [--home DIR] [--no-log-predictions]``
+Run: ``.venv/bin/python bench/daemon.py [--calls 5000] [--home DIR] [--no-log-predictions]
+[--only pinned|un-pinned] [--serve-arg=--spin-us=0 ...]``
 """
 
 from __future__ import annotations
@@ -65,11 +66,13 @@ def sample_deployments(home: Path, count: int) -> list[dict]:
             for i, (_, service, version, environment, kind, started, change) in enumerate(rows)]
 
 
-def start_daemon(home: Path, endpoint: str, pinned: bool, log_predictions: bool) -> subprocess.Popen:
+def start_daemon(home: Path, endpoint: str, pinned: bool, log_predictions: bool,
+                 extra: tuple[str, ...] = ()) -> subprocess.Popen:
     command = [sys.executable, "-m", "predictor", "serve", "--db", str(home / "history.duckdb"), "--endpoint", endpoint,
                "--log-file", str(home / "daemon.log")]
     if not log_predictions:
         command.append("--no-log-predictions")
+    command.extend(extra)
     if pinned:
         command = ["taskset", "-c", "0", *command]
     proc = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ, PREDICTOR_HOME=str(home)))
@@ -121,6 +124,14 @@ def process_cpu_ns(pid: int) -> int:
     return total
 
 
+def settle(client: Client, limit: float = 60.0) -> None:
+    """Wait until the daemon's prediction log has nothing left to write (it writes in lulls)."""
+    end = time.monotonic() + limit
+    time.sleep(0.05)
+    while client.call("status")["prediction_log_pending"] and time.monotonic() < end:
+        time.sleep(0.1)
+
+
 def cpu_per_call(endpoint: str, pid: int, method: str, params: dict, calls: int, context) -> tuple[float, float]:
     """(daemon CPU, client CPU) in microseconds per call of METHOD: all the daemon's threads
     (its ZeroMQ I/O thread, the prediction-log writer...), and this client's process. Unlike
@@ -128,13 +139,13 @@ def cpu_per_call(endpoint: str, pid: int, method: str, params: dict, calls: int,
     client = Client(endpoint, timeout=5, context=context)
     for _ in range(200):
         client.call(method, params)
-    time.sleep(1.2)  # let the prediction log's writer catch up with the warm-up
+    settle(client)  # the prediction log's writer has written what came before
     daemon_before, client_before = process_cpu_ns(pid), process_cpu_ns(os.getpid())
     for _ in range(calls):
         client.call(method, params)
-    time.sleep(1.2)  # ... and count what it does for the timed calls
-    daemon_cpu = (process_cpu_ns(pid) - daemon_before) / calls / 1000
     client_cpu = (process_cpu_ns(os.getpid()) - client_before) / calls / 1000
+    settle(client)  # ... and what the timed calls left to write is counted
+    daemon_cpu = (process_cpu_ns(pid) - daemon_before) / calls / 1000
     client.close()
     return daemon_cpu, client_cpu
 
@@ -256,7 +267,7 @@ def run_mode(home: Path, pinned: bool, args, deployments: list[dict]) -> None:
     all_cpus = os.sched_getaffinity(0)
     import zmq
 
-    proc = start_daemon(home, endpoint, pinned, args.log_predictions)
+    proc = start_daemon(home, endpoint, pinned, args.log_predictions, tuple(args.serve_arg))
     try:
         if pinned:
             os.sched_setaffinity(0, {0})
@@ -275,7 +286,7 @@ def run_mode(home: Path, pinned: bool, args, deployments: list[dict]) -> None:
         print(f"predict/ping p50 ratio: {pred50 / ping50:.2f}")
         for method, params in (("ping", {}), ("predict", {"deployment": deployments[0]})):
             daemon_cpu, client_cpu = cpu_per_call(endpoint, proc.pid, method, params, args.calls, context)
-            print(f"CPU per {method:7s}: daemon {daemon_cpu:6.1f} us (all threads, 1.2 s idle around the calls "
+            print(f"CPU per {method:7s}: daemon {daemon_cpu:6.1f} us (all threads, the prediction log's writes "
                   f"included), client process {client_cpu:6.1f} us")
         latencies, rate = concurrent(endpoint, deployments[0], args.calls // 2, 4)
         print(f"predict 4 clients: p50 {percentile(latencies, 0.5):7.1f} us  p99 {percentile(latencies, 0.99):7.1f} us  "
@@ -301,6 +312,9 @@ def main() -> None:
     parser.add_argument("--home", type=Path, help="a PREDICTOR_HOME with a trained store (default: build one)")
     parser.add_argument("--no-log-predictions", dest="log_predictions", action="store_false",
                         help="run the daemon without the prediction log")
+    parser.add_argument("--serve-arg", action="append", default=[],
+                        help="pass this argument on to `predictor serve` (repeatable), e.g. --serve-arg=--spin-us=0")
+    parser.add_argument("--only", choices=["pinned", "un-pinned"], help="measure one placement only")
     args = parser.parse_args()
     scratch = None
     if args.home is None:
@@ -319,7 +333,8 @@ def main() -> None:
     breakdown(home, deployments[0])
     try:
         for pinned in (True, False):
-            run_mode(home, pinned, args, deployments)
+            if args.only is None or args.only == ("pinned" if pinned else "un-pinned"):
+                run_mode(home, pinned, args, deployments)
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -166,6 +166,11 @@ class PredictionLog:
             self.written += table.num_rows
             return table.num_rows
 
+    @property
+    def waiting(self) -> int:
+        """Entries not written yet: queued, or taken by the flush in progress."""
+        return len(self.pending) + self._in_flight
+
     def _backlogged(self) -> bool:
         """Whether the waiting entries passed half of either bound."""
         return (len(self.pending) + self._in_flight >= self.capacity // 2
