@@ -165,8 +165,18 @@ def iter_data(text: str, *, start_line: int = 1) -> Iterator[tuple[int, Any]]:
     """Yield ``(line, datum)`` for every top-level datum of TEXT, line being where it starts.
 
     Raises :class:`SexpError` (with the line) on unbalanced parentheses, unterminated strings,
-    a misplaced dot or unknown ``#`` syntax.
+    a misplaced dot or unknown ``#`` syntax. Uses the compiled reader (``predictor/_sexp.c``)
+    when it is built, else :func:`py_iter_data`; both give the same values and errors.
     """
+    if _compiled is not None and type(text) is str:
+        reader = _compiled.reader(text, start_line)
+        if reader is not None:                 # None: not UTF-8 encodable (lone surrogates)
+            return reader
+    return py_iter_data(text, start_line=start_line)
+
+
+def py_iter_data(text: str, *, start_line: int = 1) -> Iterator[tuple[int, Any]]:
+    """The reference reader (pure Python) behind :func:`iter_data`: the same values and errors."""
     tokens = _TOKEN.findall(text)
     line = start_line
     cur: list | None = None             # the innermost open list (None at top level)
@@ -354,6 +364,16 @@ def _finish_dotted(items: list, line: int) -> Any:
 _QUOTE_KINDS = frozenset(_QUOTES.values())
 _HASH_TOKENS = frozenset(("#(", "#;"))
 _COMMON_ATOMS = {"#t": True, "#f": False, "#true": True, "#false": False}
+
+
+# The compiled reader makes Symbol, Dotted and SexpError through these classes, and leaves the
+# rarer atoms and escapes (and the wording of their errors) to _atom and _unescape.
+try:
+    from predictor import _sexp as _compiled
+except ImportError:                            # not built (no C compiler): the Python reader alone
+    _compiled = None
+else:
+    _compiled.setup(Symbol, Dotted, SexpError, _atom, _unescape)
 
 
 def read_all(text: str) -> list[Any]:
