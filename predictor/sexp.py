@@ -135,7 +135,7 @@ def _atom(token: str, line: int) -> Any:
                 return name
             if name.lower() in _CHAR_NAMES:
                 return _CHAR_NAMES[name.lower()]
-            if name[0] == "x" and len(name) > 1:
+            if name[:1] == "x" and len(name) > 1:     # (#\ alone: an error, not an IndexError)
                 try:
                     return chr(int(name[1:], 16))
                 except ValueError:
