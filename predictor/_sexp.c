@@ -36,6 +36,13 @@ static PyObject *SexpError_type;   /* predictor.sexp.SexpError */
 static PyObject *py_atom;          /* predictor.sexp._atom(token, line) */
 static PyObject *py_unescape;      /* predictor.sexp._unescape(body, line) */
 static PyObject *quote_symbols[4]; /* Symbol("quote"), ("quasiquote"), ("unquote"), ("unquote-splicing") */
+static PyObject *head_name, *tail_name, *no_args;   /* "head", "tail", () */
+
+/* Symbols by name, shared by every reader (a symbol is immutable): most texts use the same few
+ * dozen names, and calling the Symbol class is the dearest part of reading a small text.
+ * Emptied when it reaches SYMBOLS_MAX names, so odd inputs cannot grow it without bound. */
+static PyObject *symbols;
+#define SYMBOLS_MAX 65536
 
 /* ---- character classes (of Python's re: \s is str.isspace) ---------------------------- */
 
@@ -285,8 +292,19 @@ static PyObject *ascii_atom(const unsigned char *s, Py_ssize_t n) {
     }
     PyObject *name = ascii_str(s, n);
     if (name == NULL) return NULL;
-    PyObject *symbol = PyObject_CallOneArg(Symbol_type, name);
+    PyObject *symbol = PyDict_GetItemWithError(symbols, name);     /* borrowed */
+    if (symbol != NULL) {
+        Py_DECREF(name);
+        return Py_NewRef(symbol);
+    }
+    if (PyErr_Occurred() || (symbol = PyObject_CallOneArg(Symbol_type, name)) == NULL) {
+        Py_DECREF(name);
+        return NULL;
+    }
+    if (PyDict_GET_SIZE(symbols) >= SYMBOLS_MAX) PyDict_Clear(symbols);
+    int stored = PyDict_SetItem(symbols, name, symbol);
     Py_DECREF(name);
+    if (stored < 0) { Py_DECREF(symbol); return NULL; }
     return symbol;
 }
 
@@ -409,9 +427,14 @@ static PyObject *string_value(const unsigned char *body, Py_ssize_t n, int ascii
 
 /* ---- building lists -------------------------------------------------------------------- */
 
-/* Dotted(HEAD, TAIL), taking both references. */
+/* Dotted(HEAD, TAIL), taking both references. Made as Dotted.__init__ makes it -- a new
+ * instance (Dotted.__new__) whose head and tail slots are set -- without running the Python
+ * __init__, which cost as much as all the rest of reading a metadata alist. */
 static PyObject *make_dotted(PyObject *head, PyObject *tail) {
-    PyObject *value = PyObject_CallFunctionObjArgs(Dotted_type, head, tail, NULL);
+    PyTypeObject *type = (PyTypeObject *)Dotted_type;
+    PyObject *value = type->tp_new(type, no_args, NULL);
+    if (value != NULL && (PyObject_SetAttr(value, head_name, head) < 0 || PyObject_SetAttr(value, tail_name, tail) < 0))
+        Py_CLEAR(value);
     Py_DECREF(head);
     Py_DECREF(tail);
     return value;
@@ -799,25 +822,26 @@ static PyObject *sexp_reader(PyObject *module, PyObject *const *args, Py_ssize_t
 
 /* setup(Symbol, Dotted, SexpError, atom, unescape): the Python objects the reader makes and calls. */
 static PyObject *sexp_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5) {
+    if (nargs != 5 || !PyType_Check(args[1])) {
         PyErr_SetString(PyExc_TypeError, "setup(Symbol, Dotted, SexpError, atom, unescape)");
         return NULL;
     }
     static const char *const quote_names[4] = {"quote", "quasiquote", "unquote", "unquote-splicing"};
-    PyObject *symbols[4] = {NULL, NULL, NULL, NULL};
+    PyObject *quotes[4] = {NULL, NULL, NULL, NULL};
     for (int i = 0; i < 4; i++) {
-        symbols[i] = PyObject_CallFunction(args[0], "s", quote_names[i]);
-        if (symbols[i] == NULL) {
-            for (int j = 0; j < i; j++) Py_DECREF(symbols[j]);
+        quotes[i] = PyObject_CallFunction(args[0], "s", quote_names[i]);
+        if (quotes[i] == NULL) {
+            for (int j = 0; j < i; j++) Py_DECREF(quotes[j]);
             return NULL;
         }
     }
-    for (int i = 0; i < 4; i++) Py_XSETREF(quote_symbols[i], symbols[i]);
+    for (int i = 0; i < 4; i++) Py_XSETREF(quote_symbols[i], quotes[i]);
     Py_XSETREF(Symbol_type, Py_NewRef(args[0]));
     Py_XSETREF(Dotted_type, Py_NewRef(args[1]));
     Py_XSETREF(SexpError_type, Py_NewRef(args[2]));
     Py_XSETREF(py_atom, Py_NewRef(args[3]));
     Py_XSETREF(py_unescape, Py_NewRef(args[4]));
+    if (symbols != NULL) PyDict_Clear(symbols);           /* names of an earlier Symbol class */
     Py_RETURN_NONE;
 }
 
@@ -837,5 +861,9 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__sexp(void) {
     init_classes();
     if (PyType_Ready(&Reader_type) < 0) return NULL;
+    if (symbols == NULL && (symbols = PyDict_New()) == NULL) return NULL;
+    if (head_name == NULL && (head_name = PyUnicode_InternFromString("head")) == NULL) return NULL;
+    if (tail_name == NULL && (tail_name = PyUnicode_InternFromString("tail")) == NULL) return NULL;
+    if (no_args == NULL && (no_args = PyTuple_New(0)) == NULL) return NULL;
     return PyModule_Create(&module);
 }

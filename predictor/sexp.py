@@ -459,13 +459,6 @@ def to_plain(value: Any) -> Any:
 _PLAIN_ATOMS = frozenset((str, int, float, bool))
 
 
-def _is_entry(entry: Any) -> bool:
-    kind = type(entry)
-    if kind is Dotted:
-        return isinstance(entry.head[0], str)
-    return kind is list and len(entry) >= 1 and type(entry[0]) is Symbol
-
-
 def alist_entry(entry: Any) -> tuple[str, Any]:
     """Return (key, value) of one alist entry, as Scheme's ``car``/``cdr`` see it.
 
@@ -489,11 +482,21 @@ def plain_alist(datum: Any) -> dict:
         return {}
     if type(datum) is not list:
         raise ValueError(f"not a list of (key . value) entries but {to_text(datum)}")
+    plain = {}                       # what to_plain(datum) gives once every entry is checked, in one pass
     for position, entry in enumerate(datum, start=1):
-        if not _is_entry(entry):
+        kind = type(entry)
+        if kind is Dotted and isinstance(entry.head[0], str):
+            head = entry.head
+            key = head[0]
+            rest = entry.tail if len(head) == 1 else Dotted(head[1:], entry.tail)
+        elif kind is list and entry and type(entry[0]) is Symbol:
+            key = entry[0]
+            rest = entry[1:]
+        else:
             raise ValueError(f"entry {position} is not a (key . value) pair with a symbol or string key: "
                              f"{to_text(entry)}")
-    return to_plain(datum)
+        plain[str(key)] = rest if type(rest) in _PLAIN_ATOMS else to_plain(rest)
+    return plain
 
 
 def to_text(value: Any) -> str:

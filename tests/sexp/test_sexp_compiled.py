@@ -304,3 +304,41 @@ def test_reading_again_and_again_does_not_grow_memory():
         with pytest.raises(SexpError):
             list(sexp.iter_data(text))
     assert rss_kb() - before < 20_000                    # kB; a leak of one object per datum is far more
+
+
+def _plain_alist_reference(datum):
+    """plain_alist as it was: check every entry, then to_plain (the one-pass form must equal it)."""
+    if datum == [] or datum is False or datum is None:
+        return {}
+    if type(datum) is not list:
+        raise ValueError(f"not a list of (key . value) entries but {sexp.to_text(datum)}")
+    for position, entry in enumerate(datum, start=1):
+        kind = type(entry)
+        ok = isinstance(entry.head[0], str) if kind is Dotted else (
+            kind is list and len(entry) >= 1 and type(entry[0]) is Symbol)
+        if not ok:
+            raise ValueError(f"entry {position} is not a (key . value) pair with a symbol or string key: "
+                             f"{sexp.to_text(entry)}")
+    return sexp.to_plain(datum)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(st.tuples(st.sampled_from(["a", "b", "c", "change-size"]), _TREES),
+                          _TREES.map(lambda t: (None, t))), max_size=5), st.integers(0, 2**32))
+def test_plain_alist_is_check_then_to_plain(entries, seed):
+    rng = random.Random(seed)
+    parts = []
+    for key, tree in entries:
+        value = write(tree, rng)
+        parts.append(value if key is None else rng.choice([f"({key} . {value})", f"({key} {value})",
+                                                          f'("{key}" . {value})']))
+    datum = sexp.read("(" + " ".join(parts) + ")")
+    try:
+        expected = ("ok", _plain_alist_reference(datum))
+    except ValueError as error:
+        expected = ("error", str(error))
+    try:
+        got = ("ok", sexp.plain_alist(datum))
+    except ValueError as error:
+        got = ("error", str(error))
+    assert repr(got) == repr(expected)
