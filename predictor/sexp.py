@@ -17,6 +17,10 @@ Python values: a list is a ``list``; a dotted pair or improper list is a :class:
 ``#t``/``#f`` are ``True``/``False``.
 
 Errors raise :class:`SexpError` with the 1-based line of the offending token.
+
+The compiled reader ``predictor/_sexp.c`` reads the same grammar to the same values and errors
+about ten times faster; :func:`iter_data` (and so :func:`read`, :func:`read_all`) uses it when it
+is built. This module's reader, :func:`py_iter_data`, is the reference and the fallback.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any, Iterator
 
 __all__ = [
     "Symbol", "Dotted", "SexpError", "read", "read_all", "iter_data", "alist_to_dict", "alist_entry",
-    "plain_alist", "to_plain", "read_flat_alist",
+    "plain_alist", "to_plain", "py_iter_data",
 ]
 
 
@@ -517,37 +521,3 @@ def to_text(value: Any) -> str:
     if kind is Dotted:
         return "(" + " ".join(to_text(v) for v in value.head) + " . " + to_text(value.tail) + ")"
     return repr(value)
-
-
-# The reader's fast path for the shape nearly every stored metadata text has: a flat alist
-# ((key . value) ...) with symbol keys and atom values (a string without escapes or control
-# characters, a decimal integer or fraction, #t/#f, a symbol). That shape is a regular language:
-# one anchored pattern decides whether TEXT is exactly such an alist, and only then are its
-# entries taken apart; anything else (nesting, escapes, comments, vectors, odd numbers) is left
-# to the lexer and parser above. tests/ingest/test_ingest_bulk.py compares the two on hundreds
-# of generated and mutated texts.
-_SIMPLE_SYMBOL = r"[A-Za-z_][A-Za-z0-9_-]*"
-_SIMPLE_VALUE = r'"[^"\\\x00-\x1f]*"|-?[0-9]+(?:\.[0-9]+)?|\#[tf]|' + _SIMPLE_SYMBOL
-_SIMPLE_ENTRY = r"\(\s*({key})\s+\.\s+({value})\s*\)\s*"
-_SIMPLE_ENTRIES = re.compile(_SIMPLE_ENTRY.format(key=_SIMPLE_SYMBOL, value=_SIMPLE_VALUE))
-_SIMPLE_ALIST = re.compile(r"\s*\(\s*(?:" + _SIMPLE_ENTRY.format(key="?:" + _SIMPLE_SYMBOL, value="?:" + _SIMPLE_VALUE)
-                           + r")*\)\s*")
-
-
-def _simple_value(token: str) -> Any:
-    first = token[0]
-    if first == '"':
-        return token[1:-1]
-    if first == "#":
-        return token == "#t"
-    if first == "-" or first.isdigit():
-        return float(token) if "." in token else int(token)
-    return token
-
-
-def read_flat_alist(text: str) -> dict | None:
-    """Return ``plain_alist(read(TEXT))`` when TEXT is a flat alist of atoms (see above), else
-    None (then call :func:`read`); about ten times faster for that common shape."""
-    if _SIMPLE_ALIST.fullmatch(text) is None:
-        return None
-    return {key: _simple_value(value) for key, value in _SIMPLE_ENTRIES.findall(text)}

@@ -142,9 +142,6 @@ def metadata_from_sexp_text(text: str | None) -> dict:
     """
     if text is None or not text.strip():
         return {}
-    flat = sexp.read_flat_alist(text)
-    if flat is not None:
-        return flat
     datum = sexp.read(text)
     return metadata_from_datum(datum)
 
