@@ -49,6 +49,8 @@ class Dotted:
     __slots__ = ("head", "tail")
 
     def __init__(self, head: list, tail: Any) -> None:
+        # predictor/_sexp.c makes a Dotted as Dotted.__new__ plus these two assignments, without
+        # calling __init__: keep __init__ to them (tests/sexp checks the slots).
         self.head = head
         self.tail = tail
 

@@ -342,3 +342,13 @@ def test_plain_alist_is_check_then_to_plain(entries, seed):
     except ValueError as error:
         got = ("error", str(error))
     assert repr(got) == repr(expected)
+
+
+def test_dotted_made_by_the_reader_is_what_the_class_makes():
+    """_sexp.c builds a Dotted as __new__ plus the head and tail slots (not through __init__)."""
+    assert Dotted.__slots__ == ("head", "tail")
+    made = sexp.read('(a b . "c")')
+    by_class = Dotted([Symbol("a"), Symbol("b")], "c")
+    assert type(made) is Dotted and made == by_class and hash(made) == hash(by_class)
+    assert {name: getattr(made, name) for name in Dotted.__slots__} == {"head": by_class.head, "tail": "c"}
+    assert not hasattr(made, "__dict__")
