@@ -17,6 +17,10 @@ Python values: a list is a ``list``; a dotted pair or improper list is a :class:
 ``#t``/``#f`` are ``True``/``False``.
 
 Errors raise :class:`SexpError` with the 1-based line of the offending token.
+
+The compiled reader ``predictor/_sexp.c`` reads the same grammar to the same values and errors
+about ten times faster; :func:`iter_data` (and so :func:`read`, :func:`read_all`) uses it when it
+is built. This module's reader, :func:`py_iter_data`, is the reference and the fallback.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any, Iterator
 
 __all__ = [
     "Symbol", "Dotted", "SexpError", "read", "read_all", "iter_data", "alist_to_dict", "alist_entry",
-    "plain_alist", "to_plain", "read_flat_alist",
+    "plain_alist", "to_plain", "py_iter_data",
 ]
 
 
@@ -45,6 +49,8 @@ class Dotted:
     __slots__ = ("head", "tail")
 
     def __init__(self, head: list, tail: Any) -> None:
+        # predictor/_sexp.c makes a Dotted as Dotted.__new__ plus these two assignments, without
+        # calling __init__: keep __init__ to them (tests/sexp checks the slots).
         self.head = head
         self.tail = tail
 
@@ -135,7 +141,7 @@ def _atom(token: str, line: int) -> Any:
                 return name
             if name.lower() in _CHAR_NAMES:
                 return _CHAR_NAMES[name.lower()]
-            if name[0] == "x" and len(name) > 1:
+            if name[:1] == "x" and len(name) > 1:     # (#\ alone: an error, not an IndexError)
                 try:
                     return chr(int(name[1:], 16))
                 except ValueError:
@@ -165,8 +171,18 @@ def iter_data(text: str, *, start_line: int = 1) -> Iterator[tuple[int, Any]]:
     """Yield ``(line, datum)`` for every top-level datum of TEXT, line being where it starts.
 
     Raises :class:`SexpError` (with the line) on unbalanced parentheses, unterminated strings,
-    a misplaced dot or unknown ``#`` syntax.
+    a misplaced dot or unknown ``#`` syntax. Uses the compiled reader (``predictor/_sexp.c``)
+    when it is built, else :func:`py_iter_data`; both give the same values and errors.
     """
+    if _compiled is not None and type(text) is str:
+        reader = _compiled.reader(text, start_line)
+        if reader is not None:                 # None: not UTF-8 encodable (lone surrogates)
+            return reader
+    return py_iter_data(text, start_line=start_line)
+
+
+def py_iter_data(text: str, *, start_line: int = 1) -> Iterator[tuple[int, Any]]:
+    """The reference reader (pure Python) behind :func:`iter_data`: the same values and errors."""
     tokens = _TOKEN.findall(text)
     line = start_line
     cur: list | None = None             # the innermost open list (None at top level)
@@ -356,6 +372,16 @@ _HASH_TOKENS = frozenset(("#(", "#;"))
 _COMMON_ATOMS = {"#t": True, "#f": False, "#true": True, "#false": False}
 
 
+# The compiled reader makes Symbol, Dotted and SexpError through these classes, and leaves the
+# rarer atoms and escapes (and the wording of their errors) to _atom and _unescape.
+try:
+    from predictor import _sexp as _compiled
+except ImportError:                            # not built (no C compiler): the Python reader alone
+    _compiled = None
+else:
+    _compiled.setup(Symbol, Dotted, SexpError, _atom, _unescape)
+
+
 def read_all(text: str) -> list[Any]:
     """Return every top-level datum of TEXT, in order."""
     return [datum for _, datum in iter_data(text)]
@@ -439,13 +465,6 @@ def to_plain(value: Any) -> Any:
 _PLAIN_ATOMS = frozenset((str, int, float, bool))
 
 
-def _is_entry(entry: Any) -> bool:
-    kind = type(entry)
-    if kind is Dotted:
-        return isinstance(entry.head[0], str)
-    return kind is list and len(entry) >= 1 and type(entry[0]) is Symbol
-
-
 def alist_entry(entry: Any) -> tuple[str, Any]:
     """Return (key, value) of one alist entry, as Scheme's ``car``/``cdr`` see it.
 
@@ -469,11 +488,21 @@ def plain_alist(datum: Any) -> dict:
         return {}
     if type(datum) is not list:
         raise ValueError(f"not a list of (key . value) entries but {to_text(datum)}")
+    plain = {}                       # what to_plain(datum) gives once every entry is checked, in one pass
     for position, entry in enumerate(datum, start=1):
-        if not _is_entry(entry):
+        kind = type(entry)
+        if kind is Dotted and isinstance(entry.head[0], str):
+            head = entry.head
+            key = head[0]
+            rest = entry.tail if len(head) == 1 else Dotted(head[1:], entry.tail)
+        elif kind is list and entry and type(entry[0]) is Symbol:
+            key = entry[0]
+            rest = entry[1:]
+        else:
             raise ValueError(f"entry {position} is not a (key . value) pair with a symbol or string key: "
                              f"{to_text(entry)}")
-    return to_plain(datum)
+        plain[str(key)] = rest if type(rest) in _PLAIN_ATOMS else to_plain(rest)
+    return plain
 
 
 def to_text(value: Any) -> str:
@@ -494,37 +523,3 @@ def to_text(value: Any) -> str:
     if kind is Dotted:
         return "(" + " ".join(to_text(v) for v in value.head) + " . " + to_text(value.tail) + ")"
     return repr(value)
-
-
-# The reader's fast path for the shape nearly every stored metadata text has: a flat alist
-# ((key . value) ...) with symbol keys and atom values (a string without escapes or control
-# characters, a decimal integer or fraction, #t/#f, a symbol). That shape is a regular language:
-# one anchored pattern decides whether TEXT is exactly such an alist, and only then are its
-# entries taken apart; anything else (nesting, escapes, comments, vectors, odd numbers) is left
-# to the lexer and parser above. tests/ingest/test_ingest_bulk.py compares the two on hundreds
-# of generated and mutated texts.
-_SIMPLE_SYMBOL = r"[A-Za-z_][A-Za-z0-9_-]*"
-_SIMPLE_VALUE = r'"[^"\\\x00-\x1f]*"|-?[0-9]+(?:\.[0-9]+)?|\#[tf]|' + _SIMPLE_SYMBOL
-_SIMPLE_ENTRY = r"\(\s*({key})\s+\.\s+({value})\s*\)\s*"
-_SIMPLE_ENTRIES = re.compile(_SIMPLE_ENTRY.format(key=_SIMPLE_SYMBOL, value=_SIMPLE_VALUE))
-_SIMPLE_ALIST = re.compile(r"\s*\(\s*(?:" + _SIMPLE_ENTRY.format(key="?:" + _SIMPLE_SYMBOL, value="?:" + _SIMPLE_VALUE)
-                           + r")*\)\s*")
-
-
-def _simple_value(token: str) -> Any:
-    first = token[0]
-    if first == '"':
-        return token[1:-1]
-    if first == "#":
-        return token == "#t"
-    if first == "-" or first.isdigit():
-        return float(token) if "." in token else int(token)
-    return token
-
-
-def read_flat_alist(text: str) -> dict | None:
-    """Return ``plain_alist(read(TEXT))`` when TEXT is a flat alist of atoms (see above), else
-    None (then call :func:`read`); about ten times faster for that common shape."""
-    if _SIMPLE_ALIST.fullmatch(text) is None:
-        return None
-    return {key: _simple_value(value) for key, value in _SIMPLE_ENTRIES.findall(text)}

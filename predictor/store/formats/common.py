@@ -67,11 +67,15 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} as JSON")
 
 
+#: json.dumps(value, default=_json_default, ensure_ascii=False), without building an encoder per call
+_JSON_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False)
+
+
 def to_json_text(value: Any) -> str | None:
     """Return VALUE as JSON text (None stays None); S-expression data become plain first."""
     if value is None:
         return None
-    return json.dumps(sexp.to_plain(value), default=_json_default, ensure_ascii=False)
+    return _JSON_ENCODER.encode(sexp.to_plain(value))
 
 
 def raw_text(value: Any) -> str | None:
@@ -138,9 +142,6 @@ def metadata_from_sexp_text(text: str | None) -> dict:
     """
     if text is None or not text.strip():
         return {}
-    flat = sexp.read_flat_alist(text)
-    if flat is not None:
-        return flat
     datum = sexp.read(text)
     return metadata_from_datum(datum)
 
