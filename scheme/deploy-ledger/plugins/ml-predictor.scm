@@ -55,7 +55,7 @@
                 #:select (ml-predictor-endpoint ml-predictor-timeout ml-predictor-disconnect
                           call-predictor call-with-fallback no-fallback))
   #:use-module ((deploy-ledger plugins ml-predictor records)
-                #:select (deployment->wire rollback->wire alist->wire value->wire
+                #:select (deployment->wire deployment-writer rollback->wire alist->wire value->wire
                           wire->scheme!))
   #:export (;; Before a deployment
             predict-deployment-outcome
@@ -114,7 +114,7 @@ base-rate, factors, similar-deployments and model-version.  With EXPLAIN? #f the
 factors and similar deployments are left empty and the answer comes faster.
 OPTIONS and FALLBACK: see the module commentary."
   (ask "predict"
-       `(("deployment" . ,(deployment->wire deployment))
+       `(("deployment" . ,(deployment-writer deployment))
          ,@(if explain? '() '(("explain" . #f)))
          ,@(alist->wire options))
        fallback))

@@ -19,6 +19,8 @@
   #:use-module (deploy-ledger plugins ml-predictor zmq)
   #:use-module (deploy-ledger plugins ml-predictor protocol)
   #:use-module ((deploy-ledger plugins ml-predictor config) #:select (default-endpoint))
+  #:use-module ((deploy-ledger plugins ml-predictor msgpack)
+                #:select (make-packer packer-reset! packer-buffer packer-position))
   #:use-module ((rnrs bytevectors) #:select (make-bytevector bytevector-length))
   #:use-module ((ice-9 threads) #:select (make-mutex with-mutex))
   #:use-module ((ice-9 exceptions) #:select (raise-exception))
@@ -144,17 +146,28 @@ internal time units) passes first."
                  ;; A late answer to an earlier attempt: not ours, keep waiting.
                  (wait)))))))
 
+(define request-packer
+  ;; The request is packed here and sent from here: no bytevector per request.  Used
+  ;; with the lock held; replaced when a large request made it grow above 64 KiB.
+  (make-packer 4096))
+
 (define (send-request socket id method params until)
   "Queue request ID on SOCKET without blocking; return #f when it cannot be queued."
-  (let ((payload (encode-request id method params
-                                 #:deadline-ms (max 1 (units->ms (- until (now)))))))
-    (with-exception-handler
-        (lambda (condition) #f)
-      (lambda ()
-        (zmq-send-frames socket (list empty-frame payload) #:dont-wait? #t)
-        #t)
-      #:unwind? #t
-      #:unwind-for-type &zmq-error)))
+  (packer-reset! request-packer)
+  (pack-request! request-packer id method params
+                 #:deadline-ms (max 1 (units->ms (- until (now)))))
+  (let ((sent? (with-exception-handler
+                   (lambda (condition) #f)
+                 (lambda ()
+                   (zmq-send-bytes socket empty-frame 0 #:more? #t #:dont-wait? #t)
+                   (zmq-send-bytes socket (packer-buffer request-packer)
+                                   (packer-position request-packer) #:dont-wait? #t)
+                   #t)
+                 #:unwind? #t
+                 #:unwind-for-type &zmq-error)))
+    (when (> (bytevector-length (packer-buffer request-packer)) 65536)
+      (set! request-packer (make-packer 4096)))
+    sent?))
 
 (define* (call-predictor method params
                          #:key (endpoint (ml-predictor-endpoint))

@@ -50,6 +50,22 @@
             ;; Packing and unpacking
             pack
             pack-to-port
+            ;; Packing in place, for callers that send what they pack
+            make-packer
+            packer?
+            packer-reset!
+            packer-buffer
+            packer-position
+            packer-max-depth
+            packer-check-depth!
+            packer-contents
+            pack-value!
+            pack-string!
+            pack-key!
+            pack-map-header!
+            pack-array-header!
+            make-msgpack-writer
+            msgpack-writer?
             unpack
             unpack-from-port
             ;; Limits
@@ -105,15 +121,165 @@
                                    (apply format #f fmt args))))))
 
 ;;;
-;;; Packing: into a growing bytevector, no port per value.
+;;; Packing: into a packer, a growing bytevector and a position, no port per value.
 ;;;
-;;; The bytevector packed into is kept for the next `pack' (one spare, taken by
-;;; whichever thread packs next, so threads never share it) unless it grew above
-;;; `spare-limit'; ASCII strings are copied into it char by char, without the
-;;; intermediate bytevector of `string->utf8'.
+;;; The writers below are module-level procedures of the packer, so a `pack' allocates
+;;; no closures: only its result (and a packer when the spare is taken).  The packer of
+;;; `pack' is kept for the next one (one spare, taken by whichever thread packs next,
+;;; so threads never share it) unless it grew above `spare-limit'.  A caller that sends
+;;; what it packs keeps its own packer (`make-packer', `packer-reset!',
+;;; `pack-value!') and reads the bytes in place, with no copy at all.  ASCII strings
+;;; are copied in char by char, without the intermediate bytevector of `string->utf8'.
+;;; A value made by `make-msgpack-writer' is packed by its own procedure, straight into
+;;; the packer: a caller can pack a converted form of its data without building it.
 
-(define spare (make-atomic-box #f))
-(define spare-limit 65536)
+(define-record-type <packer>
+  (%make-packer buffer position max-depth)
+  packer?
+  (buffer packer-buffer set-packer-buffer!)
+  (position packer-position set-packer-position!)
+  (max-depth packer-max-depth set-packer-max-depth!))
+
+(define* (make-packer #:optional (size 1024))
+  "Return a new packer, an output buffer for `pack-value!', of SIZE bytes at first."
+  (%make-packer (make-bytevector size) 0 (msgpack-max-depth)))
+
+(define (packer-reset! packer)
+  "Empty PACKER for a new message, and read `msgpack-max-depth' again."
+  (set-packer-position! packer 0)
+  (set-packer-max-depth! packer (msgpack-max-depth)))
+
+(define (packer-contents packer)
+  "Return a new bytevector holding the bytes packed into PACKER since its reset."
+  (let* ((n (packer-position packer))
+         (out (make-bytevector n)))
+    (bytevector-copy! (packer-buffer packer) 0 out 0 n)
+    out))
+
+(define-record-type <msgpack-writer>
+  (make-msgpack-writer procedure datum)
+  msgpack-writer?
+  (procedure msgpack-writer-procedure)
+  (datum msgpack-writer-datum))
+
+(define (reserve! packer n)
+  "Return PACKER's buffer, grown if needed so that N more bytes fit after its position."
+  (let* ((buffer (packer-buffer packer))
+         (size (bytevector-length buffer))
+         (pos (packer-position packer)))
+    (if (<= (+ pos n) size)
+        buffer
+        (let ((bigger (make-bytevector (max (* 2 size) (+ pos n)))))
+          (bytevector-copy! buffer 0 bigger 0 pos)
+          (set-packer-buffer! packer bigger)
+          bigger))))
+
+(define (put-u8! packer byte)
+  (let ((buffer (reserve! packer 1))
+        (pos (packer-position packer)))
+    (bytevector-u8-set! buffer pos byte)
+    (set-packer-position! packer (+ pos 1))))
+
+(define (put-tagged! packer tag n width)
+  ;; TAG, then N as a big-endian unsigned or signed integer of WIDTH bytes.
+  (let* ((buffer (reserve! packer (+ 1 width)))
+         (pos (packer-position packer))
+         (at (+ pos 1)))
+    (bytevector-u8-set! buffer pos tag)
+    (if (negative? n)
+        (case width
+          ((1) (bytevector-s8-set! buffer at n))
+          ((2) (bytevector-s16-set! buffer at n (endianness big)))
+          ((4) (bytevector-s32-set! buffer at n (endianness big)))
+          (else (bytevector-s64-set! buffer at n (endianness big))))
+        (case width
+          ((1) (bytevector-u8-set! buffer at n))
+          ((2) (bytevector-u16-set! buffer at n (endianness big)))
+          ((4) (bytevector-u32-set! buffer at n (endianness big)))
+          (else (bytevector-u64-set! buffer at n (endianness big)))))
+    (set-packer-position! packer (+ at width))))
+
+(define (put-bytes! packer bv)
+  (let* ((n (bytevector-length bv))
+         (buffer (reserve! packer n))
+         (pos (packer-position packer)))
+    (bytevector-copy! bv 0 buffer pos n)
+    (set-packer-position! packer (+ pos n))))
+
+(define (put-header! packer n fix-tag fix-max tag8 tag16 tag32)
+  (cond ((and fix-tag (<= n fix-max)) (put-u8! packer (logior fix-tag n)))
+        ((and tag8 (< n #x100)) (put-tagged! packer tag8 n 1))
+        ((< n #x10000) (put-tagged! packer tag16 n 2))
+        ((< n #x100000000) (put-tagged! packer tag32 n 4))
+        (else (msgpack-fail #f "length ~a does not fit in 32 bits" n))))
+
+(define (pack-map-header! packer n)
+  "Write the header of a map of N entries to PACKER; its keys and values follow."
+  (put-header! packer n #x80 15 #f #xde #xdf))
+
+(define (pack-array-header! packer n)
+  "Write the header of an array of N items to PACKER; its items follow."
+  (put-header! packer n #x90 15 #f #xdc #xdd))
+
+(define (put-integer! packer n)
+  (cond ((<= 0 n 127) (put-u8! packer n))
+        ((<= -32 n -1) (put-u8! packer (logand n #xff)))
+        ((>= n 0)
+         (cond ((< n #x100) (put-tagged! packer #xcc n 1))
+               ((< n #x10000) (put-tagged! packer #xcd n 2))
+               ((< n #x100000000) (put-tagged! packer #xce n 4))
+               ((< n #x8000000000000000) (put-tagged! packer #xcf n 8))
+               (else (msgpack-fail #f "integer ~a does not fit in int64" n))))
+        ((>= n -128) (put-tagged! packer #xd0 n 1))
+        ((>= n -32768) (put-tagged! packer #xd1 n 2))
+        ((>= n -2147483648) (put-tagged! packer #xd2 n 4))
+        ((>= n -9223372036854775808) (put-tagged! packer #xd3 n 8))
+        (else (msgpack-fail #f "integer ~a does not fit in int64" n))))
+
+(define (put-float! packer x)
+  (let ((buffer (reserve! packer 9))
+        (pos (packer-position packer)))
+    (bytevector-u8-set! buffer pos #xcb)
+    (bytevector-ieee-double-set! buffer (+ pos 1) (exact->inexact x) (endianness big))
+    (set-packer-position! packer (+ pos 9))))
+
+(define (ascii? text n)
+  (let loop ((i 0))
+    (or (= i n)
+        (and (< (char->integer (string-ref text i)) 128)
+             (loop (+ i 1))))))
+
+(define (pack-string! packer text)
+  "Write the string TEXT to PACKER as a str."
+  (let ((n (string-length text)))
+    (if (ascii? text n)
+        (begin
+          (put-header! packer n #xa0 31 #xd9 #xda #xdb)
+          (let ((buffer (reserve! packer n))
+                (pos (packer-position packer)))
+            (do ((i 0 (+ i 1))) ((= i n))
+              (bytevector-u8-set! buffer (+ pos i) (char->integer (string-ref text i))))
+            (set-packer-position! packer (+ pos n))))
+        (let ((utf8 (string->utf8 text)))
+          (put-header! packer (bytevector-length utf8) #xa0 31 #xd9 #xda #xdb)
+          (put-bytes! packer utf8)))))
+
+(define (pack-key! packer key)
+  "Write KEY, a map key (string or symbol), to PACKER as a str."
+  (cond ((string? key) (pack-string! packer key))
+        ((symbol? key) (pack-string! packer (symbol->string key)))
+        (else (msgpack-fail #f "map key ~s is not a string or symbol" key))))
+
+(define (put-entries! packer entries depth)
+  (pack-map-header! packer (length entries))
+  (let loop ((entries entries))
+    (when (pair? entries)
+      (let ((entry (car entries)))
+        (unless (pair? entry)
+          (msgpack-fail #f "map entry ~s is not a (key . value) pair" entry))
+        (pack-key! packer (car entry))
+        (pack-value! packer (cdr entry) depth)
+        (loop (cdr entries))))))
 
 (define (hash-table->sorted-alist table)
   (sort (hash-map->list cons table)
@@ -123,131 +289,56 @@
 (define (key->string key)
   (if (symbol? key) (symbol->string key) key))
 
+(define (packer-check-depth! packer depth)
+  "Raise a `&msgpack-error' unless a container at DEPTH is within `msgpack-max-depth'."
+  (let ((max-depth (packer-max-depth packer)))
+    (when (>= depth max-depth)
+      (msgpack-fail #f "nesting deeper than ~a levels" max-depth))))
+
+(define* (pack-value! packer value #:optional (depth 0))
+  "Write VALUE to PACKER in msgpack, smallest format per family, as `pack' does.
+DEPTH is how many containers VALUE is in, for `msgpack-max-depth'."
+  (cond ((eq? value #t) (put-u8! packer #xc3))
+        ((eq? value #f) (put-u8! packer #xc2))
+        ((string? value) (pack-string! packer value))
+        ((exact-integer? value) (put-integer! packer value))
+        ((real? value) (put-float! packer value))
+        ((msgpack-nil? value) (put-u8! packer #xc0))
+        ((symbol? value) (pack-string! packer (symbol->string value)))
+        ((null? value) (put-u8! packer #x80))
+        ((msgpack-writer? value)
+         ((msgpack-writer-procedure value) packer (msgpack-writer-datum value) depth))
+        ((or (pair? value) (vector? value) (hash-table? value))
+         (packer-check-depth! packer depth)
+         (cond ((vector? value)
+                (let ((n (vector-length value)))
+                  (pack-array-header! packer n)
+                  (do ((i 0 (+ i 1))) ((= i n))
+                    (pack-value! packer (vector-ref value i) (+ depth 1)))))
+               ((pair? value)
+                (unless (list? value)
+                  (msgpack-fail #f "~s is not a proper association list" value))
+                (put-entries! packer value (+ depth 1)))
+               (else
+                (put-entries! packer (hash-table->sorted-alist value) (+ depth 1)))))
+        ((bytevector? value)
+         (put-header! packer (bytevector-length value) #f 0 #xc4 #xc5 #xc6)
+         (put-bytes! packer value))
+        (else (msgpack-fail #f "cannot pack ~s" value))))
+
+(define spare (make-atomic-box #f))
+(define spare-limit 65536)
+
 (define (pack value)
   "Return a bytevector holding VALUE in msgpack, smallest format per family.
 Maps (association lists) are written in list order, hash tables in key order."
-  (define buffer (or (atomic-box-swap! spare #f) (make-bytevector 1024)))
-  (define pos 0)
-  (define (room! n)
-    (let ((size (bytevector-length buffer)))
-      (when (> (+ pos n) size)
-        (let ((bigger (make-bytevector (max (* 2 size) (+ pos n)))))
-          (bytevector-copy! buffer 0 bigger 0 pos)
-          (set! buffer bigger)))))
-  (define (u8! byte)
-    (room! 1)
-    (bytevector-u8-set! buffer pos byte)
-    (set! pos (+ pos 1)))
-  (define (tagged! tag n width)
-    ;; TAG, then N as a big-endian unsigned or signed integer of WIDTH bytes.
-    (room! (+ 1 width))
-    (bytevector-u8-set! buffer pos tag)
-    (let ((at (+ pos 1)))
-      (if (negative? n)
-          (case width
-            ((1) (bytevector-s8-set! buffer at n))
-            ((2) (bytevector-s16-set! buffer at n (endianness big)))
-            ((4) (bytevector-s32-set! buffer at n (endianness big)))
-            (else (bytevector-s64-set! buffer at n (endianness big))))
-          (case width
-            ((1) (bytevector-u8-set! buffer at n))
-            ((2) (bytevector-u16-set! buffer at n (endianness big)))
-            ((4) (bytevector-u32-set! buffer at n (endianness big)))
-            (else (bytevector-u64-set! buffer at n (endianness big))))))
-    (set! pos (+ pos 1 width)))
-  (define (bytes! bv)
-    (let ((n (bytevector-length bv)))
-      (room! n)
-      (bytevector-copy! bv 0 buffer pos n)
-      (set! pos (+ pos n))))
-  (define (header! n fix-tag fix-max tag8 tag16 tag32)
-    (cond ((and fix-tag (<= n fix-max)) (u8! (logior fix-tag n)))
-          ((and tag8 (< n #x100)) (tagged! tag8 n 1))
-          ((< n #x10000) (tagged! tag16 n 2))
-          ((< n #x100000000) (tagged! tag32 n 4))
-          (else (msgpack-fail #f "length ~a does not fit in 32 bits" n))))
-  (define (integer! n)
-    (cond ((<= 0 n 127) (u8! n))
-          ((<= -32 n -1) (u8! (logand n #xff)))
-          ((>= n 0)
-           (cond ((< n #x100) (tagged! #xcc n 1))
-                 ((< n #x10000) (tagged! #xcd n 2))
-                 ((< n #x100000000) (tagged! #xce n 4))
-                 ((< n #x8000000000000000) (tagged! #xcf n 8))
-                 (else (msgpack-fail #f "integer ~a does not fit in int64" n))))
-          ((>= n -128) (tagged! #xd0 n 1))
-          ((>= n -32768) (tagged! #xd1 n 2))
-          ((>= n -2147483648) (tagged! #xd2 n 4))
-          ((>= n -9223372036854775808) (tagged! #xd3 n 8))
-          (else (msgpack-fail #f "integer ~a does not fit in int64" n))))
-  (define (float! x)
-    (room! 9)
-    (bytevector-u8-set! buffer pos #xcb)
-    (bytevector-ieee-double-set! buffer (+ pos 1) (exact->inexact x) (endianness big))
-    (set! pos (+ pos 9)))
-  (define (ascii? text n)
-    (let loop ((i 0))
-      (or (= i n)
-          (and (< (char->integer (string-ref text i)) 128)
-               (loop (+ i 1))))))
-  (define (string! text)
-    (let ((n (string-length text)))
-      (if (ascii? text n)
-          (begin
-            (header! n #xa0 31 #xd9 #xda #xdb)
-            (room! n)
-            (do ((i 0 (+ i 1))) ((= i n))
-              (bytevector-u8-set! buffer (+ pos i) (char->integer (string-ref text i))))
-            (set! pos (+ pos n)))
-          (let ((utf8 (string->utf8 text)))
-            (header! (bytevector-length utf8) #xa0 31 #xd9 #xda #xdb)
-            (bytes! utf8)))))
-  (define (key! key)
-    (cond ((string? key) (string! key))
-          ((symbol? key) (string! (symbol->string key)))
-          (else (msgpack-fail #f "map key ~s is not a string or symbol" key))))
-  (define (entries! entries depth)
-    (header! (length entries) #x80 15 #f #xde #xdf)
-    (for-each (lambda (entry)
-                (unless (pair? entry)
-                  (msgpack-fail #f "map entry ~s is not a (key . value) pair" entry))
-                (key! (car entry))
-                (value! (cdr entry) depth))
-              entries))
-  (define (value! value depth)
-    (cond ((eq? value #t) (u8! #xc3))
-          ((eq? value #f) (u8! #xc2))
-          ((string? value) (string! value))
-          ((exact-integer? value) (integer! value))
-          ((real? value) (float! value))
-          ((msgpack-nil? value) (u8! #xc0))
-          ((symbol? value) (string! (symbol->string value)))
-          ((null? value) (u8! #x80))
-          ((or (pair? value) (vector? value) (hash-table? value))
-           (when (>= depth max-depth)
-             (msgpack-fail #f "nesting deeper than ~a levels" max-depth))
-           (cond ((vector? value)
-                  (let ((n (vector-length value)))
-                    (header! n #x90 15 #f #xdc #xdd)
-                    (do ((i 0 (+ i 1))) ((= i n))
-                      (value! (vector-ref value i) (+ depth 1)))))
-                 ((pair? value)
-                  (unless (list? value)
-                    (msgpack-fail #f "~s is not a proper association list" value))
-                  (entries! value (+ depth 1)))
-                 (else
-                  (entries! (hash-table->sorted-alist value) (+ depth 1)))))
-          ((bytevector? value)
-           (header! (bytevector-length value) #f 0 #xc4 #xc5 #xc6)
-           (bytes! value))
-          (else (msgpack-fail #f "cannot pack ~s" value))))
-  (define max-depth (msgpack-max-depth))
-  (value! value 0)
-  (let ((out (make-bytevector pos)))
-    (bytevector-copy! buffer 0 out 0 pos)
-    (when (<= (bytevector-length buffer) spare-limit)
-      (atomic-box-set! spare buffer))
-    out))
+  (let ((packer (or (atomic-box-swap! spare #f) (make-packer))))
+    (packer-reset! packer)
+    (pack-value! packer value 0)
+    (let ((out (packer-contents packer)))
+      (when (<= (bytevector-length (packer-buffer packer)) spare-limit)
+        (atomic-box-set! spare packer))
+      out)))
 
 (define (pack-to-port value port)
   "Write VALUE to binary output PORT in msgpack, smallest format per family."

@@ -22,6 +22,7 @@
   #:export (;; Envelope
             protocol-version
             encode-request
+            pack-request!
             decode-reply
             reply-id
             reply-ok?
@@ -117,14 +118,30 @@
 ;;; Envelopes.
 ;;;
 
+(define* (pack-request! packer id method params #:key (deadline-ms #f))
+  "Write the request envelope for METHOD with PARAMS (an alist) to PACKER, after
+what it holds.  ID is the request's id string; DEADLINE-MS, when given, the
+caller's patience."
+  (pack-map-header! packer (if deadline-ms 5 4))
+  (pack-string! packer "protocol")
+  (pack-value! packer protocol-version 1)
+  (pack-string! packer "id")
+  (pack-value! packer id 1)
+  (pack-string! packer "method")
+  (pack-value! packer method 1)
+  (pack-string! packer "params")
+  (pack-value! packer params 1)
+  (when deadline-ms
+    (pack-string! packer "deadline_ms")
+    (pack-value! packer deadline-ms 1)))
+
 (define* (encode-request id method params #:key (deadline-ms #f))
   "Return the request envelope for METHOD with PARAMS (an alist) as a bytevector.
 ID is the request's id string; DEADLINE-MS, when given, the caller's patience."
-  (pack `(("protocol" . ,protocol-version)
-          ("id" . ,id)
-          ("method" . ,method)
-          ("params" . ,params)
-          ,@(if deadline-ms `(("deadline_ms" . ,deadline-ms)) '()))))
+  (pack (make-msgpack-writer
+         (lambda (packer datum depth)
+           (pack-request! packer id method params #:deadline-ms deadline-ms))
+         #f)))
 
 ;; A decoded reply: #(id ok? result-or-error).
 (define (reply-id reply) (vector-ref reply 0))

@@ -20,12 +20,16 @@
 ;;; Code:
 
 (define-module (deploy-ledger plugins ml-predictor records)
-  #:use-module ((deploy-ledger plugins ml-predictor msgpack) #:select (msgpack-nil msgpack-nil?))
+  #:use-module ((deploy-ledger plugins ml-predictor msgpack)
+                #:select (msgpack-nil msgpack-nil? make-msgpack-writer pack-value! pack-string!
+                          pack-key! pack-map-header! pack-array-header!
+                          packer-check-depth!))
   #:use-module ((srfi srfi-1) #:select (every filter-map filter))
   #:use-module ((srfi srfi-19)
                 #:select (time? time-type time-second time-nanosecond date? date->time-utc
                           time-tai->time-utc time-monotonic->time-utc))
   #:export (deployment->wire
+            deployment-writer
             rollback->wire
             alist->wire
             value->wire
@@ -218,6 +222,79 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
        (if (alist? rollback)
            rollback
            (error "ml-predictor: expected a <rollback-event> or an alist, found" rollback))))))
+
+;;;
+;;; Scheme to wire bytes, without the wire form in between.
+;;;
+;;; `deployment-writer' packs what `deployment->wire' would return straight into the
+;;; packer of the request, the same bytes: the wire alist, its nested maps and arrays
+;;; and the names of symbols are never built.  Each procedure below mirrors the one
+;;; above it that builds the wire form (`value->wire', `fields->wire').
+
+(define symbol-names
+  ;; Symbol -> its name, for the symbols met as values (a ledger uses a handful).
+  (make-hash-table))
+
+(define (symbol-name symbol)
+  (or (hashq-ref symbol-names symbol)
+      (let ((name (symbol->string symbol)))
+        (when (< (hash-count (const #t) symbol-names) 1024)
+          (hashq-set! symbol-names symbol name))
+        name)))
+
+(define (pack-items! packer items depth)
+  "Write the list ITEMS to PACKER as an array of their wire forms."
+  (packer-check-depth! packer depth)
+  (pack-array-header! packer (length items))
+  (for-each (lambda (item) (pack-wire-value! packer item #f (+ depth 1))) items))
+
+(define (pack-wire-value! packer value key depth)
+  "Write (value->wire VALUE KEY) to PACKER, at nesting DEPTH, without building it."
+  (let ((kind (key-kind key)))
+    (cond ((eq? value #f) (pack-value! packer (if (eq? kind 'boolean) #f msgpack-nil) depth))
+          ((or (string? value) (eq? value #t) (msgpack-nil? value)) (pack-value! packer value depth))
+          ((eq? kind 'time) (pack-value! packer (time->epoch value) depth))
+          ((number? value) (pack-value! packer value depth))
+          ((symbol? value) (pack-string! packer (symbol-name value)))
+          ((or (time? value) (date? value)) (pack-value! packer (time->epoch value) depth))
+          ((null? value) (pack-value! packer (if (eq? kind 'array) #() '()) depth))
+          ((and (eq? kind 'array) (list? value)) (pack-items! packer value depth))
+          ((alist? value)
+           (packer-check-depth! packer depth)
+           (pack-map-header! packer (length value))
+           (for-each (lambda (entry)
+                       (let ((name (car entry)))
+                         (pack-key! packer (if (symbol? name) (symbol-name name) name)))
+                       (pack-wire-value! packer (cdr entry) #f (+ depth 1)))
+                     value))
+          ((list? value) (pack-items! packer value depth))
+          ((vector? value)
+           (packer-check-depth! packer depth)
+           (let ((n (vector-length value)))
+             (pack-array-header! packer n)
+             (do ((i 0 (+ i 1))) ((= i n))
+               (pack-wire-value! packer (vector-ref value i) #f (+ depth 1)))))
+          (else (pack-value! packer value depth)))))
+
+(define (pack-fields! packer alist depth)
+  "Write (fields->wire ALIST) to PACKER, at nesting DEPTH."
+  (packer-check-depth! packer depth)
+  (pack-map-header! packer (length alist))
+  (for-each (lambda (entry)
+              (let ((key (wire-key (car entry))))
+                (pack-key! packer key)
+                (pack-wire-value! packer (cdr entry) key (+ depth 1))))
+            alist))
+
+(define (deployment-writer deployment)
+  "Return DEPLOYMENT, a ledger `<deployment-event>' or an alist, as a value that
+`pack' writes as the wire Deployment `deployment->wire' returns, without building it."
+  (make-msgpack-writer
+   pack-fields!
+   (or (record->alist deployment 'deployment-event? 'deployment-event- deployment-fields)
+       (if (or (alist? deployment) (null? deployment))
+           deployment
+           (error "ml-predictor: expected a <deployment-event> or an alist, found" deployment)))))
 
 ;;;
 ;;; Wire to Scheme.
