@@ -117,6 +117,22 @@
                ((feature . "environment") (value . "production")))
       (similar-deployments ((id . "d-1") (status . success) (environment . staging)
                             (started . 1.5))))
-    (wire->scheme! (unpack payload))))
+    (wire->scheme! (unpack payload)))
+  (test-equal "unpack builds that form directly with #:map-key and #:symbol-value?"
+    (wire->scheme! (unpack payload))
+    (unpack payload #:map-key wire-key->scheme #:nil #f #:arrays 'list
+            #:symbol-value? symbol-valued-key?)))
+
+(test-equal "duplicates are told by the keys as sent, not as converted"
+  '((a-b . 1) (a-b . 2))
+  (unpack (pack '(("a_b" . 1) ("a-b" . 2))) #:map-key wire-key->scheme))
+
+(test-equal "a symbol-valued key with a long or non-ASCII str, or a non-str value"
+  `((status . ,(string->symbol (make-string 80 #\s))) (kind . ,(string->symbol "é")) (risk-level . 3)
+    (environment (status . ok)))
+  (unpack (pack `(("status" . ,(make-string 80 #\s)) ("kind" . "é") ("risk_level" . 3)
+                  ("environment" ("status" . "ok"))))
+          #:map-key wire-key->scheme #:nil #f #:arrays 'list
+          #:symbol-value? symbol-valued-key?))
 
 (test-end "records")

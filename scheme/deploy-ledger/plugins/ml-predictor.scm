@@ -89,9 +89,9 @@
 
 (define (ask method params fallback)
   "Call METHOD with wire PARAMS and return its result in Scheme form, or FALLBACK."
-  ;; The result was just decoded and is ours alone: convert it in place.
+  ;; The reply is decoded straight into its Scheme form.
   (call-with-fallback fallback
-                      (lambda () (wire->scheme! (call-predictor method params)))))
+                      (lambda () (call-predictor method params #:scheme-form? #t))))
 
 (define (optional-params options . keys-and-values)
   "Return the wire params for KEYS-AND-VALUES (key value ...), leaving out #f values,

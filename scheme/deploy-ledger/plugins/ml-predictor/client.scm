@@ -19,6 +19,8 @@
   #:use-module (deploy-ledger plugins ml-predictor zmq)
   #:use-module (deploy-ledger plugins ml-predictor protocol)
   #:use-module ((deploy-ledger plugins ml-predictor config) #:select (default-endpoint))
+  #:use-module ((deploy-ledger plugins ml-predictor records)
+                #:select (wire-key->scheme symbol-valued-key?))
   #:use-module ((deploy-ledger plugins ml-predictor msgpack)
                 #:select (make-packer packer-reset! packer-buffer packer-position))
   #:use-module ((rnrs bytevectors) #:select (make-bytevector bytevector-length))
@@ -120,15 +122,17 @@
   ;; Methods never sent twice by the client itself (protocol/SPEC.md, section 6).
   '("record" "feedback" "reload"))
 
-(define (decode-frames endpoint)
-  "Return a procedure that decodes the frames of a reply from ENDPOINT."
-  (lambda (frames)
-    (unless (and (= (length frames) 2) (zero? (bytevector-length (car frames))))
-      (raise-protocol-error endpoint "expected 2 frames (delimiter, payload), found ~a"
-                            (length frames)))
-    (decode-reply (cadr frames) endpoint)))
+(define (decode-frames frames endpoint scheme-form?)
+  "Return the decoded reply in FRAMES, from ENDPOINT; see `call-predictor'."
+  (unless (and (= (length frames) 2) (zero? (bytevector-length (car frames))))
+    (raise-protocol-error endpoint "expected 2 frames (delimiter, payload), found ~a"
+                          (length frames)))
+  (if scheme-form?
+      (decode-reply (cadr frames) endpoint
+                    #:map-key wire-key->scheme #:symbol-value? symbol-valued-key?)
+      (decode-reply (cadr frames) endpoint)))
 
-(define (await-reply socket endpoint id until)
+(define (await-reply socket endpoint id until scheme-form?)
   "Return the decoded reply to request ID on SOCKET, or #f when time UNTIL (in
 internal time units) passes first."
   (let wait ()
@@ -139,8 +143,11 @@ internal time units) passes first."
            ;; The payload is decoded straight from libzmq's buffer, then released.
            (let ((reply (on-failure discard-socket!
                                     (lambda ()
-                                      (zmq-call-with-frames socket (decode-frames endpoint)
-                                                            #:dont-wait? #t)))))
+                                      (zmq-call-with-frames
+                                       socket
+                                       (lambda (frames)
+                                         (decode-frames frames endpoint scheme-form?))
+                                       #:dont-wait? #t)))))
              (if (equal? (reply-id reply) id)
                  reply
                  ;; A late answer to an earlier attempt: not ours, keep waiting.
@@ -172,13 +179,16 @@ internal time units) passes first."
 (define* (call-predictor method params
                          #:key (endpoint (ml-predictor-endpoint))
                          (timeout (ml-predictor-timeout))
-                         (retries 1))
+                         (retries 1)
+                         (scheme-form? #f))
   "Send METHOD with PARAMS (a wire-shaped alist) to the daemon at ENDPOINT and return
 the reply's result (a wire-shaped alist).  Wait at most TIMEOUT seconds in all, then
 raise `&ml-predictor-unavailable'.  Idempotent methods are tried RETRIES more times
 within that budget, each attempt on a fresh socket (Lazy Pirate).  An error reply
 raises `&ml-predictor-remote-error', a reply that breaks the protocol
-`&ml-predictor-protocol-error'."
+`&ml-predictor-protocol-error'.  With SCHEME-FORM?, return the result as
+`wire->scheme!' makes it (kebab-case symbol keys, lists, #f for nil, enum-like
+values as symbols), decoded straight into that form."
   (with-mutex lock
     (let* ((start (now))
            (end (+ start (seconds->units timeout)))
@@ -195,7 +205,7 @@ raises `&ml-predictor-remote-error', a reply that breaks the protocol
                      (socket (socket-for endpoint))
                      (id (next-request-id))
                      (reply (and (send-request socket id method params until)
-                                 (await-reply socket endpoint id until))))
+                                 (await-reply socket endpoint id until scheme-form?))))
                 (cond ((not reply)
                        ;; Never reuse a socket that may hold a lost request.
                        (discard-socket!)

@@ -483,11 +483,6 @@ Maps (association lists) are written in list order, hash tables in key order."
     (do ((n 0 (+ n 1))) ((> n scratch-max) v)
       (vector-set! v n (make-bytevector n)))))
 
-(define spare-scratch
-  ;; One set of scratch bytevectors, taken by an unpack and given back when it returns
-  ;; (an unpack that raises drops it); an unpack that finds none makes its own.
-  (make-atomic-box #f))
-
 (define (ascii-string bv at n)
   "Return the N bytes of BV at AT as a new string, or #f when one is not ASCII."
   (let ((text (make-string n)))
@@ -558,116 +553,235 @@ shared by all threads: a race can at worst lose an entry, which is made again."
                     (cdar rest))
                    (else (find (cdr rest)))))))))
 
-(define (unpack-bytevector bv start end)
+;;; The bytevector decoder keeps its state in a reader record and its procedures at
+;;; module level, so an unpack allocates no closures and sets up no handler: only the
+;;; values it returns.  Invalid UTF-8 can only be met in a str with a non-ASCII byte;
+;;; only those are decoded under a handler.
+
+(define-record-type <reader>
+  (%make-reader bv start pos end max-depth scratch text-start
+                map-key nil lists? symbol-value?)
+  reader?
+  (bv reader-bv set-reader-bv!)
+  (start reader-start set-reader-start!)
+  (pos reader-pos set-reader-pos!)
+  (end reader-end set-reader-end!)
+  (max-depth reader-max-depth set-reader-max-depth!)
+  (scratch reader-scratch)
+  (text-start reader-text-start set-reader-text-start!)
+  (map-key reader-map-key set-reader-map-key!)
+  (nil reader-nil set-reader-nil!)
+  (lists? reader-lists? set-reader-lists?!)
+  (symbol-value? reader-symbol-value? set-reader-symbol-value?!))
+
+(define spare-reader
+  ;; One reader, with its scratch bytevectors, taken by an unpack and given back when
+  ;; it returns (an unpack that raises drops it); an unpack that finds none makes one.
+  (make-atomic-box #f))
+
+(define (offset r) (- (reader-pos r) (reader-start r)))
+
+(define (need r n)
+  (when (> (+ (reader-pos r) n) (reader-end r))
+    (msgpack-fail (offset r) "truncated input: need ~a bytes, ~a left" n
+                  (- (reader-end r) (reader-pos r)))))
+
+(define (read-u8 r)
+  (let ((pos (reader-pos r)))
+    (when (>= pos (reader-end r))
+      (msgpack-fail (offset r) "truncated input: need 1 more byte"))
+    (set-reader-pos! r (+ pos 1))
+    (bytevector-u8-ref (reader-bv r) pos)))
+
+(define-syntax-rule (read-fixed r width (ref bv at) body)
+  ;; BODY, the WIDTH-byte number at the reader's position (BV and AT bound), then skipped.
+  (begin
+    (need r width)
+    (let* ((bv (reader-bv r)) (at (reader-pos r)) (n body))
+      (set-reader-pos! r (+ at width))
+      n)))
+
+(define (read-be r width)
+  (case width
+    ((1) (read-u8 r))
+    ((2) (read-fixed r 2 (ref bv at) (bytevector-u16-ref bv at (endianness big))))
+    ((4) (read-fixed r 4 (ref bv at) (bytevector-u32-ref bv at (endianness big))))
+    (else (read-fixed r 8 (ref bv at) (bytevector-u64-ref bv at (endianness big))))))
+
+(define (read-signed r width)
+  (case width
+    ((1) (read-fixed r 1 (ref bv at) (bytevector-s8-ref bv at)))
+    ((2) (read-fixed r 2 (ref bv at) (bytevector-s16-ref bv at (endianness big))))
+    ((4) (read-fixed r 4 (ref bv at) (bytevector-s32-ref bv at (endianness big))))
+    (else (read-fixed r 8 (ref bv at) (bytevector-s64-ref bv at (endianness big))))))
+
+(define (read-float32 r)
+  (read-fixed r 4 (ref bv at) (bytevector-ieee-single-ref bv at (endianness big))))
+
+(define (read-float64 r)
+  (read-fixed r 8 (ref bv at) (bytevector-ieee-double-ref bv at (endianness big))))
+
+(define (check-length r n per-item what)
+  (let ((limit (- (reader-end r) (reader-pos r))))
+    (when (> (* n per-item) limit)
+      (msgpack-fail (offset r) "~a of length ~a but only ~a bytes can follow"
+                    what n limit))))
+
+(define (check-depth r depth)
+  (when (> depth (reader-max-depth r))
+    (msgpack-fail (offset r) "nesting deeper than ~a levels" (reader-max-depth r))))
+
+(define (ascii-bytes? bv at n)
+  "Return true when the N bytes of BV at AT are all ASCII (read a word at a time)."
+  (let words ((i 0))
+    (if (<= (+ i 4) n)
+        (and (zero? (logand (bytevector-u32-ref bv (+ at i) (endianness little)) #x80808080))
+             (words (+ i 4)))
+        (let bytes ((i i))
+          (or (= i n)
+              (and (< (bytevector-u8-ref bv (+ at i)) 128)
+                   (bytes (+ i 1))))))))
+
+(define (decode-text r bv at n)
+  (if (<= n scratch-max)
+      (let ((bytes (vector-ref (reader-scratch r) n)))
+        (bytevector-copy! bv at bytes 0 n)
+        (utf8->string bytes))
+      (utf8-string bv at n)))
+
+(define (text-at r at n)
+  "Return the str of N bytes at AT in the reader's bytevector as a new string."
+  (let ((bv (reader-bv r)))
+    (if (ascii-bytes? bv at n)
+        (decode-text r bv at n)         ; cannot be invalid
+        (catch 'decoding-error
+          (lambda () (decode-text r bv at n))
+          (lambda _ (msgpack-fail (reader-text-start r) "str is not valid UTF-8"))))))
+
+(define (skip-text r n)
+  "Check and skip the N bytes of a str; return the index of its first byte."
+  (check-length r n 1 "str")
+  (let ((at (reader-pos r)))
+    (set-reader-text-start! r (offset r))
+    (set-reader-pos! r (+ at n))
+    at))
+
+(define (read-text r n)
+  (text-at r (skip-text r n) n))
+
+(define (read-blob r n)
+  (check-length r n 1 "bin")
+  (let ((out (make-bytevector n))
+        (pos (reader-pos r)))
+    (bytevector-copy! (reader-bv r) pos out 0 n)
+    (set-reader-pos! r (+ pos n))
+    out))
+
+(define (read-array r n depth)
+  (check-depth r depth)
+  (check-length r n 1 "array")
+  (if (reader-lists? r)
+      (let loop ((i 0) (items '()))
+        (if (= i n)
+            (reverse! items)
+            (loop (+ i 1) (cons (read-value r (+ depth 1)) items))))
+      (let ((v (make-vector n)))
+        (let loop ((i 0))
+          (when (< i n)
+            (vector-set! v i (read-value r (+ depth 1)))
+            (loop (+ i 1))))
+        v)))
+
+(define (str-length-at r)
+  "Return the length of the str whose header is at the reader's position, skipping
+the header, or #f (skipping nothing) when no str is there."
+  (let* ((pos (reader-pos r))
+         (tag (if (< pos (reader-end r)) (bytevector-u8-ref (reader-bv r) pos) -1)))
+    (cond ((and (>= tag #xa0) (< tag #xc0)) (set-reader-pos! r (+ pos 1)) (- tag #xa0))
+          ((= tag #xd9) (set-reader-pos! r (+ pos 1)) (read-be r 1))
+          ((= tag #xda) (set-reader-pos! r (+ pos 1)) (read-be r 2))
+          ((= tag #xdb) (set-reader-pos! r (+ pos 1)) (read-be r 4))
+          (else #f))))
+
+(define (read-key r depth)
+  ;; A map key: a str, interned; anything else is decoded as usual so the error can
+  ;; show it.
+  (let ((n (str-length-at r)))
+    (if n
+        (let ((at (skip-text r n)))
+          (or (interned-key (reader-bv r) at n) (text-at r at n)))
+        (read-value r depth))))
+
+(define (read-symbol r depth)
+  ;; The value of a key whose str values come back as symbols: an interned str needs
+  ;; no string of its own.  Any other value is decoded as usual.
+  (let ((n (str-length-at r)))
+    (if n
+        (let ((at (skip-text r n)))
+          (string->symbol (or (interned-key (reader-bv r) at n) (text-at r at n))))
+        (read-value r depth))))
+
+(define (read-entries r n depth)
+  (check-depth r depth)
+  (check-length r n 2 "map")
+  (let ((seen (and (> n 8) (make-hash-table n)))
+        (map-key (reader-map-key r))
+        (symbol-value? (reader-symbol-value? r)))
+    (let loop ((i 0) (acc '()))
+      (if (= i n)
+          (let ((entries (reverse! acc)))
+            ;; Duplicates are told by the keys as sent; converted, once all are read.
+            (when map-key
+              (let convert ((rest entries))
+                (when (pair? rest)
+                  (set-car! (car rest) (map-key (caar rest)))
+                  (convert (cdr rest)))))
+            entries)
+          (let* ((at (offset r)) (k (read-key r (+ depth 1))))
+            (unless (string? k)
+              (msgpack-fail at "map key must be a str, found ~s" k))
+            (when (if seen (hash-ref seen k) (assoc k acc))
+              (msgpack-fail at "duplicate map key ~s" k))
+            (when seen (hash-set! seen k #t))
+            (loop (+ i 1)
+                  (cons (cons k (if (and symbol-value? (symbol-value? (map-key k)))
+                                    (read-symbol r (+ depth 1))
+                                    (read-value r (+ depth 1))))
+                        acc)))))))
+
+(define (read-value r depth)
+  (let* ((at (offset r)) (tag (read-u8 r)))
+    (if (= tag #xc0)
+        (reader-nil r)
+        (decode-tag tag at depth
+                    (lambda (n) (read-be r n))
+                    (lambda (n) (read-signed r n))
+                    (lambda (n) (read-blob r n))
+                    (lambda (n) (read-text r n))
+                    (lambda (n depth) (read-array r n depth))
+                    (lambda (n depth) (read-entries r n depth))
+                    (lambda () (read-float32 r))
+                    (lambda () (read-float64 r))))))
+
+(define (unpack-bytevector bv start end map-key nil lists? symbol-value?)
   "Decode the value of BV that begins at START, reading no byte at or after END.
 Return two values: the value and the number of bytes it took."
-  (define pos start)                    ; index of the next byte in BV
-  (define max-depth (msgpack-max-depth))
-  (define text-start 0)                 ; offset of the str being decoded, for errors
-  (define (offset) (- pos start))
-  (define (need n)
-    (when (> (+ pos n) end)
-      (msgpack-fail (offset) "truncated input: need ~a bytes, ~a left" n (- end pos))))
-  (define (u8)
-    (when (>= pos end)
-      (msgpack-fail (offset) "truncated input: need 1 more byte"))
-    (let ((byte (bytevector-u8-ref bv pos)))
-      (set! pos (+ pos 1))
-      byte))
-  (define-syntax-rule (fixed width ref)
-    ;; The WIDTH-byte number at POS, read with (REF bv pos), then skipped.
-    (begin
-      (need width)
-      (let ((n (ref bv pos)))
-        (set! pos (+ pos width))
-        n)))
-  (define (be width)
-    (case width
-      ((1) (u8))
-      ((2) (fixed 2 (lambda (bv at) (bytevector-u16-ref bv at (endianness big)))))
-      ((4) (fixed 4 (lambda (bv at) (bytevector-u32-ref bv at (endianness big)))))
-      (else (fixed 8 (lambda (bv at) (bytevector-u64-ref bv at (endianness big)))))))
-  (define (signed width)
-    (case width
-      ((1) (fixed 1 bytevector-s8-ref))
-      ((2) (fixed 2 (lambda (bv at) (bytevector-s16-ref bv at (endianness big)))))
-      ((4) (fixed 4 (lambda (bv at) (bytevector-s32-ref bv at (endianness big)))))
-      (else (fixed 8 (lambda (bv at) (bytevector-s64-ref bv at (endianness big)))))))
-  (define (check-length n per-item what)
-    (let ((limit (- end pos)))
-      (when (> (* n per-item) limit)
-        (msgpack-fail (offset) "~a of length ~a but only ~a bytes can follow"
-                      what n limit))))
-  (define scratch (or (atomic-box-swap! spare-scratch #f) (make-scratch)))
-  (define (text n)
-    (check-length n 1 "str")
-    (let ((at pos))
-      (set! text-start (offset))
-      (set! pos (+ pos n))
-      (text-at at n)))
-  (define (key-text n)
-    (check-length n 1 "str")
-    (let ((at pos))
-      (set! text-start (offset))
-      (set! pos (+ pos n))
-      (or (interned-key bv at n) (text-at at n))))
-  (define (text-at at n)
-    (if (<= n scratch-max)
-        (let ((bytes (vector-ref scratch n)))
-          (bytevector-copy! bv at bytes 0 n)
-          (utf8->string bytes))
-        (utf8-string bv at n)))
-  (define (blob n)
-    (check-length n 1 "bin")
-    (let ((out (make-bytevector n)))
-      (bytevector-copy! bv pos out 0 n)
-      (set! pos (+ pos n))
-      out))
-  (define (check-depth depth)
-    (when (> depth max-depth)
-      (msgpack-fail (offset) "nesting deeper than ~a levels" max-depth)))
-  (define (array n depth)
-    (check-depth depth)
-    (check-length n 1 "array")
-    (let ((v (make-vector n)))
-      (let loop ((i 0))
-        (when (< i n)
-          (vector-set! v i (value (+ depth 1)))
-          (loop (+ i 1))))
-      v))
-  (define (key depth)
-    ;; A map key: a str (fixstr, str8, str16 or str32), interned; anything else is
-    ;; decoded as usual so the error can show it.
-    (let ((tag (if (< pos end) (bytevector-u8-ref bv pos) -1)))
-      (cond ((and (>= tag #xa0) (< tag #xc0)) (set! pos (+ pos 1)) (key-text (- tag #xa0)))
-            ((= tag #xd9) (set! pos (+ pos 1)) (key-text (be 1)))
-            ((= tag #xda) (set! pos (+ pos 1)) (key-text (be 2)))
-            ((= tag #xdb) (set! pos (+ pos 1)) (key-text (be 4)))
-            (else (value depth)))))
-  (define (entries n depth)
-    (check-depth depth)
-    (check-length n 2 "map")
-    (let ((seen (and (> n 8) (make-hash-table n))))
-      (let loop ((i 0) (acc '()))
-        (if (= i n)
-            (reverse! acc)
-            (let* ((at (offset)) (k (key (+ depth 1))))
-              (unless (string? k)
-                (msgpack-fail at "map key must be a str, found ~s" k))
-              (when (if seen (hash-ref seen k) (assoc k acc))
-                (msgpack-fail at "duplicate map key ~s" k))
-              (when seen (hash-set! seen k #t))
-              (loop (+ i 1) (cons (cons k (value (+ depth 1))) acc)))))))
-  (define (float32) (fixed 4 (lambda (bv at) (bytevector-ieee-single-ref bv at (endianness big)))))
-  (define (float64) (fixed 8 (lambda (bv at) (bytevector-ieee-double-ref bv at (endianness big)))))
-  (define (value depth)
-    (let* ((at (offset)) (tag (u8)))
-      (decode-tag tag at depth be signed blob text array entries float32 float64)))
-  (let ((v (catch 'decoding-error
-             (lambda () (value 1))
-             (lambda _ (msgpack-fail text-start "str is not valid UTF-8")))))
-    (atomic-box-set! spare-scratch scratch)
-    (values v (- pos start))))
+  (let ((r (or (atomic-box-swap! spare-reader #f)
+               (%make-reader #f 0 0 0 0 (make-scratch) 0 #f msgpack-nil #f #f))))
+    (set-reader-bv! r bv)
+    (set-reader-start! r start)
+    (set-reader-pos! r start)
+    (set-reader-end! r end)
+    (set-reader-max-depth! r (msgpack-max-depth))
+    (set-reader-map-key! r map-key)
+    (set-reader-nil! r nil)
+    (set-reader-lists?! r lists?)
+    (set-reader-symbol-value?! r (and map-key symbol-value?))
+    (let* ((v (read-value r 1))
+           (used (- (reader-pos r) start)))
+      (set-reader-bv! r #f)               ; keep no payload alive
+      (atomic-box-set! spare-reader r)
+      (values v used))))
 
 (define-decoder (unpack-port* port)
   (lambda (port pos advance!)
@@ -684,18 +798,25 @@ Return two values: the value and the number of bytes it took."
       bv))
   (lambda (port pos) (msgpack-max-length)))
 
-(define* (unpack bv #:key (start 0) (end (bytevector-length bv)) (trailing? #f))
+(define* (unpack bv #:key (start 0) (end (bytevector-length bv)) (trailing? #f)
+                 (map-key #f) (nil msgpack-nil) (arrays 'vector) (symbol-value? #f))
   "Return the value encoded in bytevector BV between START and END.
 Raise a `&msgpack-error' for truncated or invalid input, and for bytes left after
 the value unless TRAILING? is true; then return two values, the value and the
-offset where the rest begins."
+offset where the rest begins.
+The other keywords choose another representation as it is decoded, with nothing
+built in between: MAP-KEY, a procedure, is applied to each map key (duplicates
+are still told by the keys as sent); NIL is returned for nil; ARRAYS 'list makes
+arrays lists; SYMBOL-VALUE?, a predicate on keys as MAP-KEY returns them, says
+which keys have their str values returned as symbols (with MAP-KEY only)."
   (unless (<= 0 start end (bytevector-length bv))
     (msgpack-fail #f "range ~a..~a outside a bytevector of ~a bytes"
                   start end (bytevector-length bv)))
   (when (> (- end start) (msgpack-max-length))
     (msgpack-fail #f "payload of ~a bytes is larger than ~a" (- end start)
                   (msgpack-max-length)))
-  (let-values (((value used) (unpack-bytevector bv start end)))
+  (let-values (((value used) (unpack-bytevector bv start end map-key nil
+                                                (eq? arrays 'list) symbol-value?)))
     (cond (trailing? (values value (+ start used)))
           ((< (+ start used) end)
            (msgpack-fail used "~a trailing bytes after the value"

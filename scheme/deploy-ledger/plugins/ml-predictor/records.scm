@@ -36,6 +36,8 @@
             time->epoch
             wire->scheme
             wire->scheme!
+            wire-key->scheme
+            symbol-valued-key?
             ledger-types))
 
 ;;;
@@ -321,6 +323,16 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
         (when (< (hash-count (const #t) scheme-keys) 4096)
           (hash-set! scheme-keys name key))
         key)))
+
+;; What `wire->scheme!' does, for a decoder that builds the Scheme form directly
+;; (`unpack' with #:map-key and #:symbol-value?).
+(define (wire-key->scheme name)
+  "Return the kebab-case symbol for the wire key NAME (a string)."
+  (snake->kebab name))
+
+(define (symbol-valued-key? key)
+  "Return true when the str values of KEY, a kebab-case symbol, come back as symbols."
+  (hashq-ref symbol-valued-table key))
 
 (define (wire->scheme value)
   "Return VALUE, as decoded from the wire, with maps as alists of kebab-case symbol
