@@ -19,6 +19,7 @@
   #:use-module (deploy-ledger plugins ml-predictor zmq)
   #:use-module (deploy-ledger plugins ml-predictor protocol)
   #:use-module ((deploy-ledger plugins ml-predictor config) #:select (default-endpoint))
+  #:use-module ((deploy-ledger plugins ml-predictor heap) #:select (reserve-heap!))
   #:use-module ((deploy-ledger plugins ml-predictor records)
                 #:select (wire-key->scheme symbol-valued-key?))
   #:use-module ((deploy-ledger plugins ml-predictor msgpack)
@@ -73,6 +74,7 @@
 (define (socket-for endpoint)
   (unless (and current-socket (equal? endpoint current-endpoint))
     (discard-socket!)
+    (reserve-heap!)                     ; once per process: see the heap module
     (let ((socket (make-zmq-socket ZMQ_DEALER)))
       (zmq-set-option socket ZMQ_LINGER 0)
       (zmq-set-option socket ZMQ_MAXMSGSIZE (* 5 1024 1024))

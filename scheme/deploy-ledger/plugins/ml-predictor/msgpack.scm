@@ -43,7 +43,8 @@
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
   #:use-module ((ice-9 exceptions)
                 #:select (make-exception-type make-exception make-exception-with-message
-                          &error raise-exception exception-accessor exception-predicate))
+                          &error raise-exception exception-accessor exception-predicate
+                          exception-kind))
   #:export (;; Values
             msgpack-nil
             msgpack-nil?
@@ -528,35 +529,70 @@ the native-order readers want aligned indices, which keys in a payload are not."
                 (and (< byte 128)
                      (bytes (+ i 1) (logand (+ (* h 31) byte) #xffffff)))))))))
 
-(define (interned-key bv at n)
-  "Return the ASCII string in the N bytes of BV at AT as a shared, read-only string,
-or #f when those bytes are not ASCII or N is above `key-max-length'.  The table is
-shared by all threads: a race can at worst lose an entry, which is made again."
+(define-record-type <key-entry>
+  ;; An interned key: its bytes, the shared string, and what a decoder with a
+  ;; #:map-key made of it (CONVERTER and PREDICATE, the procedures it was made with:
+  ;; the converted key and whether its str values become symbols).
+  (make-key-entry bytes key converter predicate converted symbol-valued? symbol)
+  key-entry?
+  (bytes key-entry-bytes)
+  (key key-entry-key)
+  (converter key-entry-converter set-key-entry-converter!)
+  (predicate key-entry-predicate set-key-entry-predicate!)
+  (converted key-entry-converted set-key-entry-converted!)
+  (symbol-valued? key-entry-symbol-valued? set-key-entry-symbol-valued?!)
+  (symbol key-entry-symbol set-key-entry-symbol!)) ; the key as a symbol, once asked
+
+(define (interned-entry bv at n)
+  "Return the key entry of the ASCII string in the N bytes of BV at AT, or #f when
+those bytes are not ASCII or N is above `key-max-length'.  The table is shared by
+all threads: a race can at worst lose an entry, which is made again."
   (let ((h (and (<= n key-max-length) (ascii-hash bv at n))))
     (and h
          (let* ((bucket (logand h (- key-buckets 1)))
                 (entries (vector-ref key-table bucket)))
-           ;; Each entry is (BYTES . KEY): the key's bytes, then the key.
            (let find ((rest entries))
              (cond ((null? rest)
                     ;; A symbol's name is a read-only string: nobody can change the
                     ;; shared copy under another caller.
-                    (let ((key (symbol->string (string->symbol (ascii-string bv at n))))
-                          (bytes (make-bytevector n)))
+                    (let* ((key (symbol->string (string->symbol (ascii-string bv at n))))
+                           (bytes (make-bytevector n))
+                           (entry (make-key-entry bytes key #f #f #f #f #f)))
                       (bytevector-copy! bv at bytes 0 n)
                       (when (< key-count key-limit)
                         (set! key-count (+ key-count 1))
-                        (vector-set! key-table bucket (cons (cons bytes key) entries)))
-                      key))
-                   ((let ((bytes (caar rest)))
+                        (vector-set! key-table bucket (cons entry entries)))
+                      entry))
+                   ((let ((bytes (key-entry-bytes (car rest))))
                       (and (= (bytevector-length bytes) n) (same-bytes? bytes bv at n)))
-                    (cdar rest))
+                    (car rest))
                    (else (find (cdr rest)))))))))
 
+(define (interned-key bv at n)
+  "Return the ASCII string in the N bytes of BV at AT as a shared, read-only string,
+or #f when those bytes are not ASCII or N is above `key-max-length'."
+  (let ((entry (interned-entry bv at n)))
+    (and entry (key-entry-key entry))))
+
+(define (entry-conversion! entry map-key symbol-value?)
+  "Return the key MAP-KEY makes of ENTRY's key, made once per MAP-KEY and
+SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of it."
+  (if (and (eq? (key-entry-converter entry) map-key)
+           (eq? (key-entry-predicate entry) symbol-value?))
+      (key-entry-converted entry)
+      (let ((converted (map-key (key-entry-key entry))))
+        ;; Another thread may convert at once: both write the same values.
+        (set-key-entry-converter! entry #f)
+        (set-key-entry-converted! entry converted)
+        (set-key-entry-symbol-valued?! entry (and symbol-value? (symbol-value? converted) #t))
+        (set-key-entry-predicate! entry symbol-value?)
+        (set-key-entry-converter! entry map-key)
+        converted)))
+
 ;;; The bytevector decoder keeps its state in a reader record and its procedures at
-;;; module level, so an unpack allocates no closures and sets up no handler: only the
-;;; values it returns.  Invalid UTF-8 can only be met in a str with a non-ASCII byte;
-;;; only those are decoded under a handler.
+;;; module level, so an unpack allocates no closures, only the values it returns and
+;;; one handler that does not unwind (cheaper to set up than `catch'), which turns
+;;; the decoding-error of invalid UTF-8 into a `&msgpack-error'.
 
 (define-record-type <reader>
   (%make-reader bv start pos end max-depth scratch text-start
@@ -579,14 +615,14 @@ shared by all threads: a race can at worst lose an entry, which is made again."
   ;; it returns (an unpack that raises drops it); an unpack that finds none makes one.
   (make-atomic-box #f))
 
-(define (offset r) (- (reader-pos r) (reader-start r)))
+(define-inlinable (offset r) (- (reader-pos r) (reader-start r)))
 
-(define (need r n)
+(define-inlinable (need r n)
   (when (> (+ (reader-pos r) n) (reader-end r))
     (msgpack-fail (offset r) "truncated input: need ~a bytes, ~a left" n
                   (- (reader-end r) (reader-pos r)))))
 
-(define (read-u8 r)
+(define-inlinable (read-u8 r)
   (let ((pos (reader-pos r)))
     (when (>= pos (reader-end r))
       (msgpack-fail (offset r) "truncated input: need 1 more byte"))
@@ -621,28 +657,17 @@ shared by all threads: a race can at worst lose an entry, which is made again."
 (define (read-float64 r)
   (read-fixed r 8 (ref bv at) (bytevector-ieee-double-ref bv at (endianness big))))
 
-(define (check-length r n per-item what)
+(define-inlinable (check-length r n per-item what)
   (let ((limit (- (reader-end r) (reader-pos r))))
     (when (> (* n per-item) limit)
       (msgpack-fail (offset r) "~a of length ~a but only ~a bytes can follow"
                     what n limit))))
 
-(define (check-depth r depth)
+(define-inlinable (check-depth r depth)
   (when (> depth (reader-max-depth r))
     (msgpack-fail (offset r) "nesting deeper than ~a levels" (reader-max-depth r))))
 
-(define (ascii-bytes? bv at n)
-  "Return true when the N bytes of BV at AT are all ASCII (read a word at a time)."
-  (let words ((i 0))
-    (if (<= (+ i 4) n)
-        (and (zero? (logand (bytevector-u32-ref bv (+ at i) (endianness little)) #x80808080))
-             (words (+ i 4)))
-        (let bytes ((i i))
-          (or (= i n)
-              (and (< (bytevector-u8-ref bv (+ at i)) 128)
-                   (bytes (+ i 1))))))))
-
-(define (decode-text r bv at n)
+(define-inlinable (decode-text r bv at n)
   (if (<= n scratch-max)
       (let ((bytes (vector-ref (reader-scratch r) n)))
         (bytevector-copy! bv at bytes 0 n)
@@ -651,14 +676,9 @@ shared by all threads: a race can at worst lose an entry, which is made again."
 
 (define (text-at r at n)
   "Return the str of N bytes at AT in the reader's bytevector as a new string."
-  (let ((bv (reader-bv r)))
-    (if (ascii-bytes? bv at n)
-        (decode-text r bv at n)         ; cannot be invalid
-        (catch 'decoding-error
-          (lambda () (decode-text r bv at n))
-          (lambda _ (msgpack-fail (reader-text-start r) "str is not valid UTF-8"))))))
+  (decode-text r (reader-bv r) at n))
 
-(define (skip-text r n)
+(define-inlinable (skip-text r n)
   "Check and skip the N bytes of a str; return the index of its first byte."
   (check-length r n 1 "str")
   (let ((at (reader-pos r)))
@@ -692,7 +712,7 @@ shared by all threads: a race can at worst lose an entry, which is made again."
             (loop (+ i 1))))
         v)))
 
-(define (str-length-at r)
+(define-inlinable (str-length-at r)
   "Return the length of the str whose header is at the reader's position, skipping
 the header, or #f (skipping nothing) when no str is there."
   (let* ((pos (reader-pos r))
@@ -705,11 +725,14 @@ the header, or #f (skipping nothing) when no str is there."
 
 (define (read-key r depth)
   ;; A map key: a str, interned; anything else is decoded as usual so the error can
-  ;; show it.
+  ;; show it.  With a #:map-key, an interned key is returned as its entry.
   (let ((n (str-length-at r)))
     (if n
-        (let ((at (skip-text r n)))
-          (or (interned-key (reader-bv r) at n) (text-at r at n)))
+        (let* ((at (skip-text r n))
+               (entry (interned-entry (reader-bv r) at n)))
+          (cond ((not entry) (text-at r at n))
+                ((reader-map-key r) entry)
+                (else (key-entry-key entry))))
         (read-value r depth))))
 
 (define (read-symbol r depth)
@@ -717,9 +740,31 @@ the header, or #f (skipping nothing) when no str is there."
   ;; no string of its own.  Any other value is decoded as usual.
   (let ((n (str-length-at r)))
     (if n
-        (let ((at (skip-text r n)))
-          (string->symbol (or (interned-key (reader-bv r) at n) (text-at r at n))))
+        (let* ((at (skip-text r n))
+               (entry (interned-entry (reader-bv r) at n)))
+          (cond ((not entry) (string->symbol (text-at r at n)))
+                ((key-entry-symbol entry))
+                (else (let ((symbol (string->symbol (key-entry-key entry))))
+                        (set-key-entry-symbol! entry symbol)
+                        symbol))))
         (read-value r depth))))
+
+(define-inlinable (raw-key key)
+  (if (key-entry? key) (key-entry-key key) key))
+
+(define (key-taken? key entries)
+  "Return true when the map ENTRIES read so far (newest first) have the key KEY."
+  (and (pair? entries)
+       (or (string=? key (raw-key (caar entries)))
+           (key-taken? key (cdr entries)))))
+
+(define (symbol-key? key map-key symbol-value?)
+  "Return true when the str values of KEY (a key entry or a string) are to be symbols."
+  (if (key-entry? key)
+      (begin
+        (entry-conversion! key map-key symbol-value?)
+        (key-entry-symbol-valued? key))
+      (symbol-value? (map-key key))))
 
 (define (read-entries r n depth)
   (check-depth r depth)
@@ -730,23 +775,30 @@ the header, or #f (skipping nothing) when no str is there."
     (let loop ((i 0) (acc '()))
       (if (= i n)
           (let ((entries (reverse! acc)))
-            ;; Duplicates are told by the keys as sent; converted, once all are read.
+            ;; Duplicates are told by the keys as sent; converted once all are read.
             (when map-key
               (let convert ((rest entries))
                 (when (pair? rest)
-                  (set-car! (car rest) (map-key (caar rest)))
+                  (let ((key (caar rest)))
+                    (set-car! (car rest)
+                              (if (key-entry? key)
+                                  (entry-conversion! key map-key symbol-value?)
+                                  (map-key key))))
                   (convert (cdr rest)))))
             entries)
-          (let* ((at (offset r)) (k (read-key r (+ depth 1))))
+          (let* ((at (offset r))
+                 (key (read-key r (+ depth 1)))
+                 (k (raw-key key)))
             (unless (string? k)
               (msgpack-fail at "map key must be a str, found ~s" k))
-            (when (if seen (hash-ref seen k) (assoc k acc))
+            (when (if seen (hash-ref seen k) (key-taken? k acc))
               (msgpack-fail at "duplicate map key ~s" k))
             (when seen (hash-set! seen k #t))
             (loop (+ i 1)
-                  (cons (cons k (if (and symbol-value? (symbol-value? (map-key k)))
-                                    (read-symbol r (+ depth 1))
-                                    (read-value r (+ depth 1))))
+                  (cons (cons key
+                              (if (and symbol-value? (symbol-key? key map-key symbol-value?))
+                                  (read-symbol r (+ depth 1))
+                                  (read-value r (+ depth 1))))
                         acc)))))))
 
 (define (read-value r depth)
@@ -777,7 +829,12 @@ Return two values: the value and the number of bytes it took."
     (set-reader-nil! r nil)
     (set-reader-lists?! r lists?)
     (set-reader-symbol-value?! r (and map-key symbol-value?))
-    (let* ((v (read-value r 1))
+    (let* ((v (with-exception-handler
+                  (lambda (condition)
+                    (if (eq? (exception-kind condition) 'decoding-error)
+                        (msgpack-fail (reader-text-start r) "str is not valid UTF-8")
+                        (raise-exception condition)))
+                (lambda () (read-value r 1))))
            (used (- (reader-pos r) start)))
       (set-reader-bv! r #f)               ; keep no payload alive
       (atomic-box-set! spare-reader r)
