@@ -102,7 +102,31 @@
     (unless (eqv? pid id-prefix-pid)
       (set! id-prefix (string-append "guile-" (number->string pid) "-"))
       (set! id-prefix-pid pid)))
-  (string-append id-prefix (number->string request-counter)))
+  (request-id-string id-prefix request-counter))
+
+(define id-strings
+  ;; Length -> the string the ids of that length are written into.  An id is used only
+  ;; while the lock is held (packed, then compared with the replies' ids), so one
+  ;; string per length serves every call and making an id allocates nothing.
+  (make-vector 64 #f))
+
+(define (request-id-string prefix counter)
+  "Return PREFIX followed by the digits of COUNTER, a positive integer, in a string
+reused by the next call of the same length."
+  (let* ((digits (let count ((n counter) (d 1)) (if (< n 10) d (count (quotient n 10) (+ d 1)))))
+         (length (+ (string-length prefix) digits)))
+    (if (>= length (vector-length id-strings))
+        (string-append prefix (number->string counter))
+        (let ((text (or (vector-ref id-strings length)
+                        (let ((text (make-string length)))
+                          (vector-set! id-strings length text)
+                          text))))
+          (string-copy! text 0 prefix)
+          (let fill ((n counter) (i (- length 1)))
+            (string-set! text i (integer->char (+ 48 (remainder n 10))))
+            (when (>= n 10)
+              (fill (quotient n 10) (- i 1))))
+          text))))
 
 ;;; Times are kept as exact integers of internal time units (nanoseconds in Guile 3),
 ;;; which, unlike seconds as flonums, are not allocated on the heap.
@@ -134,6 +158,13 @@
                     #:map-key wire-key->scheme #:symbol-value? symbol-valued-key?)
       (decode-reply (cadr frames) endpoint)))
 
+(define (discard-socket-and-raise condition)
+  ;; A handler that does not unwind (cheaper to set up than one that does): the
+  ;; socket is closed where the receive or the decoding raised, then the condition
+  ;; goes on to the caller.
+  (discard-socket!)
+  (raise-exception condition))
+
 (define (await-reply socket endpoint id until scheme-form?)
   "Return the decoded reply to request ID on SOCKET, or #f when time UNTIL (in
 internal time units) passes first."
@@ -143,13 +174,13 @@ internal time units) passes first."
            ;; Round up: waking before UNTIL would only mean polling once more.
            (zmq-wait-readable socket (ceiling-quotient left units-per-ms))
            ;; The payload is decoded straight from libzmq's buffer, then released.
-           (let ((reply (on-failure discard-socket!
-                                    (lambda ()
-                                      (zmq-call-with-frames
-                                       socket
-                                       (lambda (frames)
-                                         (decode-frames frames endpoint scheme-form?))
-                                       #:dont-wait? #t)))))
+           (let ((reply (with-exception-handler discard-socket-and-raise
+                          (lambda ()
+                            (zmq-call-with-frames
+                             socket
+                             (lambda (frames)
+                               (decode-frames frames endpoint scheme-form?))
+                             #:dont-wait? #t)))))
              (if (equal? (reply-id reply) id)
                  reply
                  ;; A late answer to an earlier attempt: not ours, keep waiting.
@@ -165,15 +196,12 @@ internal time units) passes first."
   (packer-reset! request-packer)
   (pack-request! request-packer id method params
                  #:deadline-ms (max 1 (units->ms (- until (now)))))
-  (let ((sent? (with-exception-handler
-                   (lambda (condition) #f)
-                 (lambda ()
-                   (zmq-send-bytes socket empty-frame 0 #:more? #t #:dont-wait? #t)
-                   (zmq-send-bytes socket (packer-buffer request-packer)
-                                   (packer-position request-packer) #:dont-wait? #t)
-                   #t)
-                 #:unwind? #t
-                 #:unwind-for-type &zmq-error)))
+  ;; A frame libzmq refuses (EAGAIN: not connected yet, ...) counts as not sent.
+  (let ((sent? (and (zmq-send-bytes socket empty-frame 0 #:more? #t #:dont-wait? #t
+                                    #:raise? #f)
+                    (zmq-send-bytes socket (packer-buffer request-packer)
+                                    (packer-position request-packer) #:dont-wait? #t
+                                    #:raise? #f))))
     (when (> (bytevector-length (packer-buffer request-packer)) 65536)
       (set! request-packer (make-packer 4096)))
     sent?))

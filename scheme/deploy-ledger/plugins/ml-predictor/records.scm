@@ -248,7 +248,10 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
   "Write the list ITEMS to PACKER as an array of their wire forms."
   (packer-check-depth! packer depth)
   (pack-array-header! packer (length items))
-  (for-each (lambda (item) (pack-wire-value! packer item #f (+ depth 1))) items))
+  (let loop ((rest items))
+    (when (pair? rest)
+      (pack-wire-value! packer (car rest) #f (+ depth 1))
+      (loop (cdr rest)))))
 
 (define (pack-wire-value! packer value key depth)
   "Write (value->wire VALUE KEY) to PACKER, at nesting DEPTH, without building it."
@@ -264,11 +267,12 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
           ((alist? value)
            (packer-check-depth! packer depth)
            (pack-map-header! packer (length value))
-           (for-each (lambda (entry)
-                       (let ((name (car entry)))
-                         (pack-key! packer (if (symbol? name) (symbol-name name) name)))
-                       (pack-wire-value! packer (cdr entry) #f (+ depth 1)))
-                     value))
+           (let loop ((rest value))
+             (when (pair? rest)
+               (let ((name (caar rest)))
+                 (pack-key! packer (if (symbol? name) (symbol-name name) name))
+                 (pack-wire-value! packer (cdar rest) #f (+ depth 1))
+                 (loop (cdr rest))))))
           ((list? value) (pack-items! packer value depth))
           ((vector? value)
            (packer-check-depth! packer depth)
@@ -282,20 +286,35 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
   "Write (fields->wire ALIST) to PACKER, at nesting DEPTH."
   (packer-check-depth! packer depth)
   (pack-map-header! packer (length alist))
-  (for-each (lambda (entry)
-              (let ((key (wire-key (car entry))))
-                (pack-key! packer key)
-                (pack-wire-value! packer (cdr entry) key (+ depth 1))))
-            alist))
+  (let loop ((rest alist))
+    (when (pair? rest)
+      (let ((key (wire-key (caar rest))))
+        (pack-key! packer key)
+        (pack-wire-value! packer (cdar rest) key (+ depth 1))
+        (loop (cdr rest))))))
+
+(define (pack-deployment-record! packer record depth)
+  "Write (fields->wire (record->alist RECORD ...)) for RECORD, a `<deployment-event>',
+reading its fields as they are packed."
+  (let ((accessors (accessors-of 'deployment-event- deployment-fields)))
+    (packer-check-depth! packer depth)
+    (pack-map-header! packer (length accessors))
+    (let loop ((rest accessors))
+      (when (pair? rest)
+        (let ((key (wire-key (caar rest))))
+          (pack-key! packer key)
+          (pack-wire-value! packer ((cdar rest) record) key (+ depth 1))
+          (loop (cdr rest)))))))
 
 (define (deployment-writer deployment)
   "Return DEPLOYMENT, a ledger `<deployment-event>' or an alist, as a value that
 `pack' writes as the wire Deployment `deployment->wire' returns, without building it."
-  (make-msgpack-writer
-   pack-fields!
-   (or (record->alist deployment 'deployment-event? 'deployment-event- deployment-fields)
-       (if (or (alist? deployment) (null? deployment))
-           deployment
+  (let ((record? (ledger-ref 'deployment-event?)))
+    (cond ((and record? (record? deployment))
+           (make-msgpack-writer pack-deployment-record! deployment))
+          ((or (alist? deployment) (null? deployment))
+           (make-msgpack-writer pack-fields! deployment))
+          (else
            (error "ml-predictor: expected a <deployment-event> or an alist, found" deployment)))))
 
 ;;;

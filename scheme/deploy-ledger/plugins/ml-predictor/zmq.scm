@@ -383,8 +383,9 @@ Closing an already closed socket does nothing."
 
 (define empty-frame (make-bytevector 0))
 
-(define (send-frame handle buffers bytes size flags)
-  "Send the first SIZE bytes of bytevector BYTES as one frame with FLAGS."
+(define (send-frame handle buffers bytes size flags raise?)
+  "Send the first SIZE bytes of bytevector BYTES as one frame with FLAGS; return #t,
+or, when libzmq refuses it and RAISE? is false, #f."
   (let ((data (cond ((zero? size) %null-pointer)
                     ((<= size send-buffer-size)
                      ;; zmq_send copies the bytes before returning.
@@ -395,7 +396,8 @@ Closing an already closed socket does nothing."
       (let-values (((rc errno) (%zmq-send handle data size flags)))
         (cond ((>= rc 0) #t)
               ((= errno EINTR) (retry))
-              (else (zmq-fail "zmq_send" errno)))))))
+              (raise? (zmq-fail "zmq_send" errno))
+              (else #f))))))
 
 (define* (zmq-send-frames socket frames #:key (dont-wait? #f))
   "Send FRAMES, a list of bytevectors, on SOCKET as one multipart message.
@@ -408,17 +410,21 @@ the message cannot be queued.  Interrupted sends (EINTR) are retried."
       (unless (null? frames)
         (let ((frame (car frames)))
           (send-frame handle buffers frame (bytevector-length frame)
-                      (if (null? (cdr frames)) wait-flag (logior wait-flag ZMQ_SNDMORE)))
+                      (if (null? (cdr frames)) wait-flag (logior wait-flag ZMQ_SNDMORE))
+                      #t)
           (loop (cdr frames)))))))
 
-(define* (zmq-send-bytes socket bytes size #:key (more? #f) (dont-wait? #f))
+(define* (zmq-send-bytes socket bytes size #:key (more? #f) (dont-wait? #f) (raise? #t))
   "Send the first SIZE bytes of bytevector BYTES on SOCKET as one frame, without
 copying them out first; with MORE?, as a frame that more frames of the same
-message follow.  DONT-WAIT? and errors are as for `zmq-send-frames'."
+message follow.  DONT-WAIT? and errors are as for `zmq-send-frames', except that
+with RAISE? #f a frame libzmq refuses (EAGAIN, ETERM...) returns #f instead of
+raising; #t otherwise."
   (unless (<= 0 size (bytevector-length bytes))
     (error "zmq-send-bytes: size outside the bytevector" size (bytevector-length bytes)))
   (send-frame (live-handle socket) (socket-buffers socket) bytes size
-              (logior (if dont-wait? ZMQ_DONTWAIT 0) (if more? ZMQ_SNDMORE 0))))
+              (logior (if dont-wait? ZMQ_DONTWAIT 0) (if more? ZMQ_SNDMORE 0))
+              raise?))
 
 (define (temporary-message)
   "Return a pointer to a fresh zmq_msg_t (for frames beyond a socket's slots)."
