@@ -29,7 +29,13 @@
 ;;; Unpacking a bytevector allocates little: numbers are read in place, strings built
 ;;; from their bytes, and ASCII map keys of up to 64 bytes are interned (the first 2048
 ;;; distinct ones), so the keys of every reply are the same read-only strings.  A
-;;; caller needing a key it can change must copy it (`string-copy').
+;;; caller needing a key it can change must copy it (`string-copy').  `unpack' can
+;;; also build another form as it decodes (#:map-key, #:nil, #:arrays,
+;;; #:symbol-value?): the plugin decodes replies straight into its answers that way,
+;;; the converted keys and the symbols of enum values made once per interned string.
+;;;
+;;; Packing writes into a packer; `pack' copies its bytes out, a caller that sends them
+;;; reads them in place (`make-packer', `pack-value!', `make-msgpack-writer').
 ;;;
 ;;; Code:
 
