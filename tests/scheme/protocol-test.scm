@@ -34,11 +34,12 @@
                                     #:map-key wire-key->scheme
                                     #:symbol-value? symbol-valued-key?)))
           (test-equal (string-append "decode-reply into the Scheme form: " name)
-            (list (let ((id (reply-id reply))) (and (string? id) id))
-                  (reply-ok? reply)
-                  (if (reply-ok? reply)
-                      (wire->scheme (reply-result reply))
-                      (reply-error reply)))
+            ;; An ok reply's result in the Scheme form (a nil id as #f); any other
+            ;; reply as sent.
+            (if (reply-ok? reply)
+                (list (let ((id (reply-id reply))) (and (string? id) id))
+                      #t (wire->scheme (reply-result reply)))
+                (list (reply-id reply) #f (reply-error reply)))
             (list (reply-id direct) (reply-ok? direct) (vector-ref direct 2)))
           (test-equal (string-append "decode-reply id: " name)
             (ref value "id")
@@ -142,6 +143,9 @@
   (test-assert "an error whose code is not a str"
     (protocol-error? (pack '(("protocol" . 1) ("id" . "x") ("ok" . #f)
                              ("error" ("code" . 5) ("message" . "m"))))))
+  (test-assert "ok nil, even with a well-formed error"
+    (protocol-error? (pack `(("protocol" . 1) ("id" . "x") ("ok" . ,msgpack-nil)
+                             ("error" ("code" . "c") ("message" . "m"))))))
   (test-assert "a duplicate key"
     (protocol-error? (hex->bytevector "82a16101a16102")))
   (test-assert "the message names the endpoint"

@@ -174,9 +174,11 @@ not msgpack."
 The result is read with `reply-id', `reply-ok?', `reply-result' and `reply-error';
 an error is a list (CODE MESSAGE FIELD), FIELD #f when nil.  Raise
 `&ml-predictor-protocol-error' when PAYLOAD is not a version-1 reply.
-With MAP-KEY, the reply is decoded into another form as `unpack' does with these
-keywords: maps with keys made by MAP-KEY, arrays as lists, #f for nil and the str
-values of the keys SYMBOL-VALUE? accepts as symbols (CODE is a string either way)."
+With MAP-KEY, the result of an ok reply is decoded into another form as `unpack'
+does with these keywords: maps with keys made by MAP-KEY, arrays as lists, #f for
+nil and the str values of the keys SYMBOL-VALUE? accepts as symbols; the id is then
+#f when nil.  Any other reply is decoded again as without MAP-KEY, so an error
+reply, or a reply whose ok is not #t, is judged on the values as sent."
   (let* ((nil (if map-key #f msgpack-nil))
          (reply (unpack-reply payload endpoint map-key nil symbol-value?)))
     (define (name text) (if map-key (map-key text) text))
@@ -196,21 +198,25 @@ values of the keys SYMBOL-VALUE? accepts as symbols (CODE is a string either way
         (raise-protocol-error endpoint "id: expected str or nil, found ~s" id))
       (unless (boolean? ok)
         (raise-protocol-error endpoint "ok: expected bool, found ~s" ok))
-      (if ok
-          (let ((result (field "result")))
-            (unless (alist? result)
-              (raise-protocol-error endpoint "result: expected a map, found ~s" result))
-            (vector id #t result))
-          (let* ((error (field "error"))
-                 (code (and (alist? error) (assoc-ref error (name "code"))))
-                 (code (if (symbol? code) (symbol->string code) code))
-                 (message (and (alist? error) (assoc-ref error (name "message"))))
-                 (where (and (alist? error) (assoc-ref error (name "field")))))
-            (unless (and (string? code) (string? message)
-                         (or (not where) (string? where) (eq? where nil)))
-              (raise-protocol-error endpoint
-                                    "error: expected a map with str code and message, found ~s"
-                                    error))
-            (vector id #f (list code message (and (string? where) where))))))))
+      (cond
+       ((and map-key (not ok))
+        ;; Rare, and #f here may have been nil: decode the reply as sent.
+        (decode-reply payload endpoint))
+       (ok
+        (let ((result (field "result")))
+          (unless (alist? result)
+            (raise-protocol-error endpoint "result: expected a map, found ~s" result))
+          (vector id #t result)))
+       (else
+        (let* ((error (field "error"))
+               (code (and (alist? error) (assoc-ref error "code")))
+               (message (and (alist? error) (assoc-ref error "message")))
+               (where (and (alist? error) (assoc-ref error "field"))))
+          (unless (and (string? code) (string? message)
+                       (or (not where) (string? where) (msgpack-nil? where)))
+            (raise-protocol-error endpoint
+                                  "error: expected a map with str code and message, found ~s"
+                                  error))
+          (vector id #f (list code message (and (string? where) where)))))))))
 
 ;;; protocol.scm ends here
