@@ -35,8 +35,8 @@
 ;;; packed in place into a kept buffer and the reply decoded straight into the
 ;;; answer.  On its first call the plugin grows the heap once by $PREDICTOR_GUILE_HEAP
 ;;; bytes (default 16M; 0 turns it off; nothing is done when GC_INITIAL_HEAP_SIZE is
-;;; set): collections then fall on about one call in 3000 instead of one in 300, at
-;;; the cost of up to that much more resident memory (see the heap module).
+;;; set): collections then fall on about one predict call in 4000 instead of one in
+;;; 300, at the cost of up to that much more resident memory (see the heap module).
 ;;;
 ;;; Code:
 
