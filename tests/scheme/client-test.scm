@@ -11,6 +11,7 @@
              (deploy-ledger plugins ml-predictor msgpack)
              (deploy-ledger plugins ml-predictor protocol)
              (deploy-ledger plugins ml-predictor client)
+             (deploy-ledger plugins ml-predictor heap)
              (deploy-ledger plugins ml-predictor))
 
 (start-suite "client")
@@ -232,5 +233,33 @@ the identity (or #f to stay silent)."
       (with-fake-daemon endpoint pong
         (lambda ()
           (test-equal "the daemon back: the next call works" #t (ml-predictor-ping)))))))
+
+(test-group "the heap reserve"
+  (define (reserve-for variables)
+    ;; heap-reserve-bytes with environment VARIABLES, an alist (#f: unset).
+    (let ((saved (map (lambda (entry) (cons (car entry) (getenv (car entry)))) variables)))
+      (define (apply! alist)
+        (for-each (lambda (entry)
+                    (if (cdr entry) (setenv (car entry) (cdr entry)) (unsetenv (car entry))))
+                  alist))
+      (apply! variables)
+      (let ((bytes (heap-reserve-bytes)))
+        (apply! saved)
+        bytes)))
+  (test-equal "16 MiB by default" (* 16 1024 1024)
+    (reserve-for '(("PREDICTOR_GUILE_HEAP" . #f) ("GC_INITIAL_HEAP_SIZE" . #f))))
+  (test-equal "PREDICTOR_GUILE_HEAP with a suffix" (list (* 64 1024 1024) (* 2 1024) (* 1024 1024 1024) 5000)
+    (map (lambda (text) (reserve-for `(("PREDICTOR_GUILE_HEAP" . ,text) ("GC_INITIAL_HEAP_SIZE" . #f))))
+         '("64M" "2k" "1G" "5000")))
+  (test-equal "0 turns it off, and so does an unreadable value" '(0 0)
+    (map (lambda (text) (reserve-for `(("PREDICTOR_GUILE_HEAP" . ,text) ("GC_INITIAL_HEAP_SIZE" . #f))))
+         '("0" "lots")))
+  (test-equal "nothing when GC_INITIAL_HEAP_SIZE chose the heap" 0
+    (reserve-for '(("PREDICTOR_GUILE_HEAP" . "64M") ("GC_INITIAL_HEAP_SIZE" . "8M"))))
+  (test-assert "the calls above grew the heap past the reserve, once"
+    ;; They ran with neither variable set (test_guile.py sets neither).
+    (and (not (getenv "GC_INITIAL_HEAP_SIZE"))
+         (>= (assq-ref (gc-stats) 'heap-size) (* 16 1024 1024))
+         (not (reserve-heap!)))))
 
 (test-end "client")

@@ -29,7 +29,18 @@
           (bytevector->hex
            (encode-request (ref value "id") (ref value "method") (ref value "params")
                            #:deadline-ms (ref value "deadline_ms"))))
-        (let ((reply (decode-reply (hex->bytevector hex) "ipc://vectors")))
+        (let ((reply (decode-reply (hex->bytevector hex) "ipc://vectors"))
+              (direct (decode-reply (hex->bytevector hex) "ipc://vectors"
+                                    #:map-key wire-key->scheme
+                                    #:symbol-value? symbol-valued-key?)))
+          (test-equal (string-append "decode-reply into the Scheme form: " name)
+            ;; An ok reply's result in the Scheme form (a nil id as #f); any other
+            ;; reply as sent.
+            (if (reply-ok? reply)
+                (list (let ((id (reply-id reply))) (and (string? id) id))
+                      #t (wire->scheme (reply-result reply)))
+                (list (reply-id reply) #f (reply-error reply)))
+            (list (reply-id direct) (reply-ok? direct) (vector-ref direct 2)))
           (test-equal (string-append "decode-reply id: " name)
             (ref value "id")
             (reply-id reply))
@@ -111,8 +122,15 @@
 
 (test-group "replies that break the protocol"
   (define (protocol-error? payload)
-    (let ((condition (condition-of (lambda () (decode-reply payload "ipc://fake")))))
-      (and condition (not (symbol? condition)) (ml-predictor-protocol-error? condition))))
+    ;; Decoded as wire values and straight into the Scheme form alike.
+    (let ((conditions
+           (list (condition-of (lambda () (decode-reply payload "ipc://fake")))
+                 (condition-of (lambda () (decode-reply payload "ipc://fake"
+                                                        #:map-key wire-key->scheme
+                                                        #:symbol-value? symbol-valued-key?))))))
+      (and-map (lambda (condition)
+                 (and condition (not (symbol? condition)) (ml-predictor-protocol-error? condition)))
+               conditions)))
   (test-assert "garbage bytes" (protocol-error? (hex->bytevector "c1c1c1")))
   (test-assert "not a map" (protocol-error? (pack #(1 2))))
   (test-assert "missing ok" (protocol-error? (pack '(("protocol" . 1) ("id" . "x")))))
@@ -122,6 +140,14 @@
     (protocol-error? (pack '(("protocol" . 1) ("id" . "x") ("ok" . #t) ("result" . 5)))))
   (test-assert "an error without a code"
     (protocol-error? (pack '(("protocol" . 1) ("id" . "x") ("ok" . #f) ("error" ("message" . "m"))))))
+  (test-assert "an error whose code is not a str"
+    (protocol-error? (pack '(("protocol" . 1) ("id" . "x") ("ok" . #f)
+                             ("error" ("code" . 5) ("message" . "m"))))))
+  (test-assert "ok nil, even with a well-formed error"
+    (protocol-error? (pack `(("protocol" . 1) ("id" . "x") ("ok" . ,msgpack-nil)
+                             ("error" ("code" . "c") ("message" . "m"))))))
+  (test-assert "a duplicate key"
+    (protocol-error? (hex->bytevector "82a16101a16102")))
   (test-assert "the message names the endpoint"
     (string-contains
      (let ((condition (condition-of (lambda () (decode-reply (hex->bytevector "c1") "ipc://fake")))))

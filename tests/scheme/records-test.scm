@@ -53,6 +53,49 @@
     (test-assert (format #f "converting a record allocates under 1.5 KB (~a bytes)" (round per-call))
       (< per-call 1500))))
 
+;; deployment-writer packs what deployment->wire returns, without building it.
+(for-each
+ (lambda (name deployment)
+   (test-equal (string-append "deployment-writer packs the bytes of deployment->wire: " name)
+     (pack `(("deployment" . ,(deployment->wire deployment))))
+     (pack `(("deployment" . ,(deployment-writer deployment))))))
+ '("a record" "the bench's alist" "empty" "times, dates, vectors, nested lists"
+   "#f booleans and nils, string keys, empty arrays and maps")
+ (list event
+       `((id . "bench-1") (service-name . "inventory") (version . "2.4.1")
+         (environment . production) (deployment-type . canary) (started . 1771934400)
+         (completed . #f) (status . in-progress) (initiator . "bench")
+         (metadata (ticket . "OPS-7") (region . "eu-west-1")) (parent-id . #f)
+         (change-size . 120) (strategy . "canary") (automated . #t) (resources "cpu" "memory"))
+       '()
+       `((started . ,(make-time time-utc 500000000 1771934400))
+         (completed . ,(time-utc->date (make-time time-utc 0 1771938000) 0))
+         (steps . #(a "b" 3 (x 1) ((k . v)))) (tags a b) (owners)
+         (metadata (nested (deeper . #(1 2.5 sym)) (list 1 two "three")) (none . #f))
+         (custom-key . sym))
+       `(("service" . "s") (automated . #f) (active . #f) (parent-id . ,msgpack-nil)
+         (resources) (labels) (weights 1 2 3))))
+
+(test-assert "deployment-writer refuses what is not a deployment, at once"
+  (catch #t (lambda () (deployment-writer "not a deployment") #f) (lambda _ #t)))
+
+(test-assert "deployment-writer keeps the nesting limit of pack"
+  (catch #t
+    (lambda ()
+      (parameterize ((msgpack-max-depth 3))
+        (pack `(("deployment" . ,(deployment-writer '((metadata (a (b . 1))))))))
+        #f))
+    (lambda (key . args) (and (eq? key '%exception) (msgpack-error? (car args))))))
+
+(test-equal "and deployment->wire has the same limit"
+  #t
+  (catch #t
+    (lambda ()
+      (parameterize ((msgpack-max-depth 3))
+        (pack `(("deployment" . ,(deployment->wire '((metadata (a (b . 1))))))))
+        #f))
+    (lambda (key . args) (and (eq? key '%exception) (msgpack-error? (car args))))))
+
 (test-equal "a TAI time is read as UTC"
   '(("started" . 1771934400))
   (deployment->wire `((started . ,(time-utc->time-tai (make-time time-utc 0 1771934400))))))
@@ -74,6 +117,22 @@
                ((feature . "environment") (value . "production")))
       (similar-deployments ((id . "d-1") (status . success) (environment . staging)
                             (started . 1.5))))
-    (wire->scheme! (unpack payload))))
+    (wire->scheme! (unpack payload)))
+  (test-equal "unpack builds that form directly with #:map-key and #:symbol-value?"
+    (wire->scheme! (unpack payload))
+    (unpack payload #:map-key wire-key->scheme #:nil #f #:arrays 'list
+            #:symbol-value? symbol-valued-key?)))
+
+(test-equal "duplicates are told by the keys as sent, not as converted"
+  '((a-b . 1) (a-b . 2))
+  (unpack (pack '(("a_b" . 1) ("a-b" . 2))) #:map-key wire-key->scheme))
+
+(test-equal "a symbol-valued key with a long or non-ASCII str, or a non-str value"
+  `((status . ,(string->symbol (make-string 80 #\s))) (kind . ,(string->symbol "é")) (risk-level . 3)
+    (environment (status . ok)))
+  (unpack (pack `(("status" . ,(make-string 80 #\s)) ("kind" . "é") ("risk_level" . 3)
+                  ("environment" ("status" . "ok"))))
+          #:map-key wire-key->scheme #:nil #f #:arrays 'list
+          #:symbol-value? symbol-valued-key?))
 
 (test-end "records")

@@ -30,13 +30,13 @@
 ;;;
 ;;; Latency and the garbage collector: Guile's collector (BDW-GC) stops the whole
 ;;; process for each collection, a few milliseconds for a small program and more as
-;;; its live heap grows, and it collects after a set amount of allocation (about a third
-;;; of the heap).  A call allocates little on the heap (about 8 KB for a predict, mostly
-;;; the answer itself; the codec and the socket reuse their buffers), so in a small
-;;; process a collection falls on about one call in 300.  When the ledger's slowest
-;;; calls matter more than memory, start it with a larger initial heap, e.g.
-;;; GC_INITIAL_HEAP_SIZE=32M in its environment (a BDW-GC setting, read at start-up):
-;;; collections are then several times rarer, at the cost of that much memory.
+;;; its live heap grows, and it collects whenever the heap it was asked to keep fills.
+;;; A predict call allocates about 5 KB, mostly the answer itself: the request is
+;;; packed in place into a kept buffer and the reply decoded straight into the
+;;; answer.  On its first call the plugin grows the heap once by $PREDICTOR_GUILE_HEAP
+;;; bytes (default 16M; 0 turns it off; nothing is done when GC_INITIAL_HEAP_SIZE is
+;;; set): collections then fall on about one predict call in 4000 instead of one in
+;;; 300, at the cost of up to that much more resident memory (see the heap module).
 ;;;
 ;;; Code:
 
@@ -55,8 +55,7 @@
                 #:select (ml-predictor-endpoint ml-predictor-timeout ml-predictor-disconnect
                           call-predictor call-with-fallback no-fallback))
   #:use-module ((deploy-ledger plugins ml-predictor records)
-                #:select (deployment->wire rollback->wire alist->wire value->wire
-                          wire->scheme!))
+                #:select (deployment->wire deployment-writer rollback->wire alist->wire value->wire))
   #:export (;; Before a deployment
             predict-deployment-outcome
             suggest-deployment-time
@@ -89,9 +88,9 @@
 
 (define (ask method params fallback)
   "Call METHOD with wire PARAMS and return its result in Scheme form, or FALLBACK."
-  ;; The result was just decoded and is ours alone: convert it in place.
+  ;; The reply is decoded straight into its Scheme form.
   (call-with-fallback fallback
-                      (lambda () (wire->scheme! (call-predictor method params)))))
+                      (lambda () (call-predictor method params #:scheme-form? #t))))
 
 (define (optional-params options . keys-and-values)
   "Return the wire params for KEYS-AND-VALUES (key value ...), leaving out #f values,
@@ -114,7 +113,7 @@ base-rate, factors, similar-deployments and model-version.  With EXPLAIN? #f the
 factors and similar deployments are left empty and the answer comes faster.
 OPTIONS and FALLBACK: see the module commentary."
   (ask "predict"
-       `(("deployment" . ,(deployment->wire deployment))
+       `(("deployment" . ,(deployment-writer deployment))
          ,@(if explain? '() '(("explain" . #f)))
          ,@(alist->wire options))
        fallback))

@@ -19,6 +19,11 @@
   #:use-module (deploy-ledger plugins ml-predictor zmq)
   #:use-module (deploy-ledger plugins ml-predictor protocol)
   #:use-module ((deploy-ledger plugins ml-predictor config) #:select (default-endpoint))
+  #:use-module ((deploy-ledger plugins ml-predictor heap) #:select (reserve-heap!))
+  #:use-module ((deploy-ledger plugins ml-predictor records)
+                #:select (wire-key->scheme symbol-valued-key?))
+  #:use-module ((deploy-ledger plugins ml-predictor msgpack)
+                #:select (make-packer packer-reset! packer-buffer packer-position))
   #:use-module ((rnrs bytevectors) #:select (make-bytevector bytevector-length))
   #:use-module ((ice-9 threads) #:select (make-mutex with-mutex))
   #:use-module ((ice-9 exceptions) #:select (raise-exception))
@@ -69,6 +74,7 @@
 (define (socket-for endpoint)
   (unless (and current-socket (equal? endpoint current-endpoint))
     (discard-socket!)
+    (reserve-heap!)                     ; once per process: see the heap module
     (let ((socket (make-zmq-socket ZMQ_DEALER)))
       (zmq-set-option socket ZMQ_LINGER 0)
       (zmq-set-option socket ZMQ_MAXMSGSIZE (* 5 1024 1024))
@@ -96,7 +102,31 @@
     (unless (eqv? pid id-prefix-pid)
       (set! id-prefix (string-append "guile-" (number->string pid) "-"))
       (set! id-prefix-pid pid)))
-  (string-append id-prefix (number->string request-counter)))
+  (request-id-string id-prefix request-counter))
+
+(define id-strings
+  ;; Length -> the string the ids of that length are written into.  An id is used only
+  ;; while the lock is held (packed, then compared with the replies' ids), so one
+  ;; string per length serves every call and making an id allocates nothing.
+  (make-vector 64 #f))
+
+(define (request-id-string prefix counter)
+  "Return PREFIX followed by the digits of COUNTER, a positive integer, in a string
+reused by the next call of the same length."
+  (let* ((digits (let count ((n counter) (d 1)) (if (< n 10) d (count (quotient n 10) (+ d 1)))))
+         (length (+ (string-length prefix) digits)))
+    (if (>= length (vector-length id-strings))
+        (string-append prefix (number->string counter))
+        (let ((text (or (vector-ref id-strings length)
+                        (let ((text (make-string length)))
+                          (vector-set! id-strings length text)
+                          text))))
+          (string-copy! text 0 prefix)
+          (let fill ((n counter) (i (- length 1)))
+            (string-set! text i (integer->char (+ 48 (remainder n 10))))
+            (when (>= n 10)
+              (fill (quotient n 10) (- i 1))))
+          text))))
 
 ;;; Times are kept as exact integers of internal time units (nanoseconds in Guile 3),
 ;;; which, unlike seconds as flonums, are not allocated on the heap.
@@ -118,15 +148,24 @@
   ;; Methods never sent twice by the client itself (protocol/SPEC.md, section 6).
   '("record" "feedback" "reload"))
 
-(define (decode-frames endpoint)
-  "Return a procedure that decodes the frames of a reply from ENDPOINT."
-  (lambda (frames)
-    (unless (and (= (length frames) 2) (zero? (bytevector-length (car frames))))
-      (raise-protocol-error endpoint "expected 2 frames (delimiter, payload), found ~a"
-                            (length frames)))
-    (decode-reply (cadr frames) endpoint)))
+(define (decode-frames frames endpoint scheme-form?)
+  "Return the decoded reply in FRAMES, from ENDPOINT; see `call-predictor'."
+  (unless (and (= (length frames) 2) (zero? (bytevector-length (car frames))))
+    (raise-protocol-error endpoint "expected 2 frames (delimiter, payload), found ~a"
+                          (length frames)))
+  (if scheme-form?
+      (decode-reply (cadr frames) endpoint
+                    #:map-key wire-key->scheme #:symbol-value? symbol-valued-key?)
+      (decode-reply (cadr frames) endpoint)))
 
-(define (await-reply socket endpoint id until)
+(define (discard-socket-and-raise condition)
+  ;; A handler that does not unwind (cheaper to set up than one that does): the
+  ;; socket is closed where the receive or the decoding raised, then the condition
+  ;; goes on to the caller.
+  (discard-socket!)
+  (raise-exception condition))
+
+(define (await-reply socket endpoint id until scheme-form?)
   "Return the decoded reply to request ID on SOCKET, or #f when time UNTIL (in
 internal time units) passes first."
   (let wait ()
@@ -135,37 +174,51 @@ internal time units) passes first."
            ;; Round up: waking before UNTIL would only mean polling once more.
            (zmq-wait-readable socket (ceiling-quotient left units-per-ms))
            ;; The payload is decoded straight from libzmq's buffer, then released.
-           (let ((reply (on-failure discard-socket!
-                                    (lambda ()
-                                      (zmq-call-with-frames socket (decode-frames endpoint)
-                                                            #:dont-wait? #t)))))
+           (let ((reply (with-exception-handler discard-socket-and-raise
+                          (lambda ()
+                            (zmq-call-with-frames
+                             socket
+                             (lambda (frames)
+                               (decode-frames frames endpoint scheme-form?))
+                             #:dont-wait? #t)))))
              (if (equal? (reply-id reply) id)
                  reply
                  ;; A late answer to an earlier attempt: not ours, keep waiting.
                  (wait)))))))
 
+(define request-packer
+  ;; The request is packed here and sent from here: no bytevector per request.  Used
+  ;; with the lock held; replaced when a large request made it grow above 64 KiB.
+  (make-packer 4096))
+
 (define (send-request socket id method params until)
   "Queue request ID on SOCKET without blocking; return #f when it cannot be queued."
-  (let ((payload (encode-request id method params
-                                 #:deadline-ms (max 1 (units->ms (- until (now)))))))
-    (with-exception-handler
-        (lambda (condition) #f)
-      (lambda ()
-        (zmq-send-frames socket (list empty-frame payload) #:dont-wait? #t)
-        #t)
-      #:unwind? #t
-      #:unwind-for-type &zmq-error)))
+  (packer-reset! request-packer)
+  (pack-request! request-packer id method params
+                 #:deadline-ms (max 1 (units->ms (- until (now)))))
+  ;; A frame libzmq refuses (EAGAIN: not connected yet, ...) counts as not sent.
+  (let ((sent? (and (zmq-send-bytes socket empty-frame 0 #:more? #t #:dont-wait? #t
+                                    #:raise? #f)
+                    (zmq-send-bytes socket (packer-buffer request-packer)
+                                    (packer-position request-packer) #:dont-wait? #t
+                                    #:raise? #f))))
+    (when (> (bytevector-length (packer-buffer request-packer)) 65536)
+      (set! request-packer (make-packer 4096)))
+    sent?))
 
 (define* (call-predictor method params
                          #:key (endpoint (ml-predictor-endpoint))
                          (timeout (ml-predictor-timeout))
-                         (retries 1))
+                         (retries 1)
+                         (scheme-form? #f))
   "Send METHOD with PARAMS (a wire-shaped alist) to the daemon at ENDPOINT and return
 the reply's result (a wire-shaped alist).  Wait at most TIMEOUT seconds in all, then
 raise `&ml-predictor-unavailable'.  Idempotent methods are tried RETRIES more times
 within that budget, each attempt on a fresh socket (Lazy Pirate).  An error reply
 raises `&ml-predictor-remote-error', a reply that breaks the protocol
-`&ml-predictor-protocol-error'."
+`&ml-predictor-protocol-error'.  With SCHEME-FORM?, return the result as
+`wire->scheme!' makes it (kebab-case symbol keys, lists, #f for nil, enum-like
+values as symbols), decoded straight into that form."
   (with-mutex lock
     (let* ((start (now))
            (end (+ start (seconds->units timeout)))
@@ -182,7 +235,7 @@ raises `&ml-predictor-remote-error', a reply that breaks the protocol
                      (socket (socket-for endpoint))
                      (id (next-request-id))
                      (reply (and (send-request socket id method params until)
-                                 (await-reply socket endpoint id until))))
+                                 (await-reply socket endpoint id until scheme-form?))))
                 (cond ((not reply)
                        ;; Never reuse a socket that may hold a lost request.
                        (discard-socket!)

@@ -29,7 +29,13 @@
 ;;; Unpacking a bytevector allocates little: numbers are read in place, strings built
 ;;; from their bytes, and ASCII map keys of up to 64 bytes are interned (the first 2048
 ;;; distinct ones), so the keys of every reply are the same read-only strings.  A
-;;; caller needing a key it can change must copy it (`string-copy').
+;;; caller needing a key it can change must copy it (`string-copy').  `unpack' can
+;;; also build another form as it decodes (#:map-key, #:nil, #:arrays,
+;;; #:symbol-value?): the plugin decodes replies straight into its answers that way,
+;;; the converted keys and the symbols of enum values made once per interned string.
+;;;
+;;; Packing writes into a packer; `pack' copies its bytes out, a caller that sends them
+;;; reads them in place (`make-packer', `pack-value!', `make-msgpack-writer').
 ;;;
 ;;; Code:
 
@@ -43,13 +49,30 @@
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
   #:use-module ((ice-9 exceptions)
                 #:select (make-exception-type make-exception make-exception-with-message
-                          &error raise-exception exception-accessor exception-predicate))
+                          &error raise-exception exception-accessor exception-predicate
+                          exception-kind))
   #:export (;; Values
             msgpack-nil
             msgpack-nil?
             ;; Packing and unpacking
             pack
             pack-to-port
+            ;; Packing in place, for callers that send what they pack
+            make-packer
+            packer?
+            packer-reset!
+            packer-buffer
+            packer-position
+            packer-max-depth
+            packer-check-depth!
+            packer-contents
+            pack-value!
+            pack-string!
+            pack-key!
+            pack-map-header!
+            pack-array-header!
+            make-msgpack-writer
+            msgpack-writer?
             unpack
             unpack-from-port
             ;; Limits
@@ -105,15 +128,165 @@
                                    (apply format #f fmt args))))))
 
 ;;;
-;;; Packing: into a growing bytevector, no port per value.
+;;; Packing: into a packer, a growing bytevector and a position, no port per value.
 ;;;
-;;; The bytevector packed into is kept for the next `pack' (one spare, taken by
-;;; whichever thread packs next, so threads never share it) unless it grew above
-;;; `spare-limit'; ASCII strings are copied into it char by char, without the
-;;; intermediate bytevector of `string->utf8'.
+;;; The writers below are module-level procedures of the packer, so a `pack' allocates
+;;; no closures: only its result (and a packer when the spare is taken).  The packer of
+;;; `pack' is kept for the next one (one spare, taken by whichever thread packs next,
+;;; so threads never share it) unless it grew above `spare-limit'.  A caller that sends
+;;; what it packs keeps its own packer (`make-packer', `packer-reset!',
+;;; `pack-value!') and reads the bytes in place, with no copy at all.  ASCII strings
+;;; are copied in char by char, without the intermediate bytevector of `string->utf8'.
+;;; A value made by `make-msgpack-writer' is packed by its own procedure, straight into
+;;; the packer: a caller can pack a converted form of its data without building it.
 
-(define spare (make-atomic-box #f))
-(define spare-limit 65536)
+(define-record-type <packer>
+  (%make-packer buffer position max-depth)
+  packer?
+  (buffer packer-buffer set-packer-buffer!)
+  (position packer-position set-packer-position!)
+  (max-depth packer-max-depth set-packer-max-depth!))
+
+(define* (make-packer #:optional (size 1024))
+  "Return a new packer, an output buffer for `pack-value!', of SIZE bytes at first."
+  (%make-packer (make-bytevector size) 0 (msgpack-max-depth)))
+
+(define (packer-reset! packer)
+  "Empty PACKER for a new message, and read `msgpack-max-depth' again."
+  (set-packer-position! packer 0)
+  (set-packer-max-depth! packer (msgpack-max-depth)))
+
+(define (packer-contents packer)
+  "Return a new bytevector holding the bytes packed into PACKER since its reset."
+  (let* ((n (packer-position packer))
+         (out (make-bytevector n)))
+    (bytevector-copy! (packer-buffer packer) 0 out 0 n)
+    out))
+
+(define-record-type <msgpack-writer>
+  (make-msgpack-writer procedure datum)
+  msgpack-writer?
+  (procedure msgpack-writer-procedure)
+  (datum msgpack-writer-datum))
+
+(define (reserve! packer n)
+  "Return PACKER's buffer, grown if needed so that N more bytes fit after its position."
+  (let* ((buffer (packer-buffer packer))
+         (size (bytevector-length buffer))
+         (pos (packer-position packer)))
+    (if (<= (+ pos n) size)
+        buffer
+        (let ((bigger (make-bytevector (max (* 2 size) (+ pos n)))))
+          (bytevector-copy! buffer 0 bigger 0 pos)
+          (set-packer-buffer! packer bigger)
+          bigger))))
+
+(define (put-u8! packer byte)
+  (let ((buffer (reserve! packer 1))
+        (pos (packer-position packer)))
+    (bytevector-u8-set! buffer pos byte)
+    (set-packer-position! packer (+ pos 1))))
+
+(define (put-tagged! packer tag n width)
+  ;; TAG, then N as a big-endian unsigned or signed integer of WIDTH bytes.
+  (let* ((buffer (reserve! packer (+ 1 width)))
+         (pos (packer-position packer))
+         (at (+ pos 1)))
+    (bytevector-u8-set! buffer pos tag)
+    (if (negative? n)
+        (case width
+          ((1) (bytevector-s8-set! buffer at n))
+          ((2) (bytevector-s16-set! buffer at n (endianness big)))
+          ((4) (bytevector-s32-set! buffer at n (endianness big)))
+          (else (bytevector-s64-set! buffer at n (endianness big))))
+        (case width
+          ((1) (bytevector-u8-set! buffer at n))
+          ((2) (bytevector-u16-set! buffer at n (endianness big)))
+          ((4) (bytevector-u32-set! buffer at n (endianness big)))
+          (else (bytevector-u64-set! buffer at n (endianness big)))))
+    (set-packer-position! packer (+ at width))))
+
+(define (put-bytes! packer bv)
+  (let* ((n (bytevector-length bv))
+         (buffer (reserve! packer n))
+         (pos (packer-position packer)))
+    (bytevector-copy! bv 0 buffer pos n)
+    (set-packer-position! packer (+ pos n))))
+
+(define (put-header! packer n fix-tag fix-max tag8 tag16 tag32)
+  (cond ((and fix-tag (<= n fix-max)) (put-u8! packer (logior fix-tag n)))
+        ((and tag8 (< n #x100)) (put-tagged! packer tag8 n 1))
+        ((< n #x10000) (put-tagged! packer tag16 n 2))
+        ((< n #x100000000) (put-tagged! packer tag32 n 4))
+        (else (msgpack-fail #f "length ~a does not fit in 32 bits" n))))
+
+(define (pack-map-header! packer n)
+  "Write the header of a map of N entries to PACKER; its keys and values follow."
+  (put-header! packer n #x80 15 #f #xde #xdf))
+
+(define (pack-array-header! packer n)
+  "Write the header of an array of N items to PACKER; its items follow."
+  (put-header! packer n #x90 15 #f #xdc #xdd))
+
+(define (put-integer! packer n)
+  (cond ((<= 0 n 127) (put-u8! packer n))
+        ((<= -32 n -1) (put-u8! packer (logand n #xff)))
+        ((>= n 0)
+         (cond ((< n #x100) (put-tagged! packer #xcc n 1))
+               ((< n #x10000) (put-tagged! packer #xcd n 2))
+               ((< n #x100000000) (put-tagged! packer #xce n 4))
+               ((< n #x8000000000000000) (put-tagged! packer #xcf n 8))
+               (else (msgpack-fail #f "integer ~a does not fit in int64" n))))
+        ((>= n -128) (put-tagged! packer #xd0 n 1))
+        ((>= n -32768) (put-tagged! packer #xd1 n 2))
+        ((>= n -2147483648) (put-tagged! packer #xd2 n 4))
+        ((>= n -9223372036854775808) (put-tagged! packer #xd3 n 8))
+        (else (msgpack-fail #f "integer ~a does not fit in int64" n))))
+
+(define (put-float! packer x)
+  (let ((buffer (reserve! packer 9))
+        (pos (packer-position packer)))
+    (bytevector-u8-set! buffer pos #xcb)
+    (bytevector-ieee-double-set! buffer (+ pos 1) (exact->inexact x) (endianness big))
+    (set-packer-position! packer (+ pos 9))))
+
+(define (ascii? text n)
+  (let loop ((i 0))
+    (or (= i n)
+        (and (< (char->integer (string-ref text i)) 128)
+             (loop (+ i 1))))))
+
+(define (pack-string! packer text)
+  "Write the string TEXT to PACKER as a str."
+  (let ((n (string-length text)))
+    (if (ascii? text n)
+        (begin
+          (put-header! packer n #xa0 31 #xd9 #xda #xdb)
+          (let ((buffer (reserve! packer n))
+                (pos (packer-position packer)))
+            (do ((i 0 (+ i 1))) ((= i n))
+              (bytevector-u8-set! buffer (+ pos i) (char->integer (string-ref text i))))
+            (set-packer-position! packer (+ pos n))))
+        (let ((utf8 (string->utf8 text)))
+          (put-header! packer (bytevector-length utf8) #xa0 31 #xd9 #xda #xdb)
+          (put-bytes! packer utf8)))))
+
+(define (pack-key! packer key)
+  "Write KEY, a map key (string or symbol), to PACKER as a str."
+  (cond ((string? key) (pack-string! packer key))
+        ((symbol? key) (pack-string! packer (symbol->string key)))
+        (else (msgpack-fail #f "map key ~s is not a string or symbol" key))))
+
+(define (put-entries! packer entries depth)
+  (pack-map-header! packer (length entries))
+  (let loop ((entries entries))
+    (when (pair? entries)
+      (let ((entry (car entries)))
+        (unless (pair? entry)
+          (msgpack-fail #f "map entry ~s is not a (key . value) pair" entry))
+        (pack-key! packer (car entry))
+        (pack-value! packer (cdr entry) depth)
+        (loop (cdr entries))))))
 
 (define (hash-table->sorted-alist table)
   (sort (hash-map->list cons table)
@@ -123,131 +296,56 @@
 (define (key->string key)
   (if (symbol? key) (symbol->string key) key))
 
+(define (packer-check-depth! packer depth)
+  "Raise a `&msgpack-error' unless a container at DEPTH is within `msgpack-max-depth'."
+  (let ((max-depth (packer-max-depth packer)))
+    (when (>= depth max-depth)
+      (msgpack-fail #f "nesting deeper than ~a levels" max-depth))))
+
+(define* (pack-value! packer value #:optional (depth 0))
+  "Write VALUE to PACKER in msgpack, smallest format per family, as `pack' does.
+DEPTH is how many containers VALUE is in, for `msgpack-max-depth'."
+  (cond ((eq? value #t) (put-u8! packer #xc3))
+        ((eq? value #f) (put-u8! packer #xc2))
+        ((string? value) (pack-string! packer value))
+        ((exact-integer? value) (put-integer! packer value))
+        ((real? value) (put-float! packer value))
+        ((msgpack-nil? value) (put-u8! packer #xc0))
+        ((symbol? value) (pack-string! packer (symbol->string value)))
+        ((null? value) (put-u8! packer #x80))
+        ((msgpack-writer? value)
+         ((msgpack-writer-procedure value) packer (msgpack-writer-datum value) depth))
+        ((or (pair? value) (vector? value) (hash-table? value))
+         (packer-check-depth! packer depth)
+         (cond ((vector? value)
+                (let ((n (vector-length value)))
+                  (pack-array-header! packer n)
+                  (do ((i 0 (+ i 1))) ((= i n))
+                    (pack-value! packer (vector-ref value i) (+ depth 1)))))
+               ((pair? value)
+                (unless (list? value)
+                  (msgpack-fail #f "~s is not a proper association list" value))
+                (put-entries! packer value (+ depth 1)))
+               (else
+                (put-entries! packer (hash-table->sorted-alist value) (+ depth 1)))))
+        ((bytevector? value)
+         (put-header! packer (bytevector-length value) #f 0 #xc4 #xc5 #xc6)
+         (put-bytes! packer value))
+        (else (msgpack-fail #f "cannot pack ~s" value))))
+
+(define spare (make-atomic-box #f))
+(define spare-limit 65536)
+
 (define (pack value)
   "Return a bytevector holding VALUE in msgpack, smallest format per family.
 Maps (association lists) are written in list order, hash tables in key order."
-  (define buffer (or (atomic-box-swap! spare #f) (make-bytevector 1024)))
-  (define pos 0)
-  (define (room! n)
-    (let ((size (bytevector-length buffer)))
-      (when (> (+ pos n) size)
-        (let ((bigger (make-bytevector (max (* 2 size) (+ pos n)))))
-          (bytevector-copy! buffer 0 bigger 0 pos)
-          (set! buffer bigger)))))
-  (define (u8! byte)
-    (room! 1)
-    (bytevector-u8-set! buffer pos byte)
-    (set! pos (+ pos 1)))
-  (define (tagged! tag n width)
-    ;; TAG, then N as a big-endian unsigned or signed integer of WIDTH bytes.
-    (room! (+ 1 width))
-    (bytevector-u8-set! buffer pos tag)
-    (let ((at (+ pos 1)))
-      (if (negative? n)
-          (case width
-            ((1) (bytevector-s8-set! buffer at n))
-            ((2) (bytevector-s16-set! buffer at n (endianness big)))
-            ((4) (bytevector-s32-set! buffer at n (endianness big)))
-            (else (bytevector-s64-set! buffer at n (endianness big))))
-          (case width
-            ((1) (bytevector-u8-set! buffer at n))
-            ((2) (bytevector-u16-set! buffer at n (endianness big)))
-            ((4) (bytevector-u32-set! buffer at n (endianness big)))
-            (else (bytevector-u64-set! buffer at n (endianness big))))))
-    (set! pos (+ pos 1 width)))
-  (define (bytes! bv)
-    (let ((n (bytevector-length bv)))
-      (room! n)
-      (bytevector-copy! bv 0 buffer pos n)
-      (set! pos (+ pos n))))
-  (define (header! n fix-tag fix-max tag8 tag16 tag32)
-    (cond ((and fix-tag (<= n fix-max)) (u8! (logior fix-tag n)))
-          ((and tag8 (< n #x100)) (tagged! tag8 n 1))
-          ((< n #x10000) (tagged! tag16 n 2))
-          ((< n #x100000000) (tagged! tag32 n 4))
-          (else (msgpack-fail #f "length ~a does not fit in 32 bits" n))))
-  (define (integer! n)
-    (cond ((<= 0 n 127) (u8! n))
-          ((<= -32 n -1) (u8! (logand n #xff)))
-          ((>= n 0)
-           (cond ((< n #x100) (tagged! #xcc n 1))
-                 ((< n #x10000) (tagged! #xcd n 2))
-                 ((< n #x100000000) (tagged! #xce n 4))
-                 ((< n #x8000000000000000) (tagged! #xcf n 8))
-                 (else (msgpack-fail #f "integer ~a does not fit in int64" n))))
-          ((>= n -128) (tagged! #xd0 n 1))
-          ((>= n -32768) (tagged! #xd1 n 2))
-          ((>= n -2147483648) (tagged! #xd2 n 4))
-          ((>= n -9223372036854775808) (tagged! #xd3 n 8))
-          (else (msgpack-fail #f "integer ~a does not fit in int64" n))))
-  (define (float! x)
-    (room! 9)
-    (bytevector-u8-set! buffer pos #xcb)
-    (bytevector-ieee-double-set! buffer (+ pos 1) (exact->inexact x) (endianness big))
-    (set! pos (+ pos 9)))
-  (define (ascii? text n)
-    (let loop ((i 0))
-      (or (= i n)
-          (and (< (char->integer (string-ref text i)) 128)
-               (loop (+ i 1))))))
-  (define (string! text)
-    (let ((n (string-length text)))
-      (if (ascii? text n)
-          (begin
-            (header! n #xa0 31 #xd9 #xda #xdb)
-            (room! n)
-            (do ((i 0 (+ i 1))) ((= i n))
-              (bytevector-u8-set! buffer (+ pos i) (char->integer (string-ref text i))))
-            (set! pos (+ pos n)))
-          (let ((utf8 (string->utf8 text)))
-            (header! (bytevector-length utf8) #xa0 31 #xd9 #xda #xdb)
-            (bytes! utf8)))))
-  (define (key! key)
-    (cond ((string? key) (string! key))
-          ((symbol? key) (string! (symbol->string key)))
-          (else (msgpack-fail #f "map key ~s is not a string or symbol" key))))
-  (define (entries! entries depth)
-    (header! (length entries) #x80 15 #f #xde #xdf)
-    (for-each (lambda (entry)
-                (unless (pair? entry)
-                  (msgpack-fail #f "map entry ~s is not a (key . value) pair" entry))
-                (key! (car entry))
-                (value! (cdr entry) depth))
-              entries))
-  (define (value! value depth)
-    (cond ((eq? value #t) (u8! #xc3))
-          ((eq? value #f) (u8! #xc2))
-          ((string? value) (string! value))
-          ((exact-integer? value) (integer! value))
-          ((real? value) (float! value))
-          ((msgpack-nil? value) (u8! #xc0))
-          ((symbol? value) (string! (symbol->string value)))
-          ((null? value) (u8! #x80))
-          ((or (pair? value) (vector? value) (hash-table? value))
-           (when (>= depth max-depth)
-             (msgpack-fail #f "nesting deeper than ~a levels" max-depth))
-           (cond ((vector? value)
-                  (let ((n (vector-length value)))
-                    (header! n #x90 15 #f #xdc #xdd)
-                    (do ((i 0 (+ i 1))) ((= i n))
-                      (value! (vector-ref value i) (+ depth 1)))))
-                 ((pair? value)
-                  (unless (list? value)
-                    (msgpack-fail #f "~s is not a proper association list" value))
-                  (entries! value (+ depth 1)))
-                 (else
-                  (entries! (hash-table->sorted-alist value) (+ depth 1)))))
-          ((bytevector? value)
-           (header! (bytevector-length value) #f 0 #xc4 #xc5 #xc6)
-           (bytes! value))
-          (else (msgpack-fail #f "cannot pack ~s" value))))
-  (define max-depth (msgpack-max-depth))
-  (value! value 0)
-  (let ((out (make-bytevector pos)))
-    (bytevector-copy! buffer 0 out 0 pos)
-    (when (<= (bytevector-length buffer) spare-limit)
-      (atomic-box-set! spare buffer))
-    out))
+  (let ((packer (or (atomic-box-swap! spare #f) (make-packer))))
+    (packer-reset! packer)
+    (pack-value! packer value 0)
+    (let ((out (packer-contents packer)))
+      (when (<= (bytevector-length (packer-buffer packer)) spare-limit)
+        (atomic-box-set! spare packer))
+      out)))
 
 (define (pack-to-port value port)
   "Write VALUE to binary output PORT in msgpack, smallest format per family."
@@ -392,11 +490,6 @@ Maps (association lists) are written in list order, hash tables in key order."
     (do ((n 0 (+ n 1))) ((> n scratch-max) v)
       (vector-set! v n (make-bytevector n)))))
 
-(define spare-scratch
-  ;; One set of scratch bytevectors, taken by an unpack and given back when it returns
-  ;; (an unpack that raises drops it); an unpack that finds none makes its own.
-  (make-atomic-box #f))
-
 (define (ascii-string bv at n)
   "Return the N bytes of BV at AT as a new string, or #f when one is not ASCII."
   (let ((text (make-string n)))
@@ -442,141 +535,316 @@ the native-order readers want aligned indices, which keys in a payload are not."
                 (and (< byte 128)
                      (bytes (+ i 1) (logand (+ (* h 31) byte) #xffffff)))))))))
 
-(define (interned-key bv at n)
-  "Return the ASCII string in the N bytes of BV at AT as a shared, read-only string,
-or #f when those bytes are not ASCII or N is above `key-max-length'.  The table is
-shared by all threads: a race can at worst lose an entry, which is made again."
+(define-record-type <key-entry>
+  ;; An interned key: its bytes, the shared string, and what a decoder with a
+  ;; #:map-key made of it (CONVERTER and PREDICATE, the procedures it was made with:
+  ;; the converted key and whether its str values become symbols).
+  (make-key-entry bytes key converter predicate converted symbol-valued? symbol)
+  key-entry?
+  (bytes key-entry-bytes)
+  (key key-entry-key)
+  (converter key-entry-converter set-key-entry-converter!)
+  (predicate key-entry-predicate set-key-entry-predicate!)
+  (converted key-entry-converted set-key-entry-converted!)
+  (symbol-valued? key-entry-symbol-valued? set-key-entry-symbol-valued?!)
+  (symbol key-entry-symbol set-key-entry-symbol!)) ; the key as a symbol, once asked
+
+(define (interned-entry bv at n)
+  "Return the key entry of the ASCII string in the N bytes of BV at AT, or #f when
+those bytes are not ASCII or N is above `key-max-length'.  The table is shared by
+all threads: a race can at worst lose an entry, which is made again."
   (let ((h (and (<= n key-max-length) (ascii-hash bv at n))))
     (and h
          (let* ((bucket (logand h (- key-buckets 1)))
                 (entries (vector-ref key-table bucket)))
-           ;; Each entry is (BYTES . KEY): the key's bytes, then the key.
            (let find ((rest entries))
              (cond ((null? rest)
                     ;; A symbol's name is a read-only string: nobody can change the
                     ;; shared copy under another caller.
-                    (let ((key (symbol->string (string->symbol (ascii-string bv at n))))
-                          (bytes (make-bytevector n)))
+                    (let* ((key (symbol->string (string->symbol (ascii-string bv at n))))
+                           (bytes (make-bytevector n))
+                           (entry (make-key-entry bytes key #f #f #f #f #f)))
                       (bytevector-copy! bv at bytes 0 n)
                       (when (< key-count key-limit)
                         (set! key-count (+ key-count 1))
-                        (vector-set! key-table bucket (cons (cons bytes key) entries)))
-                      key))
-                   ((let ((bytes (caar rest)))
+                        (vector-set! key-table bucket (cons entry entries)))
+                      entry))
+                   ((let ((bytes (key-entry-bytes (car rest))))
                       (and (= (bytevector-length bytes) n) (same-bytes? bytes bv at n)))
-                    (cdar rest))
+                    (car rest))
                    (else (find (cdr rest)))))))))
 
-(define (unpack-bytevector bv start end)
+(define (interned-key bv at n)
+  "Return the ASCII string in the N bytes of BV at AT as a shared, read-only string,
+or #f when those bytes are not ASCII or N is above `key-max-length'."
+  (let ((entry (interned-entry bv at n)))
+    (and entry (key-entry-key entry))))
+
+(define (entry-conversion! entry map-key symbol-value?)
+  "Return the key MAP-KEY makes of ENTRY's key, made once per MAP-KEY and
+SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of it."
+  (if (and (eq? (key-entry-converter entry) map-key)
+           (eq? (key-entry-predicate entry) symbol-value?))
+      (key-entry-converted entry)
+      (let ((converted (map-key (key-entry-key entry))))
+        ;; Another thread may convert at once: both write the same values.
+        (set-key-entry-converter! entry #f)
+        (set-key-entry-converted! entry converted)
+        (set-key-entry-symbol-valued?! entry (and symbol-value? (symbol-value? converted) #t))
+        (set-key-entry-predicate! entry symbol-value?)
+        (set-key-entry-converter! entry map-key)
+        converted)))
+
+;;; The bytevector decoder keeps its state in a reader record and its procedures at
+;;; module level, so an unpack allocates no closures, only the values it returns and
+;;; one handler that does not unwind (cheaper to set up than `catch'), which turns
+;;; the decoding-error of invalid UTF-8 into a `&msgpack-error'.
+
+(define-record-type <reader>
+  (%make-reader bv start pos end max-depth scratch text-start
+                map-key nil lists? symbol-value?)
+  reader?
+  (bv reader-bv set-reader-bv!)
+  (start reader-start set-reader-start!)
+  (pos reader-pos set-reader-pos!)
+  (end reader-end set-reader-end!)
+  (max-depth reader-max-depth set-reader-max-depth!)
+  (scratch reader-scratch)
+  (text-start reader-text-start set-reader-text-start!)
+  (map-key reader-map-key set-reader-map-key!)
+  (nil reader-nil set-reader-nil!)
+  (lists? reader-lists? set-reader-lists?!)
+  (symbol-value? reader-symbol-value? set-reader-symbol-value?!))
+
+(define spare-reader
+  ;; One reader, with its scratch bytevectors, taken by an unpack and given back when
+  ;; it returns (an unpack that raises drops it); an unpack that finds none makes one.
+  (make-atomic-box #f))
+
+(define-inlinable (offset r) (- (reader-pos r) (reader-start r)))
+
+(define-inlinable (need r n)
+  (when (> (+ (reader-pos r) n) (reader-end r))
+    (msgpack-fail (offset r) "truncated input: need ~a bytes, ~a left" n
+                  (- (reader-end r) (reader-pos r)))))
+
+(define-inlinable (read-u8 r)
+  (let ((pos (reader-pos r)))
+    (when (>= pos (reader-end r))
+      (msgpack-fail (offset r) "truncated input: need 1 more byte"))
+    (set-reader-pos! r (+ pos 1))
+    (bytevector-u8-ref (reader-bv r) pos)))
+
+(define-syntax-rule (read-fixed r width (ref bv at) body)
+  ;; BODY, the WIDTH-byte number at the reader's position (BV and AT bound), then skipped.
+  (begin
+    (need r width)
+    (let* ((bv (reader-bv r)) (at (reader-pos r)) (n body))
+      (set-reader-pos! r (+ at width))
+      n)))
+
+(define (read-be r width)
+  (case width
+    ((1) (read-u8 r))
+    ((2) (read-fixed r 2 (ref bv at) (bytevector-u16-ref bv at (endianness big))))
+    ((4) (read-fixed r 4 (ref bv at) (bytevector-u32-ref bv at (endianness big))))
+    (else (read-fixed r 8 (ref bv at) (bytevector-u64-ref bv at (endianness big))))))
+
+(define (read-signed r width)
+  (case width
+    ((1) (read-fixed r 1 (ref bv at) (bytevector-s8-ref bv at)))
+    ((2) (read-fixed r 2 (ref bv at) (bytevector-s16-ref bv at (endianness big))))
+    ((4) (read-fixed r 4 (ref bv at) (bytevector-s32-ref bv at (endianness big))))
+    (else (read-fixed r 8 (ref bv at) (bytevector-s64-ref bv at (endianness big))))))
+
+(define (read-float32 r)
+  (read-fixed r 4 (ref bv at) (bytevector-ieee-single-ref bv at (endianness big))))
+
+(define (read-float64 r)
+  (read-fixed r 8 (ref bv at) (bytevector-ieee-double-ref bv at (endianness big))))
+
+(define-inlinable (check-length r n per-item what)
+  (let ((limit (- (reader-end r) (reader-pos r))))
+    (when (> (* n per-item) limit)
+      (msgpack-fail (offset r) "~a of length ~a but only ~a bytes can follow"
+                    what n limit))))
+
+(define-inlinable (check-depth r depth)
+  (when (> depth (reader-max-depth r))
+    (msgpack-fail (offset r) "nesting deeper than ~a levels" (reader-max-depth r))))
+
+(define-inlinable (decode-text r bv at n)
+  (if (<= n scratch-max)
+      (let ((bytes (vector-ref (reader-scratch r) n)))
+        (bytevector-copy! bv at bytes 0 n)
+        (utf8->string bytes))
+      (utf8-string bv at n)))
+
+(define (text-at r at n)
+  "Return the str of N bytes at AT in the reader's bytevector as a new string."
+  (decode-text r (reader-bv r) at n))
+
+(define-inlinable (skip-text r n)
+  "Check and skip the N bytes of a str; return the index of its first byte."
+  (check-length r n 1 "str")
+  (let ((at (reader-pos r)))
+    (set-reader-text-start! r (offset r))
+    (set-reader-pos! r (+ at n))
+    at))
+
+(define (read-text r n)
+  (text-at r (skip-text r n) n))
+
+(define (read-blob r n)
+  (check-length r n 1 "bin")
+  (let ((out (make-bytevector n))
+        (pos (reader-pos r)))
+    (bytevector-copy! (reader-bv r) pos out 0 n)
+    (set-reader-pos! r (+ pos n))
+    out))
+
+(define (read-array r n depth)
+  (check-depth r depth)
+  (check-length r n 1 "array")
+  (if (reader-lists? r)
+      (let loop ((i 0) (items '()))
+        (if (= i n)
+            (reverse! items)
+            (loop (+ i 1) (cons (read-value r (+ depth 1)) items))))
+      (let ((v (make-vector n)))
+        (let loop ((i 0))
+          (when (< i n)
+            (vector-set! v i (read-value r (+ depth 1)))
+            (loop (+ i 1))))
+        v)))
+
+(define-inlinable (str-length-at r)
+  "Return the length of the str whose header is at the reader's position, skipping
+the header, or #f (skipping nothing) when no str is there."
+  (let* ((pos (reader-pos r))
+         (tag (if (< pos (reader-end r)) (bytevector-u8-ref (reader-bv r) pos) -1)))
+    (cond ((and (>= tag #xa0) (< tag #xc0)) (set-reader-pos! r (+ pos 1)) (- tag #xa0))
+          ((= tag #xd9) (set-reader-pos! r (+ pos 1)) (read-be r 1))
+          ((= tag #xda) (set-reader-pos! r (+ pos 1)) (read-be r 2))
+          ((= tag #xdb) (set-reader-pos! r (+ pos 1)) (read-be r 4))
+          (else #f))))
+
+(define (read-key r depth)
+  ;; A map key: a str, interned; anything else is decoded as usual so the error can
+  ;; show it.  With a #:map-key, an interned key is returned as its entry.
+  (let ((n (str-length-at r)))
+    (if n
+        (let* ((at (skip-text r n))
+               (entry (interned-entry (reader-bv r) at n)))
+          (cond ((not entry) (text-at r at n))
+                ((reader-map-key r) entry)
+                (else (key-entry-key entry))))
+        (read-value r depth))))
+
+(define (read-symbol r depth)
+  ;; The value of a key whose str values come back as symbols: an interned str needs
+  ;; no string of its own.  Any other value is decoded as usual.
+  (let ((n (str-length-at r)))
+    (if n
+        (let* ((at (skip-text r n))
+               (entry (interned-entry (reader-bv r) at n)))
+          (cond ((not entry) (string->symbol (text-at r at n)))
+                ((key-entry-symbol entry))
+                (else (let ((symbol (string->symbol (key-entry-key entry))))
+                        (set-key-entry-symbol! entry symbol)
+                        symbol))))
+        (read-value r depth))))
+
+(define-inlinable (raw-key key)
+  (if (key-entry? key) (key-entry-key key) key))
+
+(define (key-taken? key entries)
+  "Return true when the map ENTRIES read so far (newest first) have the key KEY."
+  (and (pair? entries)
+       (or (string=? key (raw-key (caar entries)))
+           (key-taken? key (cdr entries)))))
+
+(define (symbol-key? key map-key symbol-value?)
+  "Return true when the str values of KEY (a key entry or a string) are to be symbols."
+  (if (key-entry? key)
+      (begin
+        (entry-conversion! key map-key symbol-value?)
+        (key-entry-symbol-valued? key))
+      (symbol-value? (map-key key))))
+
+(define (read-entries r n depth)
+  (check-depth r depth)
+  (check-length r n 2 "map")
+  (let ((seen (and (> n 8) (make-hash-table n)))
+        (map-key (reader-map-key r))
+        (symbol-value? (reader-symbol-value? r)))
+    (let loop ((i 0) (acc '()))
+      (if (= i n)
+          (let ((entries (reverse! acc)))
+            ;; Duplicates are told by the keys as sent; converted once all are read.
+            (when map-key
+              (let convert ((rest entries))
+                (when (pair? rest)
+                  (let ((key (caar rest)))
+                    (set-car! (car rest)
+                              (if (key-entry? key)
+                                  (entry-conversion! key map-key symbol-value?)
+                                  (map-key key))))
+                  (convert (cdr rest)))))
+            entries)
+          (let* ((at (offset r))
+                 (key (read-key r (+ depth 1)))
+                 (k (raw-key key)))
+            (unless (string? k)
+              (msgpack-fail at "map key must be a str, found ~s" k))
+            (when (if seen (hash-ref seen k) (key-taken? k acc))
+              (msgpack-fail at "duplicate map key ~s" k))
+            (when seen (hash-set! seen k #t))
+            (loop (+ i 1)
+                  (cons (cons key
+                              (if (and symbol-value? (symbol-key? key map-key symbol-value?))
+                                  (read-symbol r (+ depth 1))
+                                  (read-value r (+ depth 1))))
+                        acc)))))))
+
+(define (read-value r depth)
+  (let* ((at (offset r)) (tag (read-u8 r)))
+    (if (= tag #xc0)
+        (reader-nil r)
+        (decode-tag tag at depth
+                    (lambda (n) (read-be r n))
+                    (lambda (n) (read-signed r n))
+                    (lambda (n) (read-blob r n))
+                    (lambda (n) (read-text r n))
+                    (lambda (n depth) (read-array r n depth))
+                    (lambda (n depth) (read-entries r n depth))
+                    (lambda () (read-float32 r))
+                    (lambda () (read-float64 r))))))
+
+(define (unpack-bytevector bv start end map-key nil lists? symbol-value?)
   "Decode the value of BV that begins at START, reading no byte at or after END.
 Return two values: the value and the number of bytes it took."
-  (define pos start)                    ; index of the next byte in BV
-  (define max-depth (msgpack-max-depth))
-  (define text-start 0)                 ; offset of the str being decoded, for errors
-  (define (offset) (- pos start))
-  (define (need n)
-    (when (> (+ pos n) end)
-      (msgpack-fail (offset) "truncated input: need ~a bytes, ~a left" n (- end pos))))
-  (define (u8)
-    (when (>= pos end)
-      (msgpack-fail (offset) "truncated input: need 1 more byte"))
-    (let ((byte (bytevector-u8-ref bv pos)))
-      (set! pos (+ pos 1))
-      byte))
-  (define-syntax-rule (fixed width ref)
-    ;; The WIDTH-byte number at POS, read with (REF bv pos), then skipped.
-    (begin
-      (need width)
-      (let ((n (ref bv pos)))
-        (set! pos (+ pos width))
-        n)))
-  (define (be width)
-    (case width
-      ((1) (u8))
-      ((2) (fixed 2 (lambda (bv at) (bytevector-u16-ref bv at (endianness big)))))
-      ((4) (fixed 4 (lambda (bv at) (bytevector-u32-ref bv at (endianness big)))))
-      (else (fixed 8 (lambda (bv at) (bytevector-u64-ref bv at (endianness big)))))))
-  (define (signed width)
-    (case width
-      ((1) (fixed 1 bytevector-s8-ref))
-      ((2) (fixed 2 (lambda (bv at) (bytevector-s16-ref bv at (endianness big)))))
-      ((4) (fixed 4 (lambda (bv at) (bytevector-s32-ref bv at (endianness big)))))
-      (else (fixed 8 (lambda (bv at) (bytevector-s64-ref bv at (endianness big)))))))
-  (define (check-length n per-item what)
-    (let ((limit (- end pos)))
-      (when (> (* n per-item) limit)
-        (msgpack-fail (offset) "~a of length ~a but only ~a bytes can follow"
-                      what n limit))))
-  (define scratch (or (atomic-box-swap! spare-scratch #f) (make-scratch)))
-  (define (text n)
-    (check-length n 1 "str")
-    (let ((at pos))
-      (set! text-start (offset))
-      (set! pos (+ pos n))
-      (text-at at n)))
-  (define (key-text n)
-    (check-length n 1 "str")
-    (let ((at pos))
-      (set! text-start (offset))
-      (set! pos (+ pos n))
-      (or (interned-key bv at n) (text-at at n))))
-  (define (text-at at n)
-    (if (<= n scratch-max)
-        (let ((bytes (vector-ref scratch n)))
-          (bytevector-copy! bv at bytes 0 n)
-          (utf8->string bytes))
-        (utf8-string bv at n)))
-  (define (blob n)
-    (check-length n 1 "bin")
-    (let ((out (make-bytevector n)))
-      (bytevector-copy! bv pos out 0 n)
-      (set! pos (+ pos n))
-      out))
-  (define (check-depth depth)
-    (when (> depth max-depth)
-      (msgpack-fail (offset) "nesting deeper than ~a levels" max-depth)))
-  (define (array n depth)
-    (check-depth depth)
-    (check-length n 1 "array")
-    (let ((v (make-vector n)))
-      (let loop ((i 0))
-        (when (< i n)
-          (vector-set! v i (value (+ depth 1)))
-          (loop (+ i 1))))
-      v))
-  (define (key depth)
-    ;; A map key: a str (fixstr, str8, str16 or str32), interned; anything else is
-    ;; decoded as usual so the error can show it.
-    (let ((tag (if (< pos end) (bytevector-u8-ref bv pos) -1)))
-      (cond ((and (>= tag #xa0) (< tag #xc0)) (set! pos (+ pos 1)) (key-text (- tag #xa0)))
-            ((= tag #xd9) (set! pos (+ pos 1)) (key-text (be 1)))
-            ((= tag #xda) (set! pos (+ pos 1)) (key-text (be 2)))
-            ((= tag #xdb) (set! pos (+ pos 1)) (key-text (be 4)))
-            (else (value depth)))))
-  (define (entries n depth)
-    (check-depth depth)
-    (check-length n 2 "map")
-    (let ((seen (and (> n 8) (make-hash-table n))))
-      (let loop ((i 0) (acc '()))
-        (if (= i n)
-            (reverse! acc)
-            (let* ((at (offset)) (k (key (+ depth 1))))
-              (unless (string? k)
-                (msgpack-fail at "map key must be a str, found ~s" k))
-              (when (if seen (hash-ref seen k) (assoc k acc))
-                (msgpack-fail at "duplicate map key ~s" k))
-              (when seen (hash-set! seen k #t))
-              (loop (+ i 1) (cons (cons k (value (+ depth 1))) acc)))))))
-  (define (float32) (fixed 4 (lambda (bv at) (bytevector-ieee-single-ref bv at (endianness big)))))
-  (define (float64) (fixed 8 (lambda (bv at) (bytevector-ieee-double-ref bv at (endianness big)))))
-  (define (value depth)
-    (let* ((at (offset)) (tag (u8)))
-      (decode-tag tag at depth be signed blob text array entries float32 float64)))
-  (let ((v (catch 'decoding-error
-             (lambda () (value 1))
-             (lambda _ (msgpack-fail text-start "str is not valid UTF-8")))))
-    (atomic-box-set! spare-scratch scratch)
-    (values v (- pos start))))
+  (let ((r (or (atomic-box-swap! spare-reader #f)
+               (%make-reader #f 0 0 0 0 (make-scratch) 0 #f msgpack-nil #f #f))))
+    (set-reader-bv! r bv)
+    (set-reader-start! r start)
+    (set-reader-pos! r start)
+    (set-reader-end! r end)
+    (set-reader-max-depth! r (msgpack-max-depth))
+    (set-reader-map-key! r map-key)
+    (set-reader-nil! r nil)
+    (set-reader-lists?! r lists?)
+    (set-reader-symbol-value?! r (and map-key symbol-value?))
+    (let* ((v (with-exception-handler
+                  (lambda (condition)
+                    (if (eq? (exception-kind condition) 'decoding-error)
+                        (msgpack-fail (reader-text-start r) "str is not valid UTF-8")
+                        (raise-exception condition)))
+                (lambda () (read-value r 1))))
+           (used (- (reader-pos r) start)))
+      (set-reader-bv! r #f)               ; keep no payload alive
+      (atomic-box-set! spare-reader r)
+      (values v used))))
 
 (define-decoder (unpack-port* port)
   (lambda (port pos advance!)
@@ -593,18 +861,25 @@ Return two values: the value and the number of bytes it took."
       bv))
   (lambda (port pos) (msgpack-max-length)))
 
-(define* (unpack bv #:key (start 0) (end (bytevector-length bv)) (trailing? #f))
+(define* (unpack bv #:key (start 0) (end (bytevector-length bv)) (trailing? #f)
+                 (map-key #f) (nil msgpack-nil) (arrays 'vector) (symbol-value? #f))
   "Return the value encoded in bytevector BV between START and END.
 Raise a `&msgpack-error' for truncated or invalid input, and for bytes left after
 the value unless TRAILING? is true; then return two values, the value and the
-offset where the rest begins."
+offset where the rest begins.
+The other keywords choose another representation as it is decoded, with nothing
+built in between: MAP-KEY, a procedure, is applied to each map key (duplicates
+are still told by the keys as sent); NIL is returned for nil; ARRAYS 'list makes
+arrays lists; SYMBOL-VALUE?, a predicate on keys as MAP-KEY returns them, says
+which keys have their str values returned as symbols (with MAP-KEY only)."
   (unless (<= 0 start end (bytevector-length bv))
     (msgpack-fail #f "range ~a..~a outside a bytevector of ~a bytes"
                   start end (bytevector-length bv)))
   (when (> (- end start) (msgpack-max-length))
     (msgpack-fail #f "payload of ~a bytes is larger than ~a" (- end start)
                   (msgpack-max-length)))
-  (let-values (((value used) (unpack-bytevector bv start end)))
+  (let-values (((value used) (unpack-bytevector bv start end map-key nil
+                                                (eq? arrays 'list) symbol-value?)))
     (cond (trailing? (values value (+ start used)))
           ((< (+ start used) end)
            (msgpack-fail used "~a trailing bytes after the value"

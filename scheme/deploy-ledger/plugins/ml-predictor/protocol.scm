@@ -22,6 +22,7 @@
   #:export (;; Envelope
             protocol-version
             encode-request
+            pack-request!
             decode-reply
             reply-id
             reply-ok?
@@ -117,14 +118,30 @@
 ;;; Envelopes.
 ;;;
 
+(define* (pack-request! packer id method params #:key (deadline-ms #f))
+  "Write the request envelope for METHOD with PARAMS (an alist) to PACKER, after
+what it holds.  ID is the request's id string; DEADLINE-MS, when given, the
+caller's patience."
+  (pack-map-header! packer (if deadline-ms 5 4))
+  (pack-string! packer "protocol")
+  (pack-value! packer protocol-version 1)
+  (pack-string! packer "id")
+  (pack-value! packer id 1)
+  (pack-string! packer "method")
+  (pack-value! packer method 1)
+  (pack-string! packer "params")
+  (pack-value! packer params 1)
+  (when deadline-ms
+    (pack-string! packer "deadline_ms")
+    (pack-value! packer deadline-ms 1)))
+
 (define* (encode-request id method params #:key (deadline-ms #f))
   "Return the request envelope for METHOD with PARAMS (an alist) as a bytevector.
 ID is the request's id string; DEADLINE-MS, when given, the caller's patience."
-  (pack `(("protocol" . ,protocol-version)
-          ("id" . ,id)
-          ("method" . ,method)
-          ("params" . ,params)
-          ,@(if deadline-ms `(("deadline_ms" . ,deadline-ms)) '()))))
+  (pack (make-msgpack-writer
+         (lambda (packer datum depth)
+           (pack-request! packer id method params #:deadline-ms deadline-ms))
+         #f)))
 
 ;; A decoded reply: #(id ok? result-or-error).
 (define (reply-id reply) (vector-ref reply 0))
@@ -135,23 +152,40 @@ ID is the request's id string; DEADLINE-MS, when given, the caller's patience."
 (define (alist? value)
   (and (list? value) (or (null? value) (pair? (car value)))))
 
-(define (decode-reply payload endpoint)
+(define (unpack-reply payload endpoint map-key nil symbol-value?)
+  "Return the value in PAYLOAD, or raise `&ml-predictor-protocol-error' when it is
+not msgpack."
+  ;; A handler that does not unwind: it raises the protocol error from where the
+  ;; decoder raised, and costs less to set up than `catch'.
+  (with-exception-handler
+      (lambda (condition)
+        (raise-protocol-error endpoint "~a"
+                              (if (exception-with-message? condition)
+                                  (exception-message condition)
+                                  condition)))
+    (lambda ()
+      (if map-key
+          (unpack payload #:map-key map-key #:nil nil #:arrays 'list
+                  #:symbol-value? symbol-value?)
+          (unpack payload)))))
+
+(define* (decode-reply payload endpoint #:key (map-key #f) (symbol-value? #f))
   "Return the reply envelope in bytevector PAYLOAD, received from ENDPOINT.
 The result is read with `reply-id', `reply-ok?', `reply-result' and `reply-error';
 an error is a list (CODE MESSAGE FIELD), FIELD #f when nil.  Raise
-`&ml-predictor-protocol-error' when PAYLOAD is not a version-1 reply."
-  (let ((reply (catch #t
-                 (lambda () (unpack payload))
-                 (lambda (key . args)
-                   (raise-protocol-error endpoint "~a"
-                                         (if (and (eq? key '%exception)
-                                                  (exception-with-message? (car args)))
-                                             (exception-message (car args))
-                                             (cons key args)))))))
-    (define (field name)
-      (let ((entry (and (alist? reply) (assoc name reply))))
+`&ml-predictor-protocol-error' when PAYLOAD is not a version-1 reply.
+With MAP-KEY, the result of an ok reply is decoded into another form as `unpack'
+does with these keywords: maps with keys made by MAP-KEY, arrays as lists, #f for
+nil and the str values of the keys SYMBOL-VALUE? accepts as symbols; the id is then
+#f when nil.  Any other reply is decoded again as without MAP-KEY, so an error
+reply, or a reply whose ok is not #t, is judged on the values as sent."
+  (let* ((nil (if map-key #f msgpack-nil))
+         (reply (unpack-reply payload endpoint map-key nil symbol-value?)))
+    (define (name text) (if map-key (map-key text) text))
+    (define (field text)
+      (let ((entry (and (alist? reply) (assoc (name text) reply))))
         (unless entry
-          (raise-protocol-error endpoint "key ~s is missing" name))
+          (raise-protocol-error endpoint "key ~s is missing" text))
         (cdr entry)))
     (unless (and (alist? reply) (pair? reply))
       (raise-protocol-error endpoint "expected a map, found ~s" reply))
@@ -160,24 +194,29 @@ an error is a list (CODE MESSAGE FIELD), FIELD #f when nil.  Raise
           (ok (field "ok")))
       (unless (eqv? version protocol-version)
         (raise-protocol-error endpoint "protocol ~s, expected ~a" version protocol-version))
-      (unless (or (string? id) (msgpack-nil? id))
+      (unless (or (string? id) (eq? id nil))
         (raise-protocol-error endpoint "id: expected str or nil, found ~s" id))
       (unless (boolean? ok)
         (raise-protocol-error endpoint "ok: expected bool, found ~s" ok))
-      (if ok
-          (let ((result (field "result")))
-            (unless (alist? result)
-              (raise-protocol-error endpoint "result: expected a map, found ~s" result))
-            (vector id #t result))
-          (let* ((error (field "error"))
-                 (code (and (alist? error) (assoc-ref error "code")))
-                 (message (and (alist? error) (assoc-ref error "message")))
-                 (where (and (alist? error) (assoc-ref error "field"))))
-            (unless (and (string? code) (string? message)
-                         (or (not where) (string? where) (msgpack-nil? where)))
-              (raise-protocol-error endpoint
-                                    "error: expected a map with str code and message, found ~s"
-                                    error))
-            (vector id #f (list code message (and (string? where) where))))))))
+      (cond
+       ((and map-key (not ok))
+        ;; Rare, and #f here may have been nil: decode the reply as sent.
+        (decode-reply payload endpoint))
+       (ok
+        (let ((result (field "result")))
+          (unless (alist? result)
+            (raise-protocol-error endpoint "result: expected a map, found ~s" result))
+          (vector id #t result)))
+       (else
+        (let* ((error (field "error"))
+               (code (and (alist? error) (assoc-ref error "code")))
+               (message (and (alist? error) (assoc-ref error "message")))
+               (where (and (alist? error) (assoc-ref error "field"))))
+          (unless (and (string? code) (string? message)
+                       (or (not where) (string? where) (msgpack-nil? where)))
+            (raise-protocol-error endpoint
+                                  "error: expected a map with str code and message, found ~s"
+                                  error))
+          (vector id #f (list code message (and (string? where) where)))))))))
 
 ;;; protocol.scm ends here

@@ -20,18 +20,24 @@
 ;;; Code:
 
 (define-module (deploy-ledger plugins ml-predictor records)
-  #:use-module ((deploy-ledger plugins ml-predictor msgpack) #:select (msgpack-nil msgpack-nil?))
+  #:use-module ((deploy-ledger plugins ml-predictor msgpack)
+                #:select (msgpack-nil msgpack-nil? make-msgpack-writer pack-value! pack-string!
+                          pack-key! pack-map-header! pack-array-header!
+                          packer-check-depth!))
   #:use-module ((srfi srfi-1) #:select (every filter-map filter))
   #:use-module ((srfi srfi-19)
                 #:select (time? time-type time-second time-nanosecond date? date->time-utc
                           time-tai->time-utc time-monotonic->time-utc))
   #:export (deployment->wire
+            deployment-writer
             rollback->wire
             alist->wire
             value->wire
             time->epoch
             wire->scheme
             wire->scheme!
+            wire-key->scheme
+            symbol-valued-key?
             ledger-types))
 
 ;;;
@@ -220,6 +226,98 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
            (error "ml-predictor: expected a <rollback-event> or an alist, found" rollback))))))
 
 ;;;
+;;; Scheme to wire bytes, without the wire form in between.
+;;;
+;;; `deployment-writer' packs what `deployment->wire' would return straight into the
+;;; packer of the request, the same bytes: the wire alist, its nested maps and arrays
+;;; and the names of symbols are never built.  Each procedure below mirrors the one
+;;; above it that builds the wire form (`value->wire', `fields->wire').
+
+(define symbol-names
+  ;; Symbol -> its name, for the symbols met as values (a ledger uses a handful).
+  (make-hash-table))
+
+(define (symbol-name symbol)
+  (or (hashq-ref symbol-names symbol)
+      (let ((name (symbol->string symbol)))
+        (when (< (hash-count (const #t) symbol-names) 1024)
+          (hashq-set! symbol-names symbol name))
+        name)))
+
+(define (pack-items! packer items depth)
+  "Write the list ITEMS to PACKER as an array of their wire forms."
+  (packer-check-depth! packer depth)
+  (pack-array-header! packer (length items))
+  (let loop ((rest items))
+    (when (pair? rest)
+      (pack-wire-value! packer (car rest) #f (+ depth 1))
+      (loop (cdr rest)))))
+
+(define (pack-wire-value! packer value key depth)
+  "Write (value->wire VALUE KEY) to PACKER, at nesting DEPTH, without building it."
+  (let ((kind (key-kind key)))
+    (cond ((eq? value #f) (pack-value! packer (if (eq? kind 'boolean) #f msgpack-nil) depth))
+          ((or (string? value) (eq? value #t) (msgpack-nil? value)) (pack-value! packer value depth))
+          ((eq? kind 'time) (pack-value! packer (time->epoch value) depth))
+          ((number? value) (pack-value! packer value depth))
+          ((symbol? value) (pack-string! packer (symbol-name value)))
+          ((or (time? value) (date? value)) (pack-value! packer (time->epoch value) depth))
+          ((null? value) (pack-value! packer (if (eq? kind 'array) #() '()) depth))
+          ((and (eq? kind 'array) (list? value)) (pack-items! packer value depth))
+          ((alist? value)
+           (packer-check-depth! packer depth)
+           (pack-map-header! packer (length value))
+           (let loop ((rest value))
+             (when (pair? rest)
+               (let ((name (caar rest)))
+                 (pack-key! packer (if (symbol? name) (symbol-name name) name))
+                 (pack-wire-value! packer (cdar rest) #f (+ depth 1))
+                 (loop (cdr rest))))))
+          ((list? value) (pack-items! packer value depth))
+          ((vector? value)
+           (packer-check-depth! packer depth)
+           (let ((n (vector-length value)))
+             (pack-array-header! packer n)
+             (do ((i 0 (+ i 1))) ((= i n))
+               (pack-wire-value! packer (vector-ref value i) #f (+ depth 1)))))
+          (else (pack-value! packer value depth)))))
+
+(define (pack-fields! packer alist depth)
+  "Write (fields->wire ALIST) to PACKER, at nesting DEPTH."
+  (packer-check-depth! packer depth)
+  (pack-map-header! packer (length alist))
+  (let loop ((rest alist))
+    (when (pair? rest)
+      (let ((key (wire-key (caar rest))))
+        (pack-key! packer key)
+        (pack-wire-value! packer (cdar rest) key (+ depth 1))
+        (loop (cdr rest))))))
+
+(define (pack-deployment-record! packer record depth)
+  "Write (fields->wire (record->alist RECORD ...)) for RECORD, a `<deployment-event>',
+reading its fields as they are packed."
+  (let ((accessors (accessors-of 'deployment-event- deployment-fields)))
+    (packer-check-depth! packer depth)
+    (pack-map-header! packer (length accessors))
+    (let loop ((rest accessors))
+      (when (pair? rest)
+        (let ((key (wire-key (caar rest))))
+          (pack-key! packer key)
+          (pack-wire-value! packer ((cdar rest) record) key (+ depth 1))
+          (loop (cdr rest)))))))
+
+(define (deployment-writer deployment)
+  "Return DEPLOYMENT, a ledger `<deployment-event>' or an alist, as a value that
+`pack' writes as the wire Deployment `deployment->wire' returns, without building it."
+  (let ((record? (ledger-ref 'deployment-event?)))
+    (cond ((and record? (record? deployment))
+           (make-msgpack-writer pack-deployment-record! deployment))
+          ((or (alist? deployment) (null? deployment))
+           (make-msgpack-writer pack-fields! deployment))
+          (else
+           (error "ml-predictor: expected a <deployment-event> or an alist, found" deployment)))))
+
+;;;
 ;;; Wire to Scheme.
 ;;;
 
@@ -244,6 +342,16 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
         (when (< (hash-count (const #t) scheme-keys) 4096)
           (hash-set! scheme-keys name key))
         key)))
+
+;; What `wire->scheme!' does, for a decoder that builds the Scheme form directly
+;; (`unpack' with #:map-key and #:symbol-value?).
+(define (wire-key->scheme name)
+  "Return the kebab-case symbol for the wire key NAME (a string)."
+  (snake->kebab name))
+
+(define (symbol-valued-key? key)
+  "Return true when the str values of KEY, a kebab-case symbol, come back as symbols."
+  (hashq-ref symbol-valued-table key))
 
 (define (wire->scheme value)
   "Return VALUE, as decoded from the wire, with maps as alists of kebab-case symbol

@@ -49,6 +49,7 @@
             zmq-get-option
             ;; Messages
             zmq-send-frames
+            zmq-send-bytes
             zmq-receive-frames
             zmq-call-with-frames
             zmq-wait-readable
@@ -382,6 +383,22 @@ Closing an already closed socket does nothing."
 
 (define empty-frame (make-bytevector 0))
 
+(define (send-frame handle buffers bytes size flags raise?)
+  "Send the first SIZE bytes of bytevector BYTES as one frame with FLAGS; return #t,
+or, when libzmq refuses it and RAISE? is false, #f."
+  (let ((data (cond ((zero? size) %null-pointer)
+                    ((<= size send-buffer-size)
+                     ;; zmq_send copies the bytes before returning.
+                     (bytevector-copy! bytes 0 (buffers-send-buffer buffers) 0 size)
+                     (buffers-send-pointer buffers))
+                    (else (bytevector->pointer bytes)))))
+    (let retry ()
+      (let-values (((rc errno) (%zmq-send handle data size flags)))
+        (cond ((>= rc 0) #t)
+              ((= errno EINTR) (retry))
+              (raise? (zmq-fail "zmq_send" errno))
+              (else #f))))))
+
 (define* (zmq-send-frames socket frames #:key (dont-wait? #f))
   "Send FRAMES, a list of bytevectors, on SOCKET as one multipart message.
 With DONT-WAIT?, raise a `&zmq-error' with errno EAGAIN instead of blocking when
@@ -391,20 +408,23 @@ the message cannot be queued.  Interrupted sends (EINTR) are retried."
          (wait-flag (if dont-wait? ZMQ_DONTWAIT 0)))
     (let loop ((frames frames))
       (unless (null? frames)
-        (let* ((frame (car frames))
-               (size (bytevector-length frame))
-               (flags (if (null? (cdr frames)) wait-flag (logior wait-flag ZMQ_SNDMORE)))
-               (data (cond ((zero? size) %null-pointer)
-                           ((<= size send-buffer-size)
-                            ;; zmq_send copies the bytes before returning.
-                            (bytevector-copy! frame 0 (buffers-send-buffer buffers) 0 size)
-                            (buffers-send-pointer buffers))
-                           (else (bytevector->pointer frame)))))
-          (let retry ()
-            (let-values (((rc errno) (%zmq-send handle data size flags)))
-              (cond ((>= rc 0) (loop (cdr frames)))
-                    ((= errno EINTR) (retry))
-                    (else (zmq-fail "zmq_send" errno))))))))))
+        (let ((frame (car frames)))
+          (send-frame handle buffers frame (bytevector-length frame)
+                      (if (null? (cdr frames)) wait-flag (logior wait-flag ZMQ_SNDMORE))
+                      #t)
+          (loop (cdr frames)))))))
+
+(define* (zmq-send-bytes socket bytes size #:key (more? #f) (dont-wait? #f) (raise? #t))
+  "Send the first SIZE bytes of bytevector BYTES on SOCKET as one frame, without
+copying them out first; with MORE?, as a frame that more frames of the same
+message follow.  DONT-WAIT? and errors are as for `zmq-send-frames', except that
+with RAISE? #f a frame libzmq refuses (EAGAIN, ETERM...) returns #f instead of
+raising; #t otherwise."
+  (unless (<= 0 size (bytevector-length bytes))
+    (error "zmq-send-bytes: size outside the bytevector" size (bytevector-length bytes)))
+  (send-frame (live-handle socket) (socket-buffers socket) bytes size
+              (logior (if dont-wait? ZMQ_DONTWAIT 0) (if more? ZMQ_SNDMORE 0))
+              raise?))
 
 (define (temporary-message)
   "Return a pointer to a fresh zmq_msg_t (for frames beyond a socket's slots)."
