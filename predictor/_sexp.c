@@ -17,9 +17,10 @@
  *   - Atoms are cached per reader (token bytes -> value), as the Python reader caches them.
  *   - Values and errors that are simple to get exactly right are made here: symbols, decimal
  *     integers and floats, #t/#f, strings and their common escapes, every error of the
- *     parser's structure. The rest -- characters, keywords, rationals, +inf.0, |symbols|,
- *     non-ASCII atoms, rare or bad escapes -- is handed to the Python reader's own _atom and
- *     _unescape functions (given to setup()), so those values and error messages are its own.
+ *     parser's structure. The rest -- characters, keywords, rationals, +inf.0, #{...}#
+ *     symbols, non-ASCII atoms, rare or bad escapes -- is handed to the Python reader's own
+ *     _atom and _unescape functions (given to setup()), so those values and error messages are
+ *     its own; this file only finds where such a token ends.
  *   - Errors are predictor.sexp.SexpError(message, line) with the Python reader's wording;
  *     tests/sexp/ compares both readers on generated, mutated and truncated texts.
  */
@@ -52,7 +53,8 @@ static unsigned char ascii_class[128];
 static void init_classes(void) {
     for (int c = 0; c < 128; c++)
         if (Py_UNICODE_ISSPACE(c)) ascii_class[c] |= C_SPACE | C_NOT_SYM;
-    for (const char *d = "()[]\";'"; *d; d++) ascii_class[(unsigned char)*d] |= C_DELIM | C_NOT_SYM;
+    for (const char *d = "()[]\";"; *d; d++) ascii_class[(unsigned char)*d] |= C_DELIM | C_NOT_SYM;
+    ascii_class['\''] |= C_NOT_SYM;            /* a'b is one atom (as in Guile), but no short list's */
     ascii_class['`'] |= C_NOT_SYM;
     ascii_class[','] |= C_NOT_SYM;
 }
@@ -76,7 +78,7 @@ static inline int blank_len(const unsigned char *p) {
 }
 
 /* End of the run of characters from P that are not whitespace nor in STOP (a class mask):
- * C_DELIM gives Python's atom token [^\s()\[\]";']+, C_NOT_SYM its symbol [^\s()\[\]";'`,]+.
+ * C_DELIM gives Python's atom token [^\s()\[\]";]+, C_NOT_SYM its symbol [^\s()\[\]";'`,]+.
  * Clears *ASCII when a non-ASCII character is passed over. */
 static inline const unsigned char *run_end(const unsigned char *p, const unsigned char *end, int stop,
                                            int *ascii) {
@@ -271,7 +273,6 @@ static PyObject *ascii_atom(const unsigned char *s, Py_ssize_t n) {
         if ((n == 2 && s[1] == 'f') || (n == 6 && memcmp(s, "#false", 6) == 0)) Py_RETURN_FALSE;
         return NULL;
     }
-    if (first == '|') return NULL;
     if ((first >= '0' && first <= '9') || ((first == '+' || first == '-' || first == '.') && n > 1)) {
         Py_ssize_t digits = 0;
         int shape = number_shape(s, n, &digits);
@@ -348,7 +349,9 @@ static inline int hex_digit(unsigned char c) {
 
 /* Write the escapes of BODY (N bytes, every backslash followed by a character) resolved into
  * OUT (at least N bytes); return the length written, or -1 when an escape is one left to
- * Python's _unescape (unknown, bad, or a surrogate). Mirrors _ESCAPE and _SIMPLE_ESCAPES. */
+ * Python's _unescape (unknown, bad, or a surrogate). Mirrors _ESCAPE and _SIMPLE_ESCAPES:
+ * \xHH \uHHHH \UHHHHHH take exactly 2, 4, 6 hex digits and no ';' (Guile 3's default reader),
+ * and are never longer than what they stand for in UTF-8. */
 static Py_ssize_t unescape_into(const unsigned char *body, Py_ssize_t n, unsigned char *out) {
     Py_ssize_t i = 0, o = 0;
     while (i < n) {
@@ -366,17 +369,21 @@ static Py_ssize_t unescape_into(const unsigned char *body, Py_ssize_t n, unsigne
         case 'v': out[o++] = '\v'; break;
         case '"': out[o++] = '"'; break;
         case '\\': out[o++] = '\\'; break;
+        case '|': out[o++] = '|'; break;
+        case '(': out[o++] = '('; break;
         case '\n': break;                                   /* a line continuation */
-        case 'x': {                                         /* \xHH...; with the ';' optional */
-            Py_ssize_t j = i + 2;
+        case 'x':
+        case 'u':
+        case 'U': {                                         /* exactly 2, 4 or 6 hex digits */
+            Py_ssize_t digits = e == 'x' ? 2 : e == 'u' ? 4 : 6, j = i + 2;
             Py_UCS4 cp = 0;
-            while (j < n && hex_digit(body[j]) >= 0) {
-                if (j - (i + 2) >= 8) return -1;            /* long: let Python judge it */
-                cp = cp * 16 + (Py_UCS4)hex_digit(body[j]);
-                j++;
+            if (n - j < digits) return -1;                  /* too few: Python words the error */
+            for (; j < i + 2 + digits; j++) {
+                int d = hex_digit(body[j]);
+                if (d < 0) return -1;
+                cp = cp * 16 + (Py_UCS4)d;
             }
-            if (j == i + 2 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
-            if (j < n && body[j] == ';') j++;
+            if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
             if (cp < 0x80) {
                 out[o++] = (unsigned char)cp;
             } else if (cp < 0x800) {
@@ -706,6 +713,41 @@ static PyObject *reader_next(Reader *r) {
             } else if (p + 1 < end && p[1] == '(') {
                 if (open_frame(r, K_VECTOR, p + 2) < 0) goto fail;
                 continue;
+            } else if (p + 1 < end && (p[1] == '{' || (end - p >= 4 && memcmp(p + 1, ":#{", 3) == 0))) {
+                /* #{...}# (or the keyword #:#{...}#): up to the first }# not after a backslash,
+                 * newlines included; with no }#, the token is the '#{' alone (an error). */
+                const unsigned char *q = p + (p[1] == '{' ? 2 : 4), *close = NULL;
+                Py_ssize_t newlines = 0;
+                int ascii = 1;
+                while (q < end) {
+                    if (*q == '\\') {
+                        if (q + 1 >= end) break;
+                        q++;
+                    } else if (*q == '}' && q + 1 < end && q[1] == '#') {
+                        close = q;
+                        break;
+                    }
+                    if (*q == '\n') newlines++;
+                    else if (*q >= 0x80) ascii = 0;
+                    q++;
+                }
+                const unsigned char *token_end = close != NULL ? close + 2 : p + (p[1] == '{' ? 2 : 4);
+                value = atom_value(r, p, token_end - p, close != NULL ? ascii : 1);
+                if (value == NULL) goto fail;
+                if (r->nframes == 0) r->top_line = r->line;
+                r->line += newlines;
+                r->p = token_end;
+                break;
+            } else if (p + 2 < end && p[1] == '\\' && p[2] != '\n' && blank_len(p + 2) == 0) {
+                /* #\ and a delimiter alone (#\( #\; #\"), or the rest of an atom (#\a #\space) */
+                int ascii = 1;
+                const unsigned char *q = p[2] < 0x80 && (ascii_class[p[2]] & C_DELIM) ? p + 3
+                                         : run_end(p + 2, end, C_DELIM, &ascii);
+                r->p = q;
+                value = atom_value(r, p, q - p, ascii);
+                if (value == NULL) goto fail;
+                if (r->nframes == 0) r->top_line = r->line;
+                break;
             }
             /* fall through - an atom starting with '#' */
         default: {

@@ -4,10 +4,21 @@ A real reader: a lexer (one compiled pattern, one pass) and a parser over its to
 explicit stack (so deep nesting cannot overflow Python's recursion limit). It reads
 
 * lists ``(a b c)``, dotted pairs and improper lists ``(a . b)``, ``(a b . c)``;
-* strings with escapes (``\\" \\\\ \\n \\t \\r \\a \\0 \\xHH;`` as Guile writes them);
-* symbols, integers, floats (``1.5``, ``-2e3``, ``+inf.0``, ``+nan.0``), rationals as floats;
-* booleans ``#t #f #true #false``, characters ``#\\a #\\space``, vectors ``#(1 2 3)``,
-  keywords ``#:name``;
+* strings with the escapes of Guile 3's default reader (what its ``write`` produces):
+  ``\\" \\\\ \\| \\( \\a \\b \\t \\n \\v \\f \\r \\0``, a backslash-newline (dropped), and
+  ``\\xHH`` ``\\uHHHH`` ``\\UHHHHHH`` with exactly 2, 4, 6 hex digits and no terminator (so
+  ``"\\x01;a"`` is the three characters U+0001 ``;`` ``a``); other escapes, too few hex digits,
+  surrogates and code points beyond #x10FFFF are errors;
+* symbols (``a'b`` and ``|a|`` are symbols of those characters, as in Guile 3), including
+  Guile's extended syntax ``#{a b}#`` (any characters up to ``}#``;
+  inside it ``\\xH...;`` is a hex code point and a backslash before any other character
+  stands for that character), integers, floats (``1.5``, ``-2e3``, ``+inf.0``, ``+nan.0``),
+  rationals as floats (``1/0``, ``0/0`` are symbols, as Guile reads them);
+* booleans ``#t #f #true #false``; characters: ``#\\a``, ``#\\(`` (one delimiter ``()[]";``
+  alone, or any other characters up to a delimiter), the names Guile writes and reads (``#\\space #\\nul #\\soh ... #\\us
+  #\\delete`` and their aliases, any case), ``#\\xHH...`` (hex) and ``#\\200`` (octal, two or
+  more digits, as Guile writes non-graphic characters); vectors ``#(1 2 3)``; keywords
+  ``#:name`` and ``#:#{odd name}#`` (read as the symbols ``#:name``, ``#:odd name``);
 * ``'x`` ``\\`x`` ``,x`` ``,@x`` (read as ``(quote x)`` etc.);
 * comments: ``; to end of line``, ``#| block |#``, ``#;`` datum comments.
 
@@ -84,7 +95,11 @@ class SexpError(ValueError):
 
 
 # One token per match; whitespace other than newlines is skipped by findall itself.
-# Order matters: strings and comments before atoms.
+# Order matters: strings and comments before atoms. A #{...}# symbol (maybe a #: keyword) runs
+# to the first }# not escaped by a backslash, newlines included; a '#{' with no '}#' after it
+# is a token of its own (an error). A character is '#\' and a delimiter, alone (#\( #\;), or
+# the rest of an atom (#\a #\space), as Guile reads it. A quote mark ends no atom (a'b is one
+# symbol, as Guile reads and writes it); it is a quote only where a datum starts.
 _SYMBOL_CHARS = r"""[^\s()\[\]";'`,]"""
 # A two-element list or pair of plain atoms on one line, e.g. (status success), (region . "eu"),
 # is one token: most of an export is made of them, and one token is cheaper than four.
@@ -94,37 +109,79 @@ _SHORT_LIST = (
 )
 _TOKEN = re.compile(
     _SHORT_LIST
-    + r"""|\n|[()\[\]]|"(?:[^"\\]|\\.)*"|;[^\n]*|\#\|.*?\|\#|\#;|\#\(|'|`|,@|,|"|[^\s()\[\]";']+""",
+    + r"""|\n|[()\[\]]|"(?:[^"\\]|\\.)*"|;[^\n]*|\#\|.*?\|\#|\#;|\#\("""
+    r"""|(?:\#:)?\#\{(?:\\.|\}(?!\#)|[^}\\])*\}\#|(?:\#:)?\#\{|\#\\(?:[()\[\]";]|[^\s()\[\]";]+)"""
+    r"""|'|`|,@|,|"|[^\s()\[\]";]+""",
     re.DOTALL,
 )
 _INT = re.compile(r"[+-]?\d+\Z")
 _FLOAT = re.compile(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?\Z")
 _RATIO = re.compile(r"([+-]?\d+)/(\d+)\Z")
-_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]+;?|.)", re.DOTALL)
+# A string escape: \x \u \U take exactly 2, 4, 6 hex digits (Guile 3's default reader; fewer
+# is an error), with no ';' after them; any other escaped character is looked up.
+_ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{0,2}|u[0-9a-fA-F]{0,4}|U[0-9a-fA-F]{0,6}|.)", re.DOTALL)
+_HEX_DIGITS = {"x": 2, "u": 4, "U": 6}
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "0": "\0", "b": "\b", "f": "\f",
-                   "v": "\v", '"': '"', "\\": "\\", "\n": ""}
-_CHAR_NAMES = {"space": " ", "newline": "\n", "tab": "\t", "nul": "\0", "null": "\0", "return": "\r",
-               "linefeed": "\n", "alarm": "\a", "backspace": "\b", "delete": "\x7f", "escape": "\x1b"}
+                   "v": "\v", '"': '"', "\\": "\\", "|": "|", "(": "(", "\n": ""}
+# Inside #{...}#: \xH...; (hex digits, then ';') or a backslash before any other character.
+_SYMBOL_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]*)(;?)|(.))", re.DOTALL)
+# Character names Guile 3 reads (any case); it writes the C0 controls by the first of their
+# names here (#\soh, #\vtab, #\esc ...), #\space and #\delete.
+_CHAR_NAMES = {name: chr(code) for code, names in enumerate(
+    "nul null;soh;stx;etx;eot;enq;ack;alarm bel;backspace bs;tab ht;newline linefeed lf nl;vtab vt;"
+    "page ff np;return cr;so;si;dle;dc1;dc2;dc3;dc4;nak;syn;etb;can;em;sub;esc escape;fs;gs;rs;us;"
+    "space sp".split(";")) for name in names.split()}
+_CHAR_NAMES.update(delete="\x7f", **{"del": "\x7f"})
+_OCTAL = re.compile(r"[0-7]{2,}\Z")
+_HEX = re.compile(r"[0-9a-fA-F]+\Z")
 _SPECIAL_FLOATS = {"+inf.0": float("inf"), "-inf.0": float("-inf"), "+nan.0": float("nan"),
                    "-nan.0": float("nan")}
 _QUOTES = {"'": "quote", "`": "quasiquote", ",": "unquote", ",@": "unquote-splicing"}
 _DOT = object()          # the '.' of a dotted pair while its list is open
 
 
+def _code_point(digits: str) -> str | None:
+    """The character of hex DIGITS, or None for a surrogate or a code point beyond #x10FFFF."""
+    code = int(digits, 16) if len(digits.lstrip("0")) <= 8 else 0x110000
+    return None if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF else chr(code)
+
+
 def _unescape(body: str, line: int) -> str:
     def one(match: re.Match) -> str:
         code = match.group(1)
-        if code[0] == "x" and len(code) > 1:
-            try:
-                return chr(int(code[1:].rstrip(";"), 16))
-            except (ValueError, OverflowError):
-                raise SexpError(f"bad hex escape \\{code} in string", line) from None
+        digits = _HEX_DIGITS.get(code[0])
+        if digits is not None and (len(code) > 1 or code == "x"):
+            if len(code) - 1 < digits:
+                raise SexpError(f"bad escape \\{code} in string: \\{code[0]} takes {digits} hex digits", line)
+            char = _code_point(code[1:])
+            if char is None:
+                raise SexpError(f"bad escape \\{code} in string: not a character (a surrogate or "
+                                "beyond #x10FFFF)", line)
+            return char
         try:
             return _SIMPLE_ESCAPES[code]
         except KeyError:
             raise SexpError(f"unknown escape \\{code} in string", line) from None
 
     return _ESCAPE.sub(one, body)
+
+
+def _extended_symbol(token: str, line: int) -> Symbol:
+    """The symbol of a ``#{...}#`` token (``#:#{...}#``: the keyword ``#:...``)."""
+    keyword = token.startswith("#:")
+    body = token[4:-2] if keyword else token[2:-2]
+    if "\\" in body:
+        def one(match: re.Match) -> str:
+            if match.group(3) is not None:
+                return match.group(3)
+            digits, semicolon = match.group(1), match.group(2)
+            char = _code_point(digits) if digits and semicolon else None
+            if char is None:
+                raise SexpError(f"bad escape \\x{digits}{semicolon} in symbol {token}", line)
+            return char
+
+        body = _SYMBOL_ESCAPE.sub(one, body)
+    return Symbol("#:" + body if keyword else body)
 
 
 def _atom(token: str, line: int) -> Any:
@@ -141,12 +198,16 @@ def _atom(token: str, line: int) -> Any:
                 return name
             if name.lower() in _CHAR_NAMES:
                 return _CHAR_NAMES[name.lower()]
-            if name[:1] == "x" and len(name) > 1:     # (#\ alone: an error, not an IndexError)
-                try:
-                    return chr(int(name[1:], 16))
-                except ValueError:
-                    pass
+            if _OCTAL.match(name) or (name[:1] == "x" and _HEX.match(name, 1)):   # (#\ alone: no name)
+                char = _code_point(name[1:]) if name[0] == "x" else _code_point("%x" % int(name, 8))
+                if char is None:
+                    raise SexpError(f"character {token} is a surrogate or beyond #x10FFFF", line)
+                return char
             raise SexpError(f"unknown character {token}", line)
+        if token.endswith("}#") and (token[1] == "{" or token.startswith("#:#{")):
+            return _extended_symbol(token, line)
+        if token == "#{" or token == "#:#{":
+            raise SexpError(f"unterminated {token}...}}# symbol", line)
         if token.startswith("#:"):
             return Symbol(token)
         if token.startswith("#|"):
@@ -159,12 +220,13 @@ def _atom(token: str, line: int) -> Any:
             return float(token)
         ratio = _RATIO.match(token)
         if ratio:
-            return int(ratio.group(1)) / int(ratio.group(2))
+            denominator = int(ratio.group(2))
+            if denominator:
+                return int(ratio.group(1)) / denominator
+            return Symbol(token)                  # 1/0, 0/0: symbols, as Guile reads them
         if token in _SPECIAL_FLOATS:
             return _SPECIAL_FLOATS[token]
-    if first == "|" and token.endswith("|") and len(token) > 1:
-        return Symbol(token[1:-1])
-    return Symbol(token)
+    return Symbol(token)             # |a| too: Guile 3 reads (and writes) the symbol "|a|"
 
 
 def iter_data(text: str, *, start_line: int = 1) -> Iterator[tuple[int, Any]]:
@@ -269,6 +331,13 @@ def py_iter_data(text: str, *, start_line: int = 1) -> Iterator[tuple[int, Any]]
         elif c == "#" and tok[1:2] == "|" and len(tok) >= 4 and tok.endswith("|#"):
             line += tok.count("\n")
             continue
+        elif c == "#" and (tok[1:2] == "{" or tok[1:4] == ":#{"):     # #{...}# may span lines
+            value = atoms.get(tok, _DOT)
+            if value is _DOT:
+                value = atoms[tok] = _atom(tok, line)
+            if cur is None:
+                top_line = line
+            line += tok.count("\n")
         elif c == "[" or c == "]":
             if c == "[":
                 if cur is None:

@@ -17,7 +17,9 @@ from predictor.sexp import Dotted, SexpError, Symbol
     ("(a b c)", [Symbol("a"), Symbol("b"), Symbol("c")]),
     ("(a . b)", Dotted([Symbol("a")], Symbol("b"))),
     ("(a b . c)", Dotted([Symbol("a"), Symbol("b")], Symbol("c"))),
-    ('"tab\\there \\"quoted\\" back\\\\slash \\x41;"', 'tab\there "quoted" back\\slash A'),
+    ('"tab\\there \\"quoted\\" back\\\\slash \\x41;"', 'tab\there "quoted" back\\slash A;'),  # \xHH: Guile 3
+    ('"\\x01;a \\u00e9 \\U01F600"', "\x01;a \u00e9 \U0001F600"),
+    ("(#{a b}# #\\( 1/0)", [Symbol("a b"), "(", Symbol("1/0")]),
     ("(1 -2 3.5 -1e3 .5 +7 1/4)", [1, -2, 3.5, -1000.0, 0.5, 7, 0.25]),
     ("(#t #f #true #false)", [True, False, True, False]),
     ("#(1 2 (3))", (1, 2, [3])),

@@ -77,6 +77,18 @@ FEATURES = [
     "(deployment (id \"dep-1\") (metadata ((region . \"eu\") (change-size . 120) (flag . #t))) (parent-id #f))",
     "(a\u00a0b\u2028c\u3000d)", "(a\x1cb\x1fc)", "(x,y a`b)", "(a'b)", "(é . ü) (ü é)", "(٣ x) ٣ ٣.٥",
     "(n . #t)", "(n #f)", "(n #true)", "(n . .5)", "(n 1/2)", "(|a b|)", "(a  b)", "(a b  )",
+    # Guile 3's string escapes: \xHH (no ';'), \uHHHH, \UHHHHHH, \( \|
+    '"\\x01;a"', '(k "\\x01;a")', '(k . "\\x00\\x7f\\x9f\\xa0")', '"\\u00e9\\u2028\\U01F600\\U10ffff\\U0e0001"', '"\\(\\|"',
+    '"\\x110000;"', '"\\u12345"', '"\\U0000411"', '"\\xAB\\xab\\uFFFF"',
+    # characters as Guile writes them: punctuation, names, octal
+    "(#\\( #\\) #\\; #\\\" #\\# #\\| #\\\\ #\\' #\\` #\\, #\\[ #\\] #\\{ #\\} #\\. #\\@)", "#\\(", "(#\\))", "#\\(a", "#\\a(b)",
+    "(#\\nul #\\soh #\\vtab #\\page #\\esc #\\us #\\delete #\\DEL #\\nl #\\np #\\sp #\\Alarm)",
+    "(#\\200 #\\237 #\\240 #\\20050 #\\4177777 #\\00 #\\0 #\\7 #\\x10FFFF #\\x000000000041 #\\x #\\😀)",
+    # #{...}# symbols and keywords
+    "#{a b}# #{a\\x28;b}# #{}# #{1/2}# #{a\\x1;;b}# #{a\\x1d173;;}# #:#{a b}# #{a}#x #{a}}#", "(#{x y}# . #{z}#)",
+    "(k #{a b}#)", "#{multi\nline}# after\n(x)", "#{a\\}#b}# #{a\\nb}#", "#{#t}# #{a;b}# #{a\"b}# #{\u00a0}#",
+    # 1/0 and friends are symbols in Guile; a quote mark inside an atom is part of it; |a| is |a|
+    "1/0", "(a 1/0)", "(-1/0 +1/0 0/0 1/00 0/5)", "(a'b a' 'b ''c)", "(|x| |y z|)",
 ]
 
 ERRORS = [
@@ -84,7 +96,11 @@ ERRORS = [
     "(a . b . c)", ". a", "'.", "#(a . b)", "\n\n#<procedure>", "#x", "#", "(a #| never closed", "#|",
     "(a\n\n ]", "[a)", "#(a]", "'(a ')", "(a ']", '"bad \\q escape"', '"\\x"', '"\\x110000;"',
     '"\\xFFFFFFFFFFFFFFFFFFFFF;"', '"\\xd800;"', '(k "bad \\q")', "(a #;)", "(#;) (a b)", "'#;a b", "#;",
-    "(a 1/0)", "1/0", "#\\unknown", "#\\", "#\\(", "(a b", "'", "`(", "(((", "#;(a", "(a) (b",
+    "#\\unknown", "#\\", "(a b", "'", "`(", "(((", "#;(a", "(a) (b",
+    '"\\x1"', '"\\x1g"', '"\\xzz"', '"\\u00e"', '"\\U01F60"', '"\\ud800"', '"\\UDFFF"', '"\\U110000"', '"\\UFFFFFF"',
+    '(k "\\u12")', '"ok"\n"\\x"', '"\\\'"', '"\\ "', "#\\xd800", "#\\x110000", "#\\4200000", "#\\154000", "#\\18",
+    "#\\xffffffffffffffffffffff", "#\\X41", "#\\ab(c", "(#\\)", "#{a\\x1}#", "#{a\\x;b}#", "#{a\\xd800;b}#",
+    "#{a\\x110000;}#", "(a\n #{never closed", "#{a}", "#:#{", "#:#{a", "x #{a\\",
 ]
 
 
@@ -100,7 +116,16 @@ def test_errors_read_alike(text):
 
 
 def test_values_of_features():
-    assert sexp.read('"\\x41;\\x42\\x3bb;"') == "AB\u03bb"
+    assert sexp.read('"\\x41;\\x42\\x3bb;"') == "A;B;b;"               # \xHH: 2 digits, no terminator
+    assert sexp.read('"\\x01;a"') == "\x01;a" and sexp.read('(k "\\x01;a")') == [Symbol("k"), "\x01;a"]
+    assert sexp.read('"\\u00e9\\U01F600\\u12345\\(\\|"') == "é😀\u12345(|"
+    assert sexp.read("(#\\( #\\) #\\; #\\soh #\\DEL #\\200 #\\20050 #\\x41 #\\x)") == [
+        "(", ")", ";", "\x01", "\x7f", "\x80", "\u2028", "A", "x"]
+    assert sexp.read_all("#{a b}# #{a\\x28;b}# #{a\\x1;;b}# #{a\\}#b}# #:#{k w}# #{}#") == [
+        "a b", "a(b", "a\x01;b", "a}#b", "#:k w", ""]
+    assert all(type(s) is Symbol for s in sexp.read_all("#{a b}# 1/0 a'b |x|"))
+    assert sexp.read_all("1/0 (a 1/0) a'b |x| 0/0") == ["1/0", ["a", "1/0"], "a'b", "|x|", "0/0"]
+    assert list(sexp.iter_data("#{a\nb}# c\n#\\(")) == [(1, "a\nb"), (2, "c"), (3, "(")]
     assert sexp.read("(a (b (c . d) . e) . f)") == Dotted([Symbol("a"), Dotted([Symbol("b"), Dotted(
         [Symbol("c")], Symbol("d"))], Symbol("e"))], Symbol("f"))
     values = sexp.read("(1/4 +inf.0 -inf.0 +nan.0 123456789012345678901 -0.0)")
@@ -119,10 +144,18 @@ def test_error_wording_and_lines():
         "(a\n\n ]": (3, "']' closes the '(' opened on line 1"),
         "'(a ')": (1, "unexpected ')' after a quote on line 1"),
         "\n)": (2, "unexpected ')' with no list open"),
-        '"\\x110000;"': (1, "bad hex escape \\x110000; in string"),
+        '"\\x1"': (1, "bad escape \\x1 in string: \\x takes 2 hex digits"),
+        '\n"\\U01F60"': (2, "bad escape \\U01F60 in string: \\U takes 6 hex digits"),
+        '"\\ud800"': (1, "bad escape \\ud800 in string: not a character (a surrogate or beyond #x10FFFF)"),
+        '"\\U110000"': (1, "bad escape \\U110000 in string: not a character (a surrogate or beyond #x10FFFF)"),
+        "#\\xd800": (1, "character #\\xd800 is a surrogate or beyond #x10FFFF"),
+        "#\\4200000": (1, "character #\\4200000 is a surrogate or beyond #x10FFFF"),
+        "x\n#{a\\x1}#": (2, "bad escape \\x1 in symbol #{a\\x1}#"),
+        "(a\n #{never\nclosed": (2, "unterminated #{...}# symbol"),
         "(a #;)": (1, "#; with no datum after it"),
         "(a . . b)": (1, "misplaced dot"),
-        "(#\\)": (1, "unknown character #\\"),
+        "(#\\ )": (1, "unknown character #\\"),
+        "(#\\)": (1, "end of input inside the list opened on line 1 (1 unclosed)"),
     }
     for text, (line, message) in cases.items():
         with pytest.raises(SexpError) as caught:
@@ -160,15 +193,22 @@ def test_start_line_and_lone_surrogates_fall_back():
 
 # -- generated data, written as Guile writes it -------------------------------------------------------
 
-_SYMBOL = st.from_regex(r"[a-z!$%&*/<=>?^_~][a-z0-9!$%&*/<=>?^_~+.@-]{0,10}", fullmatch=True)
+_SYMBOL = st.from_regex(r"[a-z!$%&*/<=>?^_~][a-z0-9!$%&*/<=>?^_~+.@'|-]{0,10}", fullmatch=True)
 _TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=16)
+# text that needs Guile's #{...}# symbol syntax: spaces, parentheses, '}#', controls, astral
+_ODD_SYMBOL = st.text(alphabet=st.sampled_from(list("ab ()[]{}#;\"'|\\\n\x01\x7f.1/é") + ["\U0001F600", "\u2028"]),
+                      max_size=8)
+_CHARS = ["a", "Z", "0", "space", "newline", "tab", "nul", "x3bb", "λ", "(", ")", ";", '"', "#", "|", "\\", "'", "`",
+          ",", "[", "]", "{", "}", ".", "@", "soh", "vtab", "page", "esc", "us", "delete", "DEL", "200", "240", "20050",
+          "4177777", "x10FFFF", "\U0001F600"]
 _FLOATS = st.floats(allow_nan=True, allow_infinity=True)
 _ATOMS = st.one_of(
     _SYMBOL.map(lambda s: ("symbol", s)), _TEXT.map(lambda s: ("string", s)),
     st.integers(-10**30, 10**30).map(lambda i: ("int", i)), _FLOATS.map(lambda f: ("float", f)),
     st.booleans().map(lambda b: ("bool", b)), _SYMBOL.map(lambda s: ("keyword", s)),
-    st.sampled_from(["a", "Z", "0", "space", "newline", "tab", "nul", "x3bb", "λ"]).map(lambda c: ("char", c)),
-    st.tuples(st.integers(-99, 99), st.integers(1, 99)).map(lambda r: ("ratio", r)),
+    st.sampled_from(_CHARS).map(lambda c: ("char", c)),
+    st.tuples(st.integers(-99, 99), st.integers(0, 99)).map(lambda r: ("ratio", r)),
+    _ODD_SYMBOL.map(lambda s: ("xsymbol", s)), _ODD_SYMBOL.map(lambda s: ("xkeyword", s)),
 )
 _TREES = st.recursive(_ATOMS, lambda inner: st.one_of(
     st.lists(inner, max_size=5).map(lambda xs: ("list", xs)),
@@ -181,22 +221,32 @@ _GUILE_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\a": "\\a", "\v": "\\v",
                 '"': '\\"', "\\": "\\\\"}
 
 
-def guile_string(text: str, rng: random.Random, fixed_width: bool = False) -> str:
-    """TEXT written as Guile's `write` does (escapes for quotes, backslash, controls); other
-    characters in the R6RS form \\xHH; the reader's docstring names, or with FIXED_WIDTH in the
-    form Guile 3 reads by default (\\xHH, \\uHHHH)."""
+def guile_string(text: str, rng: random.Random) -> str:
+    """TEXT written as Guile 3's `write` does: escapes for quotes, backslash and the named
+    controls; other non-printable characters as \\xHH, \\uHHHH, \\UHHHHHH (exactly 2, 4, 6
+    hex digits, no terminator: "\\x01;a" is U+0001 ';' 'a')."""
     out = []
     for ch in text:
+        code = ord(ch)
         if ch in _GUILE_NAMED:
             out.append(_GUILE_NAMED[ch])
-        elif ord(ch) < 0x20 or 0x7f <= ord(ch) < 0xa0 or ch in "\u2028\u2029":
-            if fixed_width:
-                out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
-            else:
-                out.append(f"\\x{ord(ch):x};")
+        elif not ch.isprintable() or rng.random() < 0.05:
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:06x}")
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
+
+
+def guile_symbol(name: str, rng: random.Random) -> str:
+    """NAME in Guile's #{...}# syntax: '}' and '\\' (and now and then any character) as \\xH...;,
+    other characters as they are, newlines included."""
+    out = []
+    for ch in name:
+        if ch in "}\\" or not ch.isprintable() and ch != "\n" or rng.random() < 0.1:
+            out.append(f"\\x{ord(ch):x};")
+        else:
+            out.append(ch)
+    return "#{" + "".join(out) + "}#"
 
 
 def guile_float(value: float) -> str:
@@ -207,15 +257,19 @@ def guile_float(value: float) -> str:
     return repr(value)
 
 
-def write(tree, rng: random.Random, indent: int = 0, fixed_width: bool = False) -> str:
+def write(tree, rng: random.Random, indent: int = 0) -> str:
     """TREE as text, laid out now on one line, now pretty-printed, with comments here and there."""
     kind, value = tree
     if kind == "symbol":
         return value
     if kind == "keyword":
         return "#:" + value
+    if kind == "xsymbol":
+        return guile_symbol(value, rng)
+    if kind == "xkeyword":
+        return "#:" + guile_symbol(value, rng)
     if kind == "string":
-        return guile_string(value, rng, fixed_width)
+        return guile_string(value, rng)
     if kind == "int":
         return str(value)
     if kind == "float":
@@ -227,13 +281,13 @@ def write(tree, rng: random.Random, indent: int = 0, fixed_width: bool = False) 
     if kind == "ratio":
         return f"{value[0]}/{value[1]}"
     if kind == "quote":
-        return value[0] + write(value[1], rng, indent, fixed_width)
+        return value[0] + write(value[1], rng, indent)
     sep = rng.choice([" ", " ", "\n" + " " * (indent + 2), " ; note\n" + " " * indent, " #| c |# ", " #;skipped "])
     if kind == "dotted":
         head, tail = value
-        body = sep.join(write(v, rng, indent + 2, fixed_width) for v in head) + " . " + write(tail, rng, indent + 2, fixed_width)
+        body = sep.join(write(v, rng, indent + 2) for v in head) + " . " + write(tail, rng, indent + 2)
         return "(" + body + ")"
-    return ("#(" if kind == "vector" else "(") + sep.join(write(v, rng, indent + 2, fixed_width) for v in value) + ")"
+    return ("#(" if kind == "vector" else "(") + sep.join(write(v, rng, indent + 2) for v in value) + ")"
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -362,33 +416,126 @@ def test_dotted_made_by_the_reader_is_what_the_class_makes():
     assert not hasattr(made, "__dict__")
 
 
-def test_what_guile_itself_writes_reads_alike(tmp_path):
+# What Guile's `read` gives, dumped by Guile in a form that needs none of the syntax under test:
+# strings, symbols and keywords as lists of code points, floats as the text of number->string.
+_GUILE_DUMP = """
+(define (codes s) (map char->integer (string->list s)))
+(define (dump x)
+  (cond ((string? x) (cons 'str (codes x)))
+        ((symbol? x) (cons 'sym (codes (symbol->string x))))
+        ((keyword? x) (cons 'kw (codes (symbol->string (keyword->symbol x)))))
+        ((char? x) (list 'chr (char->integer x)))
+        ((boolean? x) (list 'bool (if x 1 0)))
+        ((and (number? x) (exact? x) (integer? x)) (list 'int x))
+        ((and (number? x) (exact? x) (rational? x)) (list 'ratio (numerator x) (denominator x)))
+        ((and (number? x) (real? x)) (list 'float (number->string x)))
+        ((vector? x) (cons 'vec (map dump (vector->list x))))
+        ((null? x) (list 'list))
+        ((pair? x) (let loop ((p x) (items '()))
+                     (cond ((pair? p) (loop (cdr p) (cons (dump (car p)) items)))
+                           ((null? p) (cons 'list (reverse items)))
+                           (else (list 'dotted (reverse items) (dump p))))))
+        (else (list 'other))))
+"""
+
+
+def _undump(dumped):
+    """The Python value the readers should give for a datum Guile dumped with _GUILE_DUMP."""
+    kind, rest = str(dumped[0]), dumped[1:]
+    if kind == "str":
+        return "".join(map(chr, rest))
+    if kind == "sym":
+        return Symbol("".join(map(chr, rest)))
+    if kind == "kw":
+        return Symbol("#:" + "".join(map(chr, rest)))
+    if kind == "chr":
+        return chr(rest[0])
+    if kind == "bool":
+        return rest[0] == 1
+    if kind == "int":
+        return rest[0]
+    if kind == "ratio":
+        return rest[0] / rest[1]
+    if kind == "float":
+        return {"+nan.0": math.nan, "-nan.0": math.nan, "+inf.0": math.inf, "-inf.0": -math.inf}.get(
+            rest[0]) or float(rest[0])
+    if kind == "vec":
+        return tuple(_undump(item) for item in rest)
+    if kind == "list":
+        return [_undump(item) for item in rest]
+    if kind == "dotted":
+        return Dotted([_undump(item) for item in rest[0]], _undump(rest[1]))
+    raise AssertionError(f"Guile read something the harness does not know: {dumped}")
+
+
+def _guile_round_trip(tmp_path, data: list[str]) -> tuple[str, list]:
+    """Guile reads DATA (texts) and writes each datum back (`write` and `pretty-print` in turn);
+    return its output and, for each datum, what Guile's `read` gives back on what it wrote (as
+    _undump makes it; not always the datum written: Guile writes the symbol "\\\xa0" as
+    #{\\\xa0}#, which it reads as "\xa0")."""
+    source, dumps = tmp_path / "data.scm", tmp_path / "dump.scm"
+    source.write_text("\n".join(data) + "\n")
+    program = (f"(use-modules (ice-9 pretty-print)) {_GUILE_DUMP} "
+               f'(call-with-output-file "{dumps}" (lambda (out) (call-with-input-file "{source}" (lambda (port) '
+               "(let loop ((datum (read port)) (n 0)) (unless (eof-object? datum) "
+               "(let ((text (call-with-output-string (lambda (port) "
+               "(if (even? n) (write datum port) (pretty-print datum port)))))) (display text) (newline) "
+               "(write (dump (read (open-input-string text))) out) (newline out)) "
+               "(loop (read port) (+ n 1))))))))")
+    output = subprocess.run(["guile", "-c", program], capture_output=True, text=True, check=True, timeout=120).stdout
+    return output, [_undump(dumped) for dumped in sexp.read_all(dumps.read_text())]
+
+
+def _same_as_guile(tmp_path, data: list[str]) -> str:
+    """Both readers read what Guile writes of DATA to the values Guile's own `read` gave."""
+    output, expected = _guile_round_trip(tmp_path, data)
+    assert len(expected) == len(data)
+    read, error = both(output)
+    assert error is None, error
+    assert [value for _, value in read] == [canon(value) for value in expected]
+    return output
+
+
+def test_what_guile_itself_writes_reads_as_guile_reads_it(tmp_path):
     """Random data read and written back by Guile (`write` and `pretty-print`): both readers
-    agree on its output, whole and line by line (values, or the same error where Guile writes
-    what the reader does not take, such as \\u escapes or #{a b}# symbols)."""
+    read its output, whole and line by line alike, to exactly what Guile's `read` gave --
+    strings with controls (a ';' after a \\x01 escape), DEL, astral and non-printable
+    characters, symbols with spaces and parentheses (#{a b}#), punctuation characters."""
     if shutil.which("guile") is None:
         pytest.skip("guile is not installed")
     rng = random.Random(5)
-    chars = string.ascii_letters + string.digits + ' \n\t"\\;#|()\x01\x7fé✓λ\u2028\xa0'
-    data = [write(_random_tree(rng, chars, 3), random.Random(rng.random()), fixed_width=True) for _ in range(300)]
-    source = tmp_path / "data.scm"
-    source.write_text("\n".join(data) + "\n")
-    program = (f'(use-modules (ice-9 pretty-print)) (call-with-input-file "{source}" (lambda (port) '
-               "(let loop ((datum (read port)) (n 0)) (unless (eof-object? datum) "
-               "(if (even? n) (write datum) (pretty-print datum)) (newline) (loop (read port) (+ n 1))))))")
-    output = subprocess.run(["guile", "-c", program], capture_output=True, text=True, check=True, timeout=120).stdout
-    assert output.count("\n") >= 300
-    data, _ = both(output)
-    assert len(data) >= 50                  # (this sample: 151 data, then a \u2028 escape both refuse)
+    chars = (string.ascii_letters + string.digits + ' \n\t"\\;#|()\x01\x1b\x1f\x7f\x80\x9f\xadé✓λ\u2028\xa0\ufeff\ue000'
+             "\U0001F600\U0010FFFF\U000E0001\U0001D173")
+    data = [write(_random_tree(rng, chars, 3), random.Random(rng.random())) for _ in range(300)]
+    output = _same_as_guile(tmp_path, data)
     for line in output.splitlines():
         both(line)
 
 
+@pytest.mark.parametrize("case", ["strings", "symbols", "chars", "numbers"])
+def test_each_fix_against_guile(tmp_path, case):
+    """Direct cases, Guile-written, for each reading fixed to follow Guile: \\x01 then ';',
+    \\u and \\U escapes; #{...}# symbols; #\\( and other punctuation, named and octal
+    characters; 1/0 (a symbol)."""
+    if shutil.which("guile") is None:
+        pytest.skip("guile is not installed")
+    data = {
+        "strings": ['"\\x01;a"', '"\\x01\\x3b\\x61"', '"\\x00\\x07\\x1b\\x1f\\x7f\\x80\\x9f\\xa0\\xad"', '"\\u2028\\ufeff\\ue000"',
+                    '"\\U01F600\\U10ffff\\U0e0001\\U01d173"', '"\\(\\|"', '"a\\\n  b"', '(k "\\x01;")'],
+        "symbols": ["#{a b}#", "#{a(b}#", "#{}#", "#{1/2}#", "#{a\\x1;;b}#", "#{a\\x7d;#b}#", "#{x\ny}#", "#{#t}#",
+                    "#{a;b}#", "#{a\"b}#", "a'b", "|x|", "|a", "a|b", "#:#{a b}#", "(#{a b}# . #{c d}#)", "#{\\x80;}#"],
+        "chars": ["#\\(", "#\\)", "(#\\( #\\))", "#\\;", "#\\\"", "#\\#", "#\\|", "#\\\\", "#\\'", "#\\[", "#\\]", "#\\{",
+                  "#\\}", "#\\.", "#\\x1", "#\\x7f", "#\\x80", "#\\xa0", "#\\x2028", "#\\x10FFFF", "#\\x1F600", "#\\x1b"],
+        "numbers": ["1/0", "(a 1/0)", "-1/0", "0/0", "1/4", "(1/0 . 1/0)"],
+    }[case]
+    _same_as_guile(tmp_path, data)
+
+
 def _random_tree(rng: random.Random, chars: str, depth: int):
     """A random tree for the Guile round trip (plain random, so Guile can run once for all)."""
-    choice = rng.randrange(10 if depth > 0 else 7)
+    choice = rng.randrange(12 if depth > 0 else 9)
     if choice == 0:
-        return ("symbol", rng.choice(["a", "deploy", "x-y", "é", "a.b", "+", "...", "x1"]))
+        return ("symbol", rng.choice(["a", "deploy", "x-y", "é", "a.b", "+", "...", "x1", "a'b", "|x|", "a|b"]))
     if choice == 1:
         return ("string", "".join(rng.choice(chars) for _ in range(rng.randrange(8))))
     if choice == 2:
@@ -398,12 +545,17 @@ def _random_tree(rng: random.Random, chars: str, depth: int):
     if choice == 4:
         return ("bool", rng.random() < 0.5)
     if choice == 5:
-        return ("char", rng.choice(["a", "space", "newline", "x3bb", "tab", "nul"]))
+        return ("char", rng.choice(_CHARS))
     if choice == 6:
         return ("keyword", rng.choice(["k", "name"]))
     if choice == 7:
-        return ("list", [_random_tree(rng, chars, depth - 1) for _ in range(rng.randrange(4))])
+        name = "".join(rng.choice(chars + "{}") for _ in range(rng.randrange(6)))
+        return (rng.choice(["xsymbol", "xsymbol", "xkeyword"]), name)
     if choice == 8:
+        return ("ratio", (rng.choice([1, -1, 0, 3]), rng.choice([0, 1, 4])))
+    if choice == 9:
+        return ("list", [_random_tree(rng, chars, depth - 1) for _ in range(rng.randrange(4))])
+    if choice == 10:
         return ("vector", [_random_tree(rng, chars, depth - 1) for _ in range(rng.randrange(3))])
     return ("dotted", ([_random_tree(rng, chars, depth - 1) for _ in range(rng.randrange(1, 3))],
                        _random_tree(rng, chars, depth - 1)))
