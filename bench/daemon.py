@@ -13,7 +13,7 @@ and measures from Python clients (:class:`predictor.client.Client`):
 twice: pinned (daemon and clients on CPU 0 with ``taskset``/sched_setaffinity) and un-pinned.
 
 Run: ``.venv/bin/python bench/daemon.py [--calls 5000] [--home DIR] [--no-log-predictions]
-[--only pinned|un-pinned] [--serve-arg=--spin-us=0 ...]``
+[--only pinned|un-pinned] [--serve-arg=--no-log-predictions ...]``
 """
 
 from __future__ import annotations
@@ -313,7 +313,7 @@ def main() -> None:
     parser.add_argument("--no-log-predictions", dest="log_predictions", action="store_false",
                         help="run the daemon without the prediction log")
     parser.add_argument("--serve-arg", action="append", default=[],
-                        help="pass this argument on to `predictor serve` (repeatable), e.g. --serve-arg=--spin-us=0")
+                        help="pass this argument on to `predictor serve` (repeatable), e.g. --serve-arg=--high-water-mark=100")
     parser.add_argument("--only", choices=["pinned", "un-pinned"], help="measure one placement only")
     args = parser.parse_args()
     scratch = None

@@ -42,7 +42,6 @@ def serve(
     challenger: Annotated[Optional[str], typer.Option("--challenger", help="Failure model version answering a share of predictions (A/B).", show_default=False)] = None,
     challenger_share: Annotated[float, typer.Option("--challenger-share", help="Share of prediction requests (0 to 1) the challenger answers.", min=0.0, max=1.0)] = 0.1,
     shadow: Annotated[Optional[str], typer.Option("--shadow", help="Failure model version that also answers every prediction, logged only (role 'shadow').", show_default=False)] = None,
-    spin_us: Annotated[Optional[int], typer.Option("--spin-us", help="After each answer, watch the socket this many microseconds before sleeping (default: 50 when the daemon may use 2+ CPUs, 0 on one).", min=0, max=10_000, show_default=False)] = None,
 ) -> None:
     """Serve predictions over ZeroMQ until SIGTERM or SIGINT (the daemon becomes the store's only writer)."""
     from predictor.daemon import ServeOptions, serve as run_daemon
@@ -62,7 +61,7 @@ def serve(
         curve_secret_key=curve_secret_key, allow_client_keys=allow_client_keys, max_message_bytes=max_message_bytes,
         high_water_mark=high_water_mark, log_predictions=log_predictions, retrain_after=retrain_after,
         retrain_every=retrain_every, challenger=challenger, challenger_share=challenger_share if challenger else 0.0,
-        shadow=shadow, spin_us=spin_us,
+        shadow=shadow,
     )
     raise typer.Exit(run_daemon(options))
 

@@ -81,10 +81,6 @@ class ServeOptions:
     challenger_share: float = 0.0    # 0..1, chosen by a stable hash of the request id
     shadow: str | None = None        # failure model version answering every prediction too, logged only
     shutdown_grace: float = 0.2      # seconds to keep answering already-sent requests after SIGTERM
-    #: after answering, watch the socket this many microseconds before sleeping in a blocking
-    #: receive (a client's next request is often already on its way); None: 50 when the daemon may
-    #: run on two CPUs or more, 0 on one (there, watching would only take the CPU from the client)
-    spin_us: int | None = None
 
 
 def store_view(store: Store) -> Store:
@@ -249,13 +245,9 @@ class Daemon:
         recv = router.recv_multipart
         next_summary = time.monotonic() + self.options.summary_every
         served_at_summary = 0
-        spin = _spin_seconds(self.options.spin_us)
-        first = None
         while not self.stopping:
-            # after an answer, watch the socket before sleeping in recv (see ServeOptions.spin_us)
-            first = self._watch(spin) if spin and first is not None else None
             try:
-                first = first or recv()
+                first = recv()
             except zmq.Again:
                 first = None
             except zmq.ZMQError as exc:
@@ -277,19 +269,6 @@ class Daemon:
                     handler.flush()
             if self.retrainer is not None:
                 self.retrainer.tick(now)
-
-    def _watch(self, seconds: float) -> list | None:
-        """Look at the socket for SECONDS (no sleep, no wake-up to pay); the next message's
-        frames when one arrives meanwhile, else None."""
-        router = self.router
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            if router.get(zmq.EVENTS) & zmq.POLLIN:
-                try:
-                    return router.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    return None
-        return None
 
     def _drain(self, limit: int = 256, first: tuple | None = None) -> None:
         """Read every message already queued (up to LIMIT, after FIRST), then answer each in order."""
@@ -575,17 +554,6 @@ class Daemon:
             [params["request_id"], utcnow(), params.get("outcome"), params.get("useful"), params.get("comment")],
         )
         return {"stored": True}
-
-
-def _spin_seconds(spin_us: int | None) -> float:
-    """ServeOptions.spin_us in seconds, its default chosen by the CPUs this process may use."""
-    if spin_us is None:
-        try:
-            cpus = len(os.sched_getaffinity(0))
-        except AttributeError:  # not Linux
-            cpus = os.cpu_count() or 1
-        spin_us = 50 if cpus >= 2 else 0
-    return max(0, spin_us) / 1e6
 
 
 def _complete(deployment: dict) -> bool:

@@ -49,35 +49,3 @@ def test_the_daemon_lowers_every_thread_but_the_request_thread(copy_home, start_
     assert len(lowered) >= 2, nices
     assert pid in normal and len(normal) >= 2, nices
 
-
-def test_the_socket_watch_after_an_answer_defaults_by_the_cpus_allowed():
-    from predictor.daemon.server import _spin_seconds
-
-    allowed = os.sched_getaffinity(0)
-    try:
-        os.sched_setaffinity(0, {min(allowed)})
-        assert _spin_seconds(None) == 0.0          # one CPU: watching would only take it from the client
-        if len(allowed) >= 2:
-            os.sched_setaffinity(0, allowed)
-            assert _spin_seconds(None) == 50e-6
-        assert _spin_seconds(0) == 0.0 and _spin_seconds(200) == 200e-6
-    finally:
-        os.sched_setaffinity(0, allowed)
-
-
-def test_a_daemon_that_never_watches_answers_alike(copy_home, start_daemon):
-    """--spin-us 0 (the loop of a daemon on one CPU) and the default answer the same requests."""
-    from predictor.client import Client
-
-    answers = []
-    for args in (("--spin-us", "0"), ()):
-        daemon = start_daemon(copy_home, *args)
-        with Client(daemon.endpoint, timeout=5) as client:
-            before = client.call("status")["requests_served"]
-            replies = [client.call("ping") for _ in range(50)]
-            status = client.call("status")
-        assert all(reply.get("pong") is True for reply in replies) and status["errors"] == 0
-        assert status["requests_served"] - before == 51
-        answers.append(len(replies))
-        daemon.stop()
-    assert answers == [50, 50]
