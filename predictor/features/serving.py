@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from predictor.errors import ValidationError
-from predictor.features import OUTCOME_STATUSES, FeatureConfig
+from predictor.features import ALL_FEATURES, OUTCOME_STATUSES, FeatureConfig
 from predictor.features.records import epoch_us, record_numbers, to_utc_naive, version_bump
 from predictor.models.packed import _kernel
 from predictor.store import FAILED_STATUSES
@@ -111,6 +111,9 @@ class FeatureState:
         #: per service, the start-time arrays of its neighbours that have a history (with the
         #: number of histories it was made for: a neighbour's first deployment makes it stale)
         self._neighbour_starts: dict[str, tuple[int, tuple[array, ...]]] = {}
+        #: what the compiled features_dict takes besides the deployment (see _kernel.c)
+        self._kernel_constants = (7 * DAY_US, 28 * DAY_US, self.concurrency_us, float(self.config.prior_strength),
+                                  float(self.config.prior_mean), ALL_FEATURES, version_bump)
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
@@ -305,9 +308,28 @@ class FeatureState:
         if type(started) is not dt.datetime or started.tzinfo is not None:
             started = to_utc_naive(started, "deployment.started")
         t = epoch_us(started)
-        local = self.local_time(started, t)
         history = self.histories.get(service) or _NO_HISTORY
-        deps, deps_all, dependents, dependents_all, _neighbours = self.graph(service)
+        graph = self.graph(service)
+        if _kernel is not None:
+            # the whole map in one compiled call (None: a value only the Python form below reads)
+            if self._zone_is_utc:
+                hour = day_of_week = -1
+            else:
+                local = self.local_time(started, t)
+                hour, day_of_week = local.hour, local.weekday()
+            version = record.get("version")
+            change = record.get("change_size")
+            if record.get("configuration") is not None or record.get("metadata") is not None:
+                change = record_numbers(record)
+            made = _kernel.features_dict(
+                history.start_times, *history.outcome_index(), self.neighbour_starts(service),
+                history.env_starts.get(environment), None if version is None else self.versions.get((service, version)),
+                graph, t, hour, day_of_week, environment, record.get("deployment_type"),
+                self.service_types.get(service), version, change, self._kernel_constants)
+            if made is not None:
+                return made
+        local = self.local_time(started, t)
+        deps, deps_all, dependents, dependents_all, _neighbours = graph
         (before, d7, d28, concurrent, previous_start, concurrent_neighbours, known, failures, dur_total,
          dur_count, streak, latest) = (_kernel.features_core if _kernel is not None else _features_core)(
             history.start_times, *history.outcome_index(), self.neighbour_starts(service),

@@ -286,17 +286,19 @@ static int64_t minus(int64_t x, int64_t y) {
     return x - y;
 }
 
-static PyObject *features_core(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 11) { PyErr_SetString(PyExc_TypeError, "features_core takes 11 arguments"); return NULL; }
-    if (!PyTuple_Check(args[6])) { PyErr_SetString(PyExc_TypeError, "neighbour_starts must be a tuple"); return NULL; }
-    long long t = PyLong_AsLongLong(args[7]), back7 = PyLong_AsLongLong(args[8]);
-    long long back28 = PyLong_AsLongLong(args[9]), conc = PyLong_AsLongLong(args[10]);
-    if (PyErr_Occurred()) return NULL;
+/* The counts of features_core over the service's arrays (taken by the caller). */
+typedef struct {
+    Py_ssize_t before, d7, d28, concurrent, neighbours, known;
+    long long previous_start, fails, dur_sum, dur_n, streak, latest;
+} Core;
+
+static int core_counts(PyObject *const *arrays, PyObject *neighbour_starts, long long t, long long back7,
+                       long long back28, long long conc, Core *out) {
     static const char *names[] = {"starts", "times", "fails", "dur_sum", "dur_n", "streaks"};
     Buf bufs[6] = {0};
-    PyObject *result = NULL;
+    int status = -1;
     for (int i = 0; i < 6; i++)
-        if (get(args[i], &bufs[i], 'q', 0, names[i]) < 0) goto done;
+        if (get(arrays[i], &bufs[i], 'q', 0, names[i]) < 0) goto done;
     const int64_t *starts = bufs[0].view.buf, *times = bufs[1].view.buf;
     Py_ssize_t n_starts = COUNT(bufs[0]), n_times = COUNT(bufs[1]);
     for (int i = 2; i < 6; i++)
@@ -304,30 +306,256 @@ static PyObject *features_core(PyObject *self, PyObject *const *args, Py_ssize_t
             PyErr_Format(PyExc_ValueError, "%s must hold len(times) + 1 items", names[i]);
             goto done;
         }
-    Py_ssize_t before = lower_bound(starts, n_starts, t);
-    Py_ssize_t d7 = before - lower_bound(starts, before, minus(t, back7));
-    Py_ssize_t d28 = before - lower_bound(starts, before, minus(t, back28));
-    Py_ssize_t concurrent = before - lower_bound(starts, before, minus(t, conc));
-    long long previous_start = before ? starts[before - 1] : 0;
-    Py_ssize_t neighbours = 0;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[6]); i++) {
+    out->before = lower_bound(starts, n_starts, t);
+    out->d7 = out->before - lower_bound(starts, out->before, minus(t, back7));
+    out->d28 = out->before - lower_bound(starts, out->before, minus(t, back28));
+    out->concurrent = out->before - lower_bound(starts, out->before, minus(t, conc));
+    out->previous_start = out->before ? starts[out->before - 1] : 0;
+    out->neighbours = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(neighbour_starts); i++) {
         Buf other = {0};
-        if (get(PyTuple_GET_ITEM(args[6], i), &other, 'q', 0, "neighbour_starts") < 0) { release(&other, 1); goto done; }
+        if (get(PyTuple_GET_ITEM(neighbour_starts, i), &other, 'q', 0, "neighbour_starts") < 0) { release(&other, 1); goto done; }
         const int64_t *o = other.view.buf;
         Py_ssize_t end = lower_bound(o, COUNT(other), t);
-        neighbours += end - lower_bound(o, end, minus(t, conc));
+        out->neighbours += end - lower_bound(o, end, minus(t, conc));
         release(&other, 1);
     }
-    Py_ssize_t known = lower_bound(times, n_times, t);
+    Py_ssize_t known = out->known = lower_bound(times, n_times, t);
     const int64_t *fails = bufs[2].view.buf;
-    long long latest = known ? fails[known] - fails[known - 1] : -1;
-    result = Py_BuildValue("(nnnnLnnLLLLL)", before, d7, d28, concurrent, previous_start, neighbours, known,
-                           (long long)fails[known], (long long)((const int64_t *)bufs[3].view.buf)[known],
-                           (long long)((const int64_t *)bufs[4].view.buf)[known],
-                           (long long)((const int64_t *)bufs[5].view.buf)[known], latest);
+    out->fails = fails[known];
+    out->dur_sum = ((const int64_t *)bufs[3].view.buf)[known];
+    out->dur_n = ((const int64_t *)bufs[4].view.buf)[known];
+    out->streak = ((const int64_t *)bufs[5].view.buf)[known];
+    out->latest = known ? fails[known] - fails[known - 1] : -1;
+    status = 0;
 done:
     release(bufs, 6);
+    return status;
+}
+
+static PyObject *features_core(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 11) { PyErr_SetString(PyExc_TypeError, "features_core takes 11 arguments"); return NULL; }
+    if (!PyTuple_Check(args[6])) { PyErr_SetString(PyExc_TypeError, "neighbour_starts must be a tuple"); return NULL; }
+    long long t = PyLong_AsLongLong(args[7]), back7 = PyLong_AsLongLong(args[8]);
+    long long back28 = PyLong_AsLongLong(args[9]), conc = PyLong_AsLongLong(args[10]);
+    if (PyErr_Occurred()) return NULL;
+    Core c;
+    if (core_counts(args, args[6], t, back7, back28, conc, &c) < 0) return NULL;
+    return Py_BuildValue("(nnnnLnnLLLLL)", c.before, c.d7, c.d28, c.concurrent, c.previous_start, c.neighbours,
+                         c.known, c.fails, c.dur_sum, c.dur_n, c.streak, c.latest);
+}
+
+/* ---- features_dict: the whole serving feature map of one deployment ----------------------------
+ *
+ *   features_dict(starts, times, fails, dur_sum, dur_n, streaks, neighbour_starts, env_list,
+ *                 version_items, graph, t, hour, day_of_week, environment, deployment_type,
+ *                 service_type, version, change, consts)
+ *
+ * returns the dict FeatureState.features builds in Python (same keys in the same order, same
+ * values and types), or None when a value is unusual enough that the Python form must answer
+ * (a time or version outside what is handled here, a change size that is not a plain number).
+ *   env_list       the service's (started, id, version) tuples in this environment, or None
+ *   version_items  the (known_at, environment, failed) tuples of this service and version, or None
+ *   graph          (dependencies, transitive, dependents, transitive, ...)
+ *   hour, day_of_week   the local wall time, or -1 to take them from T as UTC
+ *   change         the request's change_size, or the tuple (change, replicas, keys) already read
+ *   consts         (back7, back28, conc, prior_strength, prior_mean, keys, version_bump) with
+ *                  keys the 26 feature names and version_bump the Python function (non-ASCII
+ *                  or non-str versions go to it)
+ */
+
+/* Parse "v?D+.D+(.D+)?" at the start of ASCII S (the Python VERSION_PATTERN): the digit runs
+ * without leading zeros, as (pointer, length); 0 when S does not match. */
+typedef struct { const char *p; Py_ssize_t n; } Digits;
+
+static int parse_version(const char *s, Py_ssize_t n, Digits out[3]) {
+    Py_ssize_t i = 0;
+    if (i < n && s[i] == 'v') i++;
+    for (int part = 0; part < 3; part++) {
+        if (part > 0) {
+            if (i >= n || s[i] != '.' || i + 1 >= n || s[i + 1] < '0' || s[i + 1] > '9') {
+                if (part == 2) { out[2].p = "0"; out[2].n = 1; return 1; }
+                return 0;
+            }
+            i++;
+        }
+        Py_ssize_t start = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        if (i == start) return 0;
+        while (start < i - 1 && s[start] == '0') start++;
+        out[part].p = s + start;
+        out[part].n = i - start;
+    }
+    return 1;
+}
+
+static int compare_digits(Digits a, Digits b) {
+    if (a.n != b.n) return a.n < b.n ? -1 : 1;
+    int c = memcmp(a.p, b.p, a.n);
+    return c < 0 ? -1 : c > 0;
+}
+
+/* version_bump(version, previous, True) for two ASCII str; NULL when not both ASCII str. */
+static const char *bump_ascii(PyObject *version, PyObject *previous) {
+    if (!PyUnicode_CheckExact(version) || !PyUnicode_CheckExact(previous) ||
+        !PyUnicode_IS_ASCII(version) || !PyUnicode_IS_ASCII(previous))
+        return NULL;
+    Py_ssize_t nv = PyUnicode_GET_LENGTH(version), np_ = PyUnicode_GET_LENGTH(previous);
+    const char *v = (const char *)PyUnicode_DATA(version), *p = (const char *)PyUnicode_DATA(previous);
+    if (nv == np_ && memcmp(v, p, nv) == 0) return "same";
+    Digits now[3], then[3];
+    if (!parse_version(v, nv, now) || !parse_version(p, np_, then)) return "unknown";
+    static const char *names[3] = {"major", "minor", "patch"};
+    for (int i = 0; i < 3; i++) {
+        int c = compare_digits(now[i], then[i]);
+        if (c > 0) return names[i];
+        if (c < 0) return "downgrade";
+    }
+    return "same";
+}
+
+/* A finite double from an exact int or float; 0 when it is neither (or does not fit). */
+static int plain_number(PyObject *value, double *out) {
+    if (PyFloat_CheckExact(value)) *out = PyFloat_AS_DOUBLE(value);
+    else if (PyLong_CheckExact(value)) {
+        *out = PyLong_AsDouble(value);
+        if (*out == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+    } else return 0;
+    return 1;
+}
+
+enum { N_FEATURE_KEYS = 26 };
+
+static PyObject *features_dict(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 19) { PyErr_SetString(PyExc_TypeError, "features_dict takes 19 arguments"); return NULL; }
+    PyObject *neighbour_starts = args[6], *env_list = args[7], *version_items = args[8], *graph = args[9];
+    PyObject *environment = args[13], *deployment_type = args[14], *service_type = args[15];
+    PyObject *version = args[16], *change = args[17], *consts = args[18];
+    if (!PyTuple_Check(neighbour_starts) || !PyTuple_Check(graph) || PyTuple_GET_SIZE(graph) < 4 ||
+        (env_list != Py_None && !PyList_Check(env_list)) || (version_items != Py_None && !PyList_Check(version_items)) ||
+        !PyTuple_Check(consts) || PyTuple_GET_SIZE(consts) != 7 || !PyTuple_Check(PyTuple_GET_ITEM(consts, 5)) ||
+        PyTuple_GET_SIZE(PyTuple_GET_ITEM(consts, 5)) != N_FEATURE_KEYS) {
+        PyErr_SetString(PyExc_TypeError, "features_dict: bad argument types");
+        return NULL;
+    }
+    long long t = PyLong_AsLongLong(args[10]);
+    long hour = PyLong_AsLong(args[11]), dow = PyLong_AsLong(args[12]);
+    long long back7 = PyLong_AsLongLong(PyTuple_GET_ITEM(consts, 0));
+    long long back28 = PyLong_AsLongLong(PyTuple_GET_ITEM(consts, 1));
+    long long conc = PyLong_AsLongLong(PyTuple_GET_ITEM(consts, 2));
+    double strength = PyFloat_AsDouble(PyTuple_GET_ITEM(consts, 3));
+    double prior = PyFloat_AsDouble(PyTuple_GET_ITEM(consts, 4));
+    long graph_counts[4];
+    for (int i = 0; i < 4; i++) graph_counts[i] = PyLong_AsLong(PyTuple_GET_ITEM(graph, i));
+    if (PyErr_Occurred()) return NULL;
+    PyObject *keys = PyTuple_GET_ITEM(consts, 5), *bump_function = PyTuple_GET_ITEM(consts, 6);
+
+    Core c;
+    if (core_counts(args, neighbour_starts, t, back7, back28, conc, &c) < 0) return NULL;
+    double days_since_previous = -1.0;
+    if (c.before) {
+        long long gap;
+        if (__builtin_sub_overflow(t, c.previous_start, &gap)) Py_RETURN_NONE;
+        days_since_previous = (double)gap / 86400000000.0;
+    }
+    if (hour < 0) {  /* UTC wall time of T (floor division, as datetime arithmetic) */
+        long long us_per_day = 86400000000LL;
+        long long day = t / us_per_day, rest = t % us_per_day;
+        if (rest < 0) { rest += us_per_day; day -= 1; }
+        hour = (long)(rest / 3600000000LL);
+        dow = (long)(((day + 3) % 7 + 7) % 7);  /* 1970-01-01 was a Thursday (weekday 3) */
+    }
+    /* the latest earlier start in this environment: its version */
+    PyObject *previous_version = Py_None;
+    int has_previous = 0;
+    if (env_list != Py_None) {
+        Py_ssize_t lo = 0, hi = PyList_GET_SIZE(env_list);
+        while (lo < hi) {
+            Py_ssize_t mid = lo + (hi - lo) / 2;
+            PyObject *item = PyList_GET_ITEM(env_list, mid);
+            if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 3) Py_RETURN_NONE;
+            long long started = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 0));
+            if (started == -1 && PyErr_Occurred()) { PyErr_Clear(); Py_RETURN_NONE; }
+            if (started < t) lo = mid + 1; else hi = mid;
+        }
+        if (lo > 0) {
+            has_previous = 1;
+            previous_version = PyTuple_GET_ITEM(PyList_GET_ITEM(env_list, lo - 1), 2);
+        }
+    }
+    long succeeded = 0, failed = 0;
+    if (version_items != Py_None) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(version_items); i++) {
+            PyObject *item = PyList_GET_ITEM(version_items, i);
+            if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3) Py_RETURN_NONE;
+            long long known_at = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 0));
+            long outcome = PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
+            if (PyErr_Occurred()) { PyErr_Clear(); Py_RETURN_NONE; }
+            if (known_at >= t) continue;
+            int other = PyObject_RichCompareBool(PyTuple_GET_ITEM(item, 1), environment, Py_NE);
+            if (other < 0) return NULL;
+            if (other) { succeeded |= 1 - outcome; failed |= outcome; }
+        }
+    }
+    double numbers[3] = {-1.0, -1.0, 0.0};  /* change size, replicas, configuration keys */
+    if (PyTuple_Check(change)) {
+        if (PyTuple_GET_SIZE(change) != 3) Py_RETURN_NONE;
+        for (int i = 0; i < 3; i++)
+            if (!plain_number(PyTuple_GET_ITEM(change, i), &numbers[i])) Py_RETURN_NONE;
+    } else if (change != Py_None && !PyBool_Check(change)) {
+        double value;
+        if (!plain_number(change, &value)) Py_RETURN_NONE;  /* text and the like: Python reads it */
+        if (isfinite(value)) numbers[0] = value;
+    }
+    PyObject *bump;
+    if (!has_previous) bump = PyUnicode_InternFromString("first");
+    else if (version == Py_None || previous_version == Py_None) bump = PyUnicode_InternFromString("unknown");
+    else {
+        const char *name = bump_ascii(version, previous_version);
+        if (name) bump = PyUnicode_InternFromString(name);
+        else {
+            Py_INCREF(previous_version);  /* borrowed from env_list, which the call could change */
+            bump = PyObject_CallFunctionObjArgs(bump_function, version, previous_version, Py_True, NULL);
+            Py_DECREF(previous_version);
+        }
+    }
+    if (bump == NULL) return NULL;
+    int typed = deployment_type == Py_None ? 0 : PyObject_IsTrue(deployment_type);
+    int service_typed = service_type == Py_None ? 0 : PyObject_IsTrue(service_type);
+    if (typed < 0 || service_typed < 0) { Py_DECREF(bump); return NULL; }
+    PyObject *unknown = PyUnicode_InternFromString("unknown");
+    if (unknown == NULL) { Py_DECREF(bump); return NULL; }
+    double values[22] = {
+        (double)hour, (double)dow, days_since_previous, (double)c.d7, (double)c.d28,
+        (double)(c.d7 + 1) / ((double)c.d28 / 4.0 + 1.0),
+        (double)graph_counts[0], (double)graph_counts[1], (double)graph_counts[2], (double)graph_counts[3],
+        (double)c.known, ((double)c.fails + strength * prior) / ((double)c.known + strength),
+        (double)c.streak, (double)c.latest,
+        c.dur_n ? (double)c.dur_sum / (double)c.dur_n / 1000.0 : -1.0,
+        numbers[0], numbers[1], numbers[2], (double)succeeded, (double)failed,
+        (double)c.concurrent, (double)c.neighbours,
+    };
+    PyObject *texts[4] = {environment, typed ? deployment_type : unknown, service_typed ? service_type : unknown, bump};
+    PyObject *result = PyDict_New();
+    if (result == NULL) goto fail;
+    for (int i = 0; i < 22; i++) {
+        PyObject *number = PyFloat_FromDouble(values[i]);
+        if (number == NULL || PyDict_SetItem(result, PyTuple_GET_ITEM(keys, i), number) < 0) {
+            Py_XDECREF(number);
+            goto fail;
+        }
+        Py_DECREF(number);
+    }
+    for (int i = 0; i < 4; i++)
+        if (PyDict_SetItem(result, PyTuple_GET_ITEM(keys, 22 + i), texts[i]) < 0) goto fail;
+    Py_DECREF(bump);
+    Py_DECREF(unknown);
     return result;
+fail:
+    Py_XDECREF(result);
+    Py_DECREF(bump);
+    Py_DECREF(unknown);
+    return NULL;
 }
 
 /* ---- Explainer: one model's encode + walk + top factors, buffers taken once ------------------
@@ -582,6 +810,8 @@ static PyMethodDef methods[] = {
     {"nearest", (PyCFunction)(void (*)(void))nearest, METH_FASTCALL, "K nearest rows of a window, exactly."},
     {"features_core", (PyCFunction)(void (*)(void))features_core, METH_FASTCALL,
      "The counts of a deployment's point-in-time features, from a service's int64 arrays."},
+    {"features_dict", (PyCFunction)(void (*)(void))features_dict, METH_FASTCALL,
+     "A deployment's serving feature map (None: the Python form answers)."},
     {NULL, NULL, 0, NULL},
 };
 

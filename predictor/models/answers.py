@@ -21,6 +21,11 @@ from predictor.features.serving import FeatureState
 from predictor.models.failure_model import FailureModel
 from predictor.store import FAILED_STATUSES
 
+try:  # the compiled accept path of the deployment checks (setup.py builds it; optional)
+    from predictor._shapes import plain_deployment
+except ImportError:
+    plain_deployment = None
+
 #: (upper bound, level): probability below the bound gets the level; at or above 0.5 "critical"
 RISK_LEVELS = ((0.10, "low"), (0.25, "medium"), (0.50, "high"))
 MAX_TIME = 4_102_444_800
@@ -107,6 +112,11 @@ def described(feature: str, value: Any, contribution: float) -> str:
 def validate_deployment(params: Any, field: str) -> dict:
     """Check a wire Deployment map (service, environment, started) and return it with
     ``started`` filled in (default now) as a naive UTC datetime."""
+    if plain_deployment is not None and plain_deployment(params):  # surely fine: convert only
+        record = dict(params)
+        started = params.get("started")
+        record["started"] = to_utc_naive(time.time() if started is None else started, f"{field}.started")
+        return record
     if not isinstance(params, dict):
         raise ValidationError(field, f"expected a map, found {type(params).__name__}")
     for key in ("service", "environment"):
@@ -119,7 +129,8 @@ def validate_deployment(params: Any, field: str) -> dict:
             raise ValidationError(f"{field}.{key}", f"expected a string or nil, found {type(value).__name__}")
     change = params.get("change_size")
     if change is not None and (isinstance(change, bool) or not isinstance(change, (int, float))
-                               or not (0 <= change < math.inf)):  # NaN fails both comparisons
+                               or not (0 <= change < math.inf)  # NaN fails both comparisons
+                               or (isinstance(change, int) and change >= 2 ** 1024)):  # no float holds it
         raise ValidationError(f"{field}.change_size", f"expected a non-negative integer or nil, found {change!r}")
     for key in ("metadata", "configuration"):
         value = params.get(key)

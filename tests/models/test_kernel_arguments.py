@@ -218,3 +218,115 @@ def test_a_neighbours_first_deployment_counts_at_once():
     assert state.features(probe)["concurrent_neighbours"] == 1.0
     state.observe("service", {"name": "api", "type": "microservice", "dependencies": []})
     assert state.features(probe)["concurrent_neighbours"] == 0.0
+
+
+# -- features_dict: the whole serving feature map in one call ----------------------------------
+VERSIONS = [None, "1.2.3", "v1.2.3", "1.2", "1.2.x", "v2", "01.002.3", "1.2.3-rc1", "10.0.0", "9.99.99", "abc",
+            "", "v", "1..2", "00.0.0", "\u0663.1.0", "1.2.\u0664", 7, "99999999999999999999999.1.1"]
+
+
+def random_state(rng, timezone: str):
+    """A FeatureState of a few services with random histories, graph and version reuse."""
+    from predictor.features import FeatureConfig
+    from predictor.features.serving import FeatureState
+
+    state = FeatureState(FeatureConfig(timezone=timezone, concurrency_hours=float(rng.choice([0.5, 2.0, 30.0])),
+                                       prior_strength=float(rng.choice([0.5, 5.0])), prior_mean=0.15))
+    services = ["api", "db", "web", "batch"]
+    for name in services:
+        deps = [s for s in services if s != name and rng.random() < 0.4]
+        state.observe("service", {"name": name, "type": rng.choice([None, "", "microservice", "monolith"]),
+                                  "dependencies": deps})
+    for i in range(int(rng.choice([0, 5, 80]))):
+        started = int(rng.integers(1_600_000_000, 1_600_000_000 + 40 * 86_400))
+        done = rng.random() < 0.8
+        state.observe("deployment", {
+            "id": f"d{i}", "service": rng.choice(services), "environment": rng.choice(["prod", "staging"]),
+            "version": VERSIONS[int(rng.integers(0, 12))], "started": started,
+            "completed": started + int(rng.integers(0, 4000)) if done else None,
+            "status": rng.choice(["success", "failure", "rolled-back", "cancelled"]) if done else "pending"})
+    return state
+
+
+def probe(rng) -> dict:
+    record = {"service": rng.choice(["api", "db", "web", "never-seen"]), "environment": rng.choice(["prod", "staging", "qa"]),
+              "started": int(rng.integers(1_600_000_000 - 86_400, 1_600_000_000 + 45 * 86_400)),
+              "version": VERSIONS[int(rng.integers(0, len(VERSIONS)))],
+              "deployment_type": rng.choice([None, "", "canary", "big-bang"]),
+              "change_size": [None, 0, 12, 3.5, True, "17", float("nan"), float("inf"), 2 ** 70][int(rng.integers(0, 9))]}
+    if rng.random() < 0.2:
+        record["metadata"] = {"change-size": int(rng.integers(0, 99)), "replicas": rng.choice([2, "3", None])}
+    if rng.random() < 0.1:
+        record["configuration"] = {"replicas": 4, "image": "x"}
+    return record
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Europe/Berlin"])
+def test_features_dict_equals_the_python_form(timezone, monkeypatch):
+    """The compiled map is the Python map: same keys in the same order, same values and types;
+    values it leaves to Python (a text change size, a version of non-ASCII digits) still agree."""
+    from predictor.features import serving
+
+    rng = np.random.default_rng(29)
+    compared = compiled_answers = 0
+    for _ in range(40):
+        state = random_state(rng, timezone)
+        for _ in range(60):
+            record = probe(rng)
+            fast = state.features(record)
+            constants = state._kernel_constants
+            made = kernel.features_dict(*_features_dict_args(state, record), constants)
+            compiled_answers += made is not None
+            monkeypatch.setattr(serving, "_kernel", None)
+            slow = state.features(record)
+            monkeypatch.setattr(serving, "_kernel", kernel)
+            assert list(fast.items()) == list(slow.items()), record
+            assert [type(v) for v in fast.values()] == [type(v) for v in slow.values()], record
+            compared += 1
+    assert compared == 2400
+    assert compiled_answers > 1500  # most maps come from the compiled form, not its fallback
+
+
+def _features_dict_args(state, record):
+    from predictor.features.records import epoch_us, record_numbers, to_utc_naive
+    from predictor.features.serving import _NO_HISTORY
+
+    service, environment, version = record["service"], record["environment"], record.get("version")
+    started = to_utc_naive(record["started"], "started")
+    t = epoch_us(started)
+    history = state.histories.get(service) or _NO_HISTORY
+    hour = day = -1
+    if not state._zone_is_utc:
+        local = state.local_time(started, t)
+        hour, day = local.hour, local.weekday()
+    change = record.get("change_size")
+    if record.get("metadata") is not None or record.get("configuration") is not None:
+        change = record_numbers(record)
+    return (history.start_times, *history.outcome_index(), state.neighbour_starts(service),
+            history.env_starts.get(environment), None if version is None else state.versions.get((service, version)),
+            state.graph(service), t, hour, day, environment, record.get("deployment_type"),
+            state.service_types.get(service), version, change)
+
+
+def test_features_dict_at_the_edges_of_time():
+    """Times before 1970 get the wall time datetime gives; a gap to the previous start that
+    does not fit 64 bits makes the compiled form hand over (None), never wrap around."""
+    import datetime as dt
+    from array import array
+
+    from predictor.features.serving import FeatureState, ServiceHistory
+
+    state = FeatureState()
+    history = ServiceHistory()
+    history.start_times = array("q", [-(2 ** 62)])
+
+    def made(t):
+        return kernel.features_dict(history.start_times, *history.outcome_index(), (), None, None, (0, 0, 0, 0), t,
+                                    -1, -1, "prod", None, None, None, None, state._kernel_constants)
+
+    for t in (-86_400_000_000 * 36_524 - 1, -1, 0, 86_400_000_000 * 3 + 3_600_000_000 * 5):
+        moment = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=t)
+        features = made(t)
+        assert (features["hour"], features["day_of_week"]) == (float(moment.hour), float(moment.weekday())), t
+        assert features["days_since_previous"] == (t + 2 ** 62) / float(86_400_000_000)
+    assert made(2 ** 62) is None  # 2**62 - (-(2**62)) = 2**63: the Python form answers
