@@ -220,10 +220,14 @@ static PyObject *nearest(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     int64_t *positions = bufs[2].view.buf;
     double *best = bufs[3].view.buf;  /* squared distances while scanning */
     Py_ssize_t found = 0;
-    for (Py_ssize_t r = begin; r < end; r++) {
+    /* newest row first: the nearest rows are mostly recent ones, so the K-th best distance, below
+     * which a row must come to be kept, tightens early and most rows stop after a few columns.
+     * Each row scanned is earlier than every row kept, so it wins ties: it is kept when its
+     * distance is at most the K-th best, and goes before the kept rows at the same distance. */
+    for (Py_ssize_t r = end - 1; r >= begin; r--) {
         const double *row = block + r * width;
-        /* once K rows are kept, stop summing a row as soon as its partial sum reaches the K-th
-         * best (the sum only grows, and a tie keeps the earlier row): checked every 8 columns */
+        /* once K rows are kept, stop summing a row as soon as its partial sum passes the K-th
+         * best (the sum only grows): checked every 8 columns */
         const double bound = found == k ? best[k - 1] : INFINITY;
         double d = 0.0;
         Py_ssize_t j = 0;
@@ -239,11 +243,11 @@ static PyObject *nearest(PyObject *self, PyObject *const *args, Py_ssize_t nargs
                 for (; j < width; j++) { double e = row[j] - query[j]; s0 += e * e; }
             }
             d += (s0 + s1) + (s2 + s3);
-            if (!(d < bound)) break;
+            if (d > bound) break;
         }
-        if (!(d < bound)) continue;  /* not strictly nearer than the K-th: the earlier rows stay */
+        if (!(d <= bound)) continue;  /* farther than the K-th (or NaN): not kept */
         Py_ssize_t at = found < k ? found++ : k - 1;
-        while (at > 0 && d < best[at - 1]) { best[at] = best[at - 1]; positions[at] = positions[at - 1]; at--; }
+        while (at > 0 && d <= best[at - 1]) { best[at] = best[at - 1]; positions[at] = positions[at - 1]; at--; }
         best[at] = d;
         positions[at] = r - begin;
     }
@@ -333,11 +337,17 @@ done:
     return status;
 }
 
+/* An int as int64 (-1 with OverflowError when it does not fit). CPython's PyLong_AsLongLong
+ * converts ints of 2**30 and more through a byte array; the digit loop of PyLong_AsLong is
+ * several times faster, and long is 64 bits where this builds (checked below). */
+_Static_assert(sizeof(long) == 8, "long must be 64 bits");
+static inline long long as_i64(PyObject *value) { return PyLong_AsLong(value); }
+
 static PyObject *features_core(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 11) { PyErr_SetString(PyExc_TypeError, "features_core takes 11 arguments"); return NULL; }
     if (!PyTuple_Check(args[6])) { PyErr_SetString(PyExc_TypeError, "neighbour_starts must be a tuple"); return NULL; }
-    long long t = PyLong_AsLongLong(args[7]), back7 = PyLong_AsLongLong(args[8]);
-    long long back28 = PyLong_AsLongLong(args[9]), conc = PyLong_AsLongLong(args[10]);
+    long long t = as_i64(args[7]), back7 = as_i64(args[8]);
+    long long back28 = as_i64(args[9]), conc = as_i64(args[10]);
     if (PyErr_Occurred()) return NULL;
     Core c;
     if (core_counts(args, args[6], t, back7, back28, conc, &c) < 0) return NULL;
@@ -359,9 +369,9 @@ static PyObject *features_core(PyObject *self, PyObject *const *args, Py_ssize_t
  *   graph          (dependencies, transitive, dependents, transitive, ...)
  *   hour, day_of_week   the local wall time, or -1 to take them from T as UTC
  *   change         the request's change_size, or the tuple (change, replicas, keys) already read
- *   consts         (back7, back28, conc, prior_strength, prior_mean, keys, version_bump) with
- *                  keys the 26 feature names and version_bump the Python function (non-ASCII
- *                  or non-str versions go to it)
+ *   consts         (back7, back28, conc, prior_strength, prior_mean, keys, version_bump, template)
+ *                  with keys the 26 feature names, version_bump the Python function (non-ASCII
+ *                  or non-str versions go to it) and template a dict of the keys (in order)
  */
 
 /* Parse "v?D+.D+(.D+)?" at the start of ASCII S (the Python VERSION_PATTERN): the digit runs
@@ -433,22 +443,24 @@ static PyObject *features_dict(PyObject *self, PyObject *const *args, Py_ssize_t
     PyObject *version = args[16], *change = args[17], *consts = args[18];
     if (!PyTuple_Check(neighbour_starts) || !PyTuple_Check(graph) || PyTuple_GET_SIZE(graph) < 4 ||
         (env_list != Py_None && !PyList_Check(env_list)) || (version_items != Py_None && !PyList_Check(version_items)) ||
-        !PyTuple_Check(consts) || PyTuple_GET_SIZE(consts) != 7 || !PyTuple_Check(PyTuple_GET_ITEM(consts, 5)) ||
-        PyTuple_GET_SIZE(PyTuple_GET_ITEM(consts, 5)) != N_FEATURE_KEYS) {
+        !PyTuple_Check(consts) || PyTuple_GET_SIZE(consts) != 8 || !PyTuple_Check(PyTuple_GET_ITEM(consts, 5)) ||
+        PyTuple_GET_SIZE(PyTuple_GET_ITEM(consts, 5)) != N_FEATURE_KEYS || !PyDict_CheckExact(PyTuple_GET_ITEM(consts, 7)) ||
+        PyDict_GET_SIZE(PyTuple_GET_ITEM(consts, 7)) != N_FEATURE_KEYS) {
         PyErr_SetString(PyExc_TypeError, "features_dict: bad argument types");
         return NULL;
     }
-    long long t = PyLong_AsLongLong(args[10]);
+    long long t = as_i64(args[10]);
     long hour = PyLong_AsLong(args[11]), dow = PyLong_AsLong(args[12]);
-    long long back7 = PyLong_AsLongLong(PyTuple_GET_ITEM(consts, 0));
-    long long back28 = PyLong_AsLongLong(PyTuple_GET_ITEM(consts, 1));
-    long long conc = PyLong_AsLongLong(PyTuple_GET_ITEM(consts, 2));
+    long long back7 = as_i64(PyTuple_GET_ITEM(consts, 0));
+    long long back28 = as_i64(PyTuple_GET_ITEM(consts, 1));
+    long long conc = as_i64(PyTuple_GET_ITEM(consts, 2));
     double strength = PyFloat_AsDouble(PyTuple_GET_ITEM(consts, 3));
     double prior = PyFloat_AsDouble(PyTuple_GET_ITEM(consts, 4));
     long graph_counts[4];
     for (int i = 0; i < 4; i++) graph_counts[i] = PyLong_AsLong(PyTuple_GET_ITEM(graph, i));
     if (PyErr_Occurred()) return NULL;
     PyObject *keys = PyTuple_GET_ITEM(consts, 5), *bump_function = PyTuple_GET_ITEM(consts, 6);
+    PyObject *template = PyTuple_GET_ITEM(consts, 7);
 
     Core c;
     if (core_counts(args, neighbour_starts, t, back7, back28, conc, &c) < 0) return NULL;
@@ -474,7 +486,7 @@ static PyObject *features_dict(PyObject *self, PyObject *const *args, Py_ssize_t
             Py_ssize_t mid = lo + (hi - lo) / 2;
             PyObject *item = PyList_GET_ITEM(env_list, mid);
             if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) < 3) Py_RETURN_NONE;
-            long long started = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 0));
+            long long started = as_i64(PyTuple_GET_ITEM(item, 0));
             if (started == -1 && PyErr_Occurred()) { PyErr_Clear(); Py_RETURN_NONE; }
             if (started < t) lo = mid + 1; else hi = mid;
         }
@@ -488,7 +500,7 @@ static PyObject *features_dict(PyObject *self, PyObject *const *args, Py_ssize_t
         for (Py_ssize_t i = 0; i < PyList_GET_SIZE(version_items); i++) {
             PyObject *item = PyList_GET_ITEM(version_items, i);
             if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3) Py_RETURN_NONE;
-            long long known_at = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 0));
+            long long known_at = as_i64(PyTuple_GET_ITEM(item, 0));
             long outcome = PyLong_AsLong(PyTuple_GET_ITEM(item, 2));
             if (PyErr_Occurred()) { PyErr_Clear(); Py_RETURN_NONE; }
             if (known_at >= t) continue;
@@ -536,7 +548,8 @@ static PyObject *features_dict(PyObject *self, PyObject *const *args, Py_ssize_t
         (double)c.concurrent, (double)c.neighbours,
     };
     PyObject *texts[4] = {environment, typed ? deployment_type : unknown, service_typed ? service_type : unknown, bump};
-    PyObject *result = PyDict_New();
+    /* a copy of the template (every key, in order) gets its values set: no resizing, no insert */
+    PyObject *result = PyDict_Copy(template);
     if (result == NULL) goto fail;
     for (int i = 0; i < 22; i++) {
         PyObject *number = PyFloat_FromDouble(values[i]);

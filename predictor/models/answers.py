@@ -216,7 +216,7 @@ class FailurePredictor:
         """:meth:`answer` with ``explain=False`` for each of RECORDS, the trees walked once for
         all rows (the batch kernel) instead of once per row; same answers, in order."""
         state, encoder, packed = self.state, self.model.encoder, self.model.packed
-        features = [state.features(record) for record in records]
+        features = state.features_many(records)
         if self._explainer is not None:
             matrix = np.empty((len(features), self._width))
             self._explainer.encode_many(features, matrix)
