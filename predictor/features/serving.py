@@ -299,32 +299,18 @@ class FeatureState:
         return starts
 
     def features_many(self, records: list[dict]) -> list[dict]:
-        """:meth:`features` of each of RECORDS (the same maps), with what depends on the service
-        alone (its arrays, graph, neighbours, type) looked up once per service of the batch."""
+        """:meth:`features` of each of RECORDS (the same maps), in one compiled call that looks up
+        what depends on the service alone (:meth:`_service_parts`) once per service."""
         if _kernel is None or not self._zone_is_utc:
             return [self.features(record) for record in records]
-        make, constants, per_service, out = _kernel.features_dict, self._kernel_constants, {}, []
-        for record in records:
-            service, environment, started = record.get("service"), record.get("environment"), record.get("started")
-            if (type(service) is not str or not service or type(environment) is not str or not environment
-                    or type(started) is not dt.datetime or started.tzinfo is not None
-                    or record.get("configuration") is not None or record.get("metadata") is not None):
-                out.append(self.features(record))  # checks, words errors, reads the maps
-                continue
-            entry = per_service.get(service)
-            if entry is None:
-                history = self.histories.get(service) or _NO_HISTORY
-                entry = per_service[service] = (
-                    (history.start_times, *history.outcome_index(), self.neighbour_starts(service)),
-                    history.env_starts, self.graph(service), self.service_types.get(service))
-            arrays, env_starts, graph, service_type = entry
-            version = record.get("version")
-            made = make(*arrays, env_starts.get(environment),
-                        None if version is None else self.versions.get((service, version)), graph, epoch_us(started),
-                        -1, -1, environment, record.get("deployment_type"), service_type, version,
-                        record.get("change_size"), constants)
-            out.append(made if made is not None else self.features(record))
-        return out
+        return _kernel.features_batch(list(records), self._service_parts, self.features, self.versions,
+                                      self._kernel_constants)
+
+    def _service_parts(self, service: str) -> tuple:
+        """What the compiled features_batch reads of SERVICE (see _kernel.c)."""
+        history = self.histories.get(service) or _NO_HISTORY
+        return ((history.start_times, *history.outcome_index(), self.neighbour_starts(service)), history.env_starts,
+                self.graph(service), self.service_types.get(service))
 
     def features(self, record: dict) -> dict:
         """Return the features of deployment RECORD as of its start time (record not required

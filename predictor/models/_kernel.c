@@ -12,6 +12,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <datetime.h>
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -436,11 +437,12 @@ static int plain_number(PyObject *value, double *out) {
 
 enum { N_FEATURE_KEYS = 26 };
 
-static PyObject *features_dict(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 19) { PyErr_SetString(PyExc_TypeError, "features_dict takes 19 arguments"); return NULL; }
-    PyObject *neighbour_starts = args[6], *env_list = args[7], *version_items = args[8], *graph = args[9];
-    PyObject *environment = args[13], *deployment_type = args[14], *service_type = args[15];
-    PyObject *version = args[16], *change = args[17], *consts = args[18];
+/* The feature map (or None: the Python form answers) from ARRAYS (the six int64 arrays and the
+ * tuple of neighbour start arrays) and the rest as features_dict takes them. */
+static PyObject *make_features(PyObject *const *arrays, PyObject *env_list, PyObject *version_items, PyObject *graph,
+                               long long t, long hour, long dow, PyObject *environment, PyObject *deployment_type,
+                               PyObject *service_type, PyObject *version, PyObject *change, PyObject *consts) {
+    PyObject *neighbour_starts = arrays[6];
     if (!PyTuple_Check(neighbour_starts) || !PyTuple_Check(graph) || PyTuple_GET_SIZE(graph) < 4 ||
         (env_list != Py_None && !PyList_Check(env_list)) || (version_items != Py_None && !PyList_Check(version_items)) ||
         !PyTuple_Check(consts) || PyTuple_GET_SIZE(consts) != 8 || !PyTuple_Check(PyTuple_GET_ITEM(consts, 5)) ||
@@ -449,8 +451,6 @@ static PyObject *features_dict(PyObject *self, PyObject *const *args, Py_ssize_t
         PyErr_SetString(PyExc_TypeError, "features_dict: bad argument types");
         return NULL;
     }
-    long long t = as_i64(args[10]);
-    long hour = PyLong_AsLong(args[11]), dow = PyLong_AsLong(args[12]);
     long long back7 = as_i64(PyTuple_GET_ITEM(consts, 0));
     long long back28 = as_i64(PyTuple_GET_ITEM(consts, 1));
     long long conc = as_i64(PyTuple_GET_ITEM(consts, 2));
@@ -463,7 +463,7 @@ static PyObject *features_dict(PyObject *self, PyObject *const *args, Py_ssize_t
     PyObject *template = PyTuple_GET_ITEM(consts, 7);
 
     Core c;
-    if (core_counts(args, neighbour_starts, t, back7, back28, conc, &c) < 0) return NULL;
+    if (core_counts(arrays, neighbour_starts, t, back7, back28, conc, &c) < 0) return NULL;
     double days_since_previous = -1.0;
     if (c.before) {
         long long gap;
@@ -568,6 +568,122 @@ fail:
     Py_XDECREF(result);
     Py_DECREF(bump);
     Py_DECREF(unknown);
+    return NULL;
+}
+
+static PyObject *features_dict(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 19) { PyErr_SetString(PyExc_TypeError, "features_dict takes 19 arguments"); return NULL; }
+    long long t = as_i64(args[10]);
+    long hour = PyLong_AsLong(args[11]), dow = PyLong_AsLong(args[12]);
+    if (PyErr_Occurred()) return NULL;
+    return make_features(args, args[7], args[8], args[9], t, hour, dow, args[13], args[14], args[15], args[16],
+                         args[17], args[18]);
+}
+
+/* ---- features_batch: features_dict for every deployment of a batch ---------------------------
+ *
+ *   features_batch(records, per_service, fallback, versions, consts) -> list of feature maps
+ *
+ * The lookups FeatureState.features makes per deployment are made here: the record's fields,
+ * its start as epoch microseconds (from the naive UTC datetime), the environment's start list,
+ * the (service, version) outcomes. What depends on the service alone comes from
+ * PER_SERVICE(service) -> ((six arrays..., neighbour starts), env_starts dict, graph, type),
+ * called once per service of the batch. A record this does not read (no exact str service or
+ * environment, a start that is not a naive datetime, a configuration or metadata map to read)
+ * and a map make_features leaves to Python go to FALLBACK(record), FeatureState.features. UTC
+ * only: the caller takes the Python path for other zones.
+ */
+static PyObject *k_service, *k_environment, *k_started, *k_version, *k_deployment_type, *k_change_size,
+    *k_configuration, *k_metadata;
+
+static long long days_from_civil(long long y, unsigned m, unsigned d) {  /* proleptic Gregorian */
+    y -= m <= 2;
+    const long long era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long long)doe - 719468;
+}
+
+static PyObject *field(PyObject *record, PyObject *key) {  /* borrowed; NULL when absent (or error) */
+    return PyDict_GetItemWithError(record, key);
+}
+
+static int named_str(PyObject *value) { return value != NULL && PyUnicode_CheckExact(value) && PyUnicode_GET_LENGTH(value) > 0; }
+
+static PyObject *features_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyList_Check(args[0]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "features_batch takes (records list, per_service, fallback, versions dict, consts)");
+        return NULL;
+    }
+    PyObject *records = args[0], *per_service = args[1], *fallback = args[2], *versions = args[3], *consts = args[4];
+    Py_ssize_t n = PyList_GET_SIZE(records);
+    PyObject *out = PyList_New(n), *cache = PyDict_New();
+    if (out == NULL || cache == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *record = PyList_GET_ITEM(records, i), *made = NULL;
+        PyObject *service = NULL, *environment = NULL, *started = NULL, *configuration = NULL, *metadata = NULL;
+        if (PyDict_CheckExact(record)) {
+            service = field(record, k_service);
+            environment = field(record, k_environment);
+            started = field(record, k_started);
+            configuration = field(record, k_configuration);
+            metadata = field(record, k_metadata);
+            if (PyErr_Occurred()) goto fail;
+        }
+        if (named_str(service) && named_str(environment) && started != NULL && PyDateTime_CheckExact(started) &&
+            PyDateTime_DATE_GET_TZINFO(started) == Py_None && (configuration == NULL || configuration == Py_None) &&
+            (metadata == NULL || metadata == Py_None)) {
+            PyObject *entry = PyDict_GetItemWithError(cache, service);
+            if (entry == NULL) {
+                if (PyErr_Occurred()) goto fail;
+                PyObject *fresh = PyObject_CallOneArg(per_service, service);
+                if (fresh == NULL) goto fail;
+                int stored = PyDict_SetItem(cache, service, fresh);
+                Py_DECREF(fresh);
+                if (stored < 0) goto fail;
+                entry = fresh;  /* the cache holds it */
+            }
+            if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(entry, 0)) ||
+                PyTuple_GET_SIZE(PyTuple_GET_ITEM(entry, 0)) != 7 || !PyDict_Check(PyTuple_GET_ITEM(entry, 1))) {
+                PyErr_SetString(PyExc_TypeError, "features_batch: per_service must return ((7 arrays), dict, graph, type)");
+                goto fail;
+            }
+            long long t = days_from_civil(PyDateTime_GET_YEAR(started), PyDateTime_GET_MONTH(started),
+                                          PyDateTime_GET_DAY(started)) * 86400000000LL +
+                          ((long long)PyDateTime_DATE_GET_HOUR(started) * 3600 + PyDateTime_DATE_GET_MINUTE(started) * 60 +
+                           PyDateTime_DATE_GET_SECOND(started)) * 1000000LL + PyDateTime_DATE_GET_MICROSECOND(started);
+            PyObject *env_list = PyDict_GetItemWithError(PyTuple_GET_ITEM(entry, 1), environment);
+            if (env_list == NULL && PyErr_Occurred()) goto fail;
+            PyObject *version = field(record, k_version), *version_items = NULL;
+            if (version == NULL && PyErr_Occurred()) goto fail;
+            if (version != NULL && version != Py_None) {
+                PyObject *key = PyTuple_Pack(2, service, version);
+                if (key == NULL) goto fail;
+                version_items = PyDict_GetItemWithError(versions, key);
+                Py_DECREF(key);
+                if (version_items == NULL && PyErr_Occurred()) goto fail;
+            }
+            PyObject *deployment_type = field(record, k_deployment_type), *change = field(record, k_change_size);
+            if (PyErr_Occurred()) goto fail;
+            made = make_features(&PyTuple_GET_ITEM(PyTuple_GET_ITEM(entry, 0), 0), env_list ? env_list : Py_None,
+                                 version_items ? version_items : Py_None, PyTuple_GET_ITEM(entry, 2), t, -1, -1,
+                                 environment, deployment_type ? deployment_type : Py_None, PyTuple_GET_ITEM(entry, 3),
+                                 version ? version : Py_None, change ? change : Py_None, consts);
+            if (made == NULL) goto fail;
+            if (made == Py_None) { Py_DECREF(made); made = NULL; }
+        }
+        if (made == NULL) {
+            made = PyObject_CallOneArg(fallback, record);
+            if (made == NULL) goto fail;
+        }
+        PyList_SET_ITEM(out, i, made);
+    }
+    Py_DECREF(cache);
+    return out;
+fail:
+    Py_XDECREF(out);
+    Py_XDECREF(cache);
     return NULL;
 }
 
@@ -825,12 +941,22 @@ static PyMethodDef methods[] = {
      "The counts of a deployment's point-in-time features, from a service's int64 arrays."},
     {"features_dict", (PyCFunction)(void (*)(void))features_dict, METH_FASTCALL,
      "A deployment's serving feature map (None: the Python form answers)."},
+    {"features_batch", (PyCFunction)(void (*)(void))features_batch, METH_FASTCALL,
+     "The serving feature maps of a list of deployments."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernel", "Compiled hot loops of the failure model.", -1, methods};
 
 PyMODINIT_FUNC PyInit__kernel(void) {
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL) return NULL;
+    static const char *names[] = {"service", "environment", "started", "version", "deployment_type", "change_size",
+                                  "configuration", "metadata"};
+    PyObject **slots[] = {&k_service, &k_environment, &k_started, &k_version, &k_deployment_type, &k_change_size,
+                          &k_configuration, &k_metadata};
+    for (int i = 0; i < 8; i++)
+        if ((*slots[i] = PyUnicode_InternFromString(names[i])) == NULL) return NULL;
     if (PyType_Ready(&ExplainerType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

@@ -221,6 +221,11 @@ def test_a_neighbours_first_deployment_counts_at_once():
 
 
 # -- features_dict: the whole serving feature map in one call ----------------------------------
+def pick(rng, options):
+    """One of OPTIONS as it is (numpy's choice would turn str into numpy.str_)."""
+    return options[int(rng.integers(len(options)))]
+
+
 VERSIONS = [None, "1.2.3", "v1.2.3", "1.2", "1.2.x", "v2", "01.002.3", "1.2.3-rc1", "10.0.0", "9.99.99", "abc",
             "", "v", "1..2", "00.0.0", "\u0663.1.0", "1.2.\u0664", 7, "99999999999999999999999.1.1"]
 
@@ -230,32 +235,32 @@ def random_state(rng, timezone: str):
     from predictor.features import FeatureConfig
     from predictor.features.serving import FeatureState
 
-    state = FeatureState(FeatureConfig(timezone=timezone, concurrency_hours=float(rng.choice([0.5, 2.0, 30.0])),
-                                       prior_strength=float(rng.choice([0.5, 5.0])), prior_mean=0.15))
+    state = FeatureState(FeatureConfig(timezone=timezone, concurrency_hours=float(pick(rng, [0.5, 2.0, 30.0])),
+                                       prior_strength=float(pick(rng, [0.5, 5.0])), prior_mean=0.15))
     services = ["api", "db", "web", "batch"]
     for name in services:
         deps = [s for s in services if s != name and rng.random() < 0.4]
-        state.observe("service", {"name": name, "type": rng.choice([None, "", "microservice", "monolith"]),
+        state.observe("service", {"name": name, "type": pick(rng, [None, "", "microservice", "monolith"]),
                                   "dependencies": deps})
-    for i in range(int(rng.choice([0, 5, 80]))):
+    for i in range(int(pick(rng, [0, 5, 80]))):
         started = int(rng.integers(1_600_000_000, 1_600_000_000 + 40 * 86_400))
         done = rng.random() < 0.8
         state.observe("deployment", {
-            "id": f"d{i}", "service": rng.choice(services), "environment": rng.choice(["prod", "staging"]),
+            "id": f"d{i}", "service": pick(rng, services), "environment": pick(rng, ["prod", "staging"]),
             "version": VERSIONS[int(rng.integers(0, 12))], "started": started,
             "completed": started + int(rng.integers(0, 4000)) if done else None,
-            "status": rng.choice(["success", "failure", "rolled-back", "cancelled"]) if done else "pending"})
+            "status": pick(rng, ["success", "failure", "rolled-back", "cancelled"]) if done else "pending"})
     return state
 
 
 def probe(rng) -> dict:
-    record = {"service": rng.choice(["api", "db", "web", "never-seen"]), "environment": rng.choice(["prod", "staging", "qa"]),
+    record = {"service": pick(rng, ["api", "db", "web", "never-seen"]), "environment": pick(rng, ["prod", "staging", "qa"]),
               "started": int(rng.integers(1_600_000_000 - 86_400, 1_600_000_000 + 45 * 86_400)),
               "version": VERSIONS[int(rng.integers(0, len(VERSIONS)))],
-              "deployment_type": rng.choice([None, "", "canary", "big-bang"]),
+              "deployment_type": pick(rng, [None, "", "canary", "big-bang"]),
               "change_size": [None, 0, 12, 3.5, True, "17", float("nan"), float("inf"), 2 ** 70][int(rng.integers(0, 9))]}
     if rng.random() < 0.2:
-        record["metadata"] = {"change-size": int(rng.integers(0, 99)), "replicas": rng.choice([2, "3", None])}
+        record["metadata"] = {"change-size": int(rng.integers(0, 99)), "replicas": pick(rng, [2, "3", None])}
     if rng.random() < 0.1:
         record["configuration"] = {"replicas": 4, "image": "x"}
     return record
@@ -330,3 +335,41 @@ def test_features_dict_at_the_edges_of_time():
         assert (features["hour"], features["day_of_week"]) == (float(moment.hour), float(moment.weekday())), t
         assert features["days_since_previous"] == (t + 2 ** 62) / float(86_400_000_000)
     assert made(2 ** 62) is None  # 2**62 - (-(2**62)) = 2**63: the Python form answers
+
+
+@pytest.mark.parametrize("timezone", ["UTC", "Asia/Kolkata"])
+def test_features_many_equals_features_one_by_one(timezone, monkeypatch):
+    """The batch form (one compiled call for a list, per-service lookups once) gives each
+    record's map as the Python form does, including records it hands back to features()
+    (a start given as epoch seconds, metadata to read) and an error for a bad record."""
+    from predictor.errors import ValidationError
+    from predictor.features import serving
+    from predictor.features.records import to_utc_naive
+
+    rng = np.random.default_rng(31)
+    fallbacks = 0
+    for _ in range(25):
+        state = random_state(rng, timezone)
+        records = []
+        for _ in range(50):
+            record = probe(rng)
+            if rng.random() < 0.8:
+                record["started"] = to_utc_naive(record["started"], "started")
+            records.append(record)
+        handed_back = []
+        python_form = state.features
+        state.features = lambda record: handed_back.append(record) or python_form(record)
+        batch = state.features_many(records)
+        del state.features
+        fallbacks += len(handed_back)
+        monkeypatch.setattr(serving, "_kernel", None)
+        expected = [state.features(record) for record in records]
+        monkeypatch.setattr(serving, "_kernel", kernel)
+        assert len(batch) == len(expected)
+        for got, want, record in zip(batch, expected, records):
+            assert list(got.items()) == list(want.items()), record
+            assert [type(v) for v in got.values()] == [type(v) for v in want.values()], record
+    if timezone == "UTC":  # the compiled form answered most (epoch-second starts and maps go back)
+        assert 0 < fallbacks < 0.6 * 25 * 50, fallbacks  # about half go back by design of probe()
+    with pytest.raises(ValidationError, match="environment"):
+        state.features_many([records[0], {**records[1], "environment": ""}])
