@@ -224,10 +224,16 @@ class FailurePredictor:
             matrix = np.array([encoder.values(row) for row in features], dtype=np.float64)
         raws = packed.raw_many(matrix).tolist()
         answers = []
+        calibrate, base_rate, version, enough = packed.calibrate_one, round(self.model.base_rate, 6), self.version, self.min_history
         for record, row, raw in zip(records, features, raws):
             history = int(row["past_outcomes"])
-            answers.append(self._abstained(record, history, []) if history < self.min_history
-                           else self._unexplained(record, packed.calibrate_one(raw)))
+            if history < enough:
+                answers.append(self._abstained(record, history, []))
+                continue
+            probability = calibrate(raw)  # the map of _unexplained, built inline (it is per row)
+            answers.append({"deployment_id": record.get("id"), "base_rate": base_rate, "model_version": version,
+                            "failure_probability": probability, "risk_level": risk_level(probability),
+                            "abstained": False, "factors": [], "similar_deployments": []})
         return answers
 
     def _abstained(self, record: dict, history: int, similar: list) -> dict:

@@ -39,6 +39,32 @@ def test_scores_a_stump_both_ways():
     assert scores.tolist() == [-1.0, 2.0, -1.0]
 
 
+def test_score_many_walks_rows_side_by_side_to_the_same_sums():
+    """score_many walks 8 rows at a time through each tree (and the rest one by one): every
+    row's sum is what score gives it alone, for counts around the lane width."""
+    rng = np.random.default_rng(8)
+    n_trees, depth, width = 30, 3, 4
+    nodes = 2 ** (depth + 1) - 1
+    feature2, threshold2, children2, value2, roots2 = [], [], [], [], []
+    for t in range(n_trees):  # complete trees, node slots doubled as packed.py lays them out
+        base = 2 * nodes * t
+        roots2.append(base)
+        for node in range(nodes):
+            leaf = node >= 2 ** depth - 1
+            feature2 += [int(rng.integers(0, width))] * 2
+            threshold2 += [np.inf if leaf else float(rng.normal())] * 2
+            kids = [base + 2 * node, base + 2 * node] if leaf else [base + 2 * (2 * node + 1), base + 2 * (2 * node + 2)]
+            children2 += kids
+            value2 += [float(rng.normal()) if leaf else 0.0] * 2
+    tree = (np.array(feature2, dtype=np.intp), np.array(threshold2), np.array(children2, dtype=np.intp),
+            np.array(value2), np.array(roots2, dtype=np.intp))
+    for n in (1, 7, 8, 9, 16, 19, 100):
+        matrix = rng.normal(size=(n, width))
+        scores = np.empty(n)
+        kernel.score_many(matrix, *tree, depth, width, scores)
+        assert scores.tolist() == [kernel.score(row, *tree, depth) for row in matrix], n
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda t: t[0].__setitem__(0, 7), "outside"),           # a split on a column the row lacks
     (lambda t: t[2].__setitem__(1, 40), "outside"),          # a child past the end
@@ -51,6 +77,10 @@ def test_refuses_indices_outside_the_arrays(damage, message):
     with pytest.raises(ValueError, match=message):
         kernel.score(np.array([0.7, 0.0]), *tree, 1)
         kernel.score(np.array([0.2, 0.0]), *tree, 1)
+    rows = np.tile([[0.2, 0.0], [0.7, 0.0]], (6, 1))  # 12 rows: a group of 8 side by side, 4 alone
+    for matrix in (rows, rows[8:]):
+        with pytest.raises(ValueError, match=message):
+            kernel.score_many(matrix, *tree, 1, 2, np.empty(len(matrix)))
 
 
 def test_refuses_wrong_types_and_lengths():
