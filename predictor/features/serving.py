@@ -306,6 +306,15 @@ class FeatureState:
         return _kernel.features_batch(list(records), self._service_parts, self.features, self.versions,
                                       self._kernel_constants)
 
+    def encode_many(self, records: list[dict], explainer, out) -> list[float] | None:
+        """Write the model row of each of RECORDS into the rows of OUT with EXPLAINER (the
+        model's compiled ``_kernel.Explainer``) without building the feature maps, and return
+        their past_outcomes; None when only the Python form serves (no kernel, a zone not UTC)."""
+        if _kernel is None or not self._zone_is_utc:
+            return None
+        return explainer.features_rows(list(records), self._service_parts, self.features, self.versions,
+                                       self._kernel_constants, out)
+
     def _service_parts(self, service: str) -> tuple:
         """What the compiled features_batch reads of SERVICE (see _kernel.c)."""
         history = self.histories.get(service) or _NO_HISTORY

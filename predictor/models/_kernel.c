@@ -465,11 +465,22 @@ static int plain_number(PyObject *value, double *out) {
 
 enum { N_FEATURE_KEYS = 26 };
 
+/* How a model's row is laid out over the 26 features (for features_rows): column i < n_numeric
+ * holds feature numeric[i] (an index into the 22 numbers); one-hot group g reads text text[g]
+ * (0..3: environment, deployment type, service type, version bump), looks it up in maps[g]
+ * (category -> column) and sets that column, or other[g], to 1. */
+typedef struct {
+    Py_ssize_t width, n_numeric, n_one_hot;
+    Py_ssize_t numeric[64], text[8], other[8];
+    PyObject *maps[8];
+} RowPlan;
+
 /* The feature map (or None: the Python form answers) from ARRAYS (the six int64 arrays and the
  * tuple of neighbour start arrays) and the rest as features_dict takes them. */
 static PyObject *make_features(PyObject *const *arrays, PyObject *env_list, PyObject *version_items, PyObject *graph,
                                long long t, long hour, long dow, PyObject *environment, PyObject *deployment_type,
-                               PyObject *service_type, PyObject *version, PyObject *change, PyObject *consts) {
+                               PyObject *service_type, PyObject *version, PyObject *change, PyObject *consts,
+                               const RowPlan *plan, double *row, double *past_outcomes) {
     PyObject *neighbour_starts = arrays[6];
     if (!PyTuple_Check(neighbour_starts) || !PyTuple_Check(graph) || PyTuple_GET_SIZE(graph) < 4 ||
         (env_list != Py_None && !PyList_Check(env_list)) || (version_items != Py_None && !PyList_Check(version_items)) ||
@@ -576,6 +587,29 @@ static PyObject *make_features(PyObject *const *arrays, PyObject *env_list, PyOb
         (double)c.concurrent, (double)c.neighbours,
     };
     PyObject *texts[4] = {environment, typed ? deployment_type : unknown, service_typed ? service_type : unknown, bump};
+    if (plan != NULL) {
+        PyObject *done = NULL;
+        for (Py_ssize_t i = 0; i < plan->n_numeric; i++) {
+            double v = values[plan->numeric[i]];
+            row[i] = isnan(v) ? -1.0 : isinf(v) ? (v > 0 ? DBL_MAX : -DBL_MAX) : v;
+        }
+        for (Py_ssize_t j = plan->n_numeric; j < plan->width; j++) row[j] = 0.0;
+        for (Py_ssize_t g = 0; g < plan->n_one_hot; g++) {
+            PyObject *column = PyDict_GetItemWithError(plan->maps[g], texts[plan->text[g]]);
+            Py_ssize_t at = column != NULL ? PyLong_AsSsize_t(column) : PyErr_Occurred() ? -1 : plan->other[g];
+            if (at < plan->n_numeric || at >= plan->width) {
+                if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "one-hot column out of range");
+                goto planned;
+            }
+            row[at] = 1.0;
+        }
+        *past_outcomes = values[10];
+        done = Py_NewRef(Py_True);
+    planned:
+        Py_DECREF(bump);
+        Py_DECREF(unknown);
+        return done;
+    }
     /* a copy of the template (every key, in order) gets its values set: no resizing, no insert */
     PyObject *result = PyDict_Copy(template);
     if (result == NULL) goto fail;
@@ -605,7 +639,7 @@ static PyObject *features_dict(PyObject *self, PyObject *const *args, Py_ssize_t
     long hour = PyLong_AsLong(args[11]), dow = PyLong_AsLong(args[12]);
     if (PyErr_Occurred()) return NULL;
     return make_features(args, args[7], args[8], args[9], t, hour, dow, args[13], args[14], args[15], args[16],
-                         args[17], args[18]);
+                         args[17], args[18], NULL, NULL, NULL);
 }
 
 /* ---- features_batch: features_dict for every deployment of a batch ---------------------------
@@ -639,18 +673,17 @@ static PyObject *field(PyObject *record, PyObject *key) {  /* borrowed; NULL whe
 
 static int named_str(PyObject *value) { return value != NULL && PyUnicode_CheckExact(value) && PyUnicode_GET_LENGTH(value) > 0; }
 
-static PyObject *features_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5 || !PyList_Check(args[0]) || !PyDict_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError, "features_batch takes (records list, per_service, fallback, versions dict, consts)");
-        return NULL;
-    }
-    PyObject *records = args[0], *per_service = args[1], *fallback = args[2], *versions = args[3], *consts = args[4];
+/* features_batch's loop; with PLAN, rows go to ROWS and the list holds past_outcomes (a float)
+ * for each row written, or the fallback's map for a row left to the caller to encode. */
+static PyObject *batch(PyObject *records, PyObject *per_service, PyObject *fallback, PyObject *versions,
+                       PyObject *consts, const RowPlan *plan, double *rows) {
     Py_ssize_t n = PyList_GET_SIZE(records);
     PyObject *out = PyList_New(n), *cache = PyDict_New();
     if (out == NULL || cache == NULL) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *record = PyList_GET_ITEM(records, i), *made = NULL;
         PyObject *service = NULL, *environment = NULL, *started = NULL, *configuration = NULL, *metadata = NULL;
+        double past = 0.0;
         if (PyDict_CheckExact(record)) {
             service = field(record, k_service);
             environment = field(record, k_environment);
@@ -697,9 +730,14 @@ static PyObject *features_batch(PyObject *self, PyObject *const *args, Py_ssize_
             made = make_features(&PyTuple_GET_ITEM(PyTuple_GET_ITEM(entry, 0), 0), env_list ? env_list : Py_None,
                                  version_items ? version_items : Py_None, PyTuple_GET_ITEM(entry, 2), t, -1, -1,
                                  environment, deployment_type ? deployment_type : Py_None, PyTuple_GET_ITEM(entry, 3),
-                                 version ? version : Py_None, change ? change : Py_None, consts);
+                                 version ? version : Py_None, change ? change : Py_None, consts,
+                                 plan, plan ? rows + i * plan->width : NULL, &past);
             if (made == NULL) goto fail;
             if (made == Py_None) { Py_DECREF(made); made = NULL; }
+            else if (plan != NULL) {
+                Py_DECREF(made);
+                if ((made = PyFloat_FromDouble(past)) == NULL) goto fail;
+            }
         }
         if (made == NULL) {
             made = PyObject_CallOneArg(fallback, record);
@@ -713,6 +751,14 @@ fail:
     Py_XDECREF(out);
     Py_XDECREF(cache);
     return NULL;
+}
+
+static PyObject *features_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || !PyList_Check(args[0]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "features_batch takes (records list, per_service, fallback, versions dict, consts)");
+        return NULL;
+    }
+    return batch(args[0], args[1], args[2], args[3], args[4], NULL, NULL);
 }
 
 /* ---- Explainer: one model's encode + walk + top factors, buffers taken once ------------------
@@ -838,6 +884,69 @@ static int encode_row(Explainer *self, PyObject *features, double *row) {
     return 0;
 }
 
+/* features_rows(records, per_service, fallback, versions, consts, out) -> past_outcomes list
+ *   features_batch straight into the model's rows: each record's row goes to row i of matrix OUT
+ *   (as encode would write its feature map) without building the map; returns each record's
+ *   past_outcomes. Records features_batch hands back are encoded from their map. */
+static PyObject *explainer_features_rows(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6 || !PyList_Check(args[0]) || !PyDict_Check(args[3]) || !PyTuple_Check(args[4]) ||
+        PyTuple_GET_SIZE(args[4]) != 8 || !PyTuple_Check(PyTuple_GET_ITEM(args[4], 5)) ||
+        PyTuple_GET_SIZE(PyTuple_GET_ITEM(args[4], 5)) != N_FEATURE_KEYS) {
+        PyErr_SetString(PyExc_TypeError, "features_rows takes (records list, per_service, fallback, versions dict, consts, out)");
+        return NULL;
+    }
+    PyObject *keys = PyTuple_GET_ITEM(args[4], 5);
+    RowPlan plan = {.width = self->width, .n_numeric = self->n_numeric, .n_one_hot = PyTuple_GET_SIZE(self->one_hot)};
+    if (plan.n_numeric > 64 || plan.n_one_hot > 8) { PyErr_SetString(PyExc_ValueError, "features_rows: too many features"); return NULL; }
+    for (Py_ssize_t i = 0; i < plan.n_numeric + plan.n_one_hot; i++) {
+        int numeric = i < plan.n_numeric;
+        PyObject *name = numeric ? PyTuple_GET_ITEM(self->numeric, i) : PyTuple_GET_ITEM(PyTuple_GET_ITEM(self->one_hot, i - plan.n_numeric), 0);
+        Py_ssize_t j = numeric ? 0 : 22, last = numeric ? 22 : N_FEATURE_KEYS;
+        for (; j < last; j++) {
+            int same = PyUnicode_Compare(PyTuple_GET_ITEM(keys, j), name);
+            if (same == -1 && PyErr_Occurred()) return NULL;
+            if (same == 0) break;
+        }
+        if (j == last) { PyErr_Format(PyExc_ValueError, "features_rows: the model reads %R, which it does not compute", name); return NULL; }
+        if (numeric) plan.numeric[i] = j;
+        else {
+            PyObject *item = PyTuple_GET_ITEM(self->one_hot, i - plan.n_numeric);
+            Py_ssize_t g = i - plan.n_numeric;
+            plan.text[g] = j - 22;
+            plan.maps[g] = PyTuple_GET_ITEM(item, 1);
+            plan.other[g] = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 2));
+        }
+    }
+    Buf out = {0};
+    if (get(args[5], &out, 'd', 1, "out") < 0) { release(&out, 1); return NULL; }
+    PyObject *result = NULL;
+    Py_ssize_t n = PyList_GET_SIZE(args[0]);
+    if (COUNT(out) != n * self->width) { PyErr_SetString(PyExc_ValueError, "out must be (len(records), width)"); goto done; }
+    double *rows = out.view.buf;
+    result = batch(args[0], args[1], args[2], args[3], args[4], &plan, rows);
+    if (result == NULL) goto done;
+    static PyObject *past_key = NULL;
+    if (past_key == NULL && (past_key = PyUnicode_InternFromString("past_outcomes")) == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(result, i);
+        if (PyFloat_CheckExact(item)) continue;
+        if (encode_row(self, item, rows + i * self->width) < 0) goto fail;  /* a map handed back */
+        PyObject *past = PyDict_GetItemWithError(item, past_key);
+        if (past == NULL) { if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, past_key); goto fail; }
+        double value = PyFloat_AsDouble(past);
+        if (value == -1.0 && PyErr_Occurred()) goto fail;
+        PyObject *number = PyFloat_FromDouble(value);
+        if (number == NULL) goto fail;
+        PyList_SetItem(result, i, number);
+    }
+    goto done;
+fail:
+    Py_CLEAR(result);
+done:
+    release(&out, 1);
+    return result;
+}
+
 static PyObject *explainer_encode(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "encode takes 2 arguments"); return NULL; }
     Buf out = {0};
@@ -943,6 +1052,8 @@ done:
 static PyMethodDef explainer_methods[] = {
     {"encode", (PyCFunction)(void (*)(void))explainer_encode, METH_FASTCALL, "The row of a feature dict into out."},
     {"encode_many", (PyCFunction)(void (*)(void))explainer_encode_many, METH_FASTCALL, "The rows of a list of feature dicts into out."},
+    {"features_rows", (PyCFunction)(void (*)(void))explainer_features_rows, METH_FASTCALL,
+     "The rows of a list of deployments into out, their maps never built; their past_outcomes."},
     {"score", (PyCFunction)explainer_score, METH_O, "Sum of the leaf values row x reaches."},
     {"explain_top", (PyCFunction)(void (*)(void))explainer_explain_top, METH_FASTCALL,
      "(sum of leaf values, ((group, contribution), ...)) for the k largest |contribution|."},

@@ -216,17 +216,22 @@ class FailurePredictor:
         """:meth:`answer` with ``explain=False`` for each of RECORDS, the trees walked once for
         all rows (the batch kernel) instead of once per row; same answers, in order."""
         state, encoder, packed = self.state, self.model.encoder, self.model.packed
-        features = state.features_many(records)
+        pasts = None
         if self._explainer is not None:
-            matrix = np.empty((len(features), self._width))
-            self._explainer.encode_many(features, matrix)
-        else:
-            matrix = np.array([encoder.values(row) for row in features], dtype=np.float64)
+            matrix = np.empty((len(records), self._width))
+            pasts = state.encode_many(records, self._explainer, matrix)  # no feature maps built
+        if pasts is None:
+            features = state.features_many(records)
+            pasts = [row["past_outcomes"] for row in features]
+            if self._explainer is not None:
+                self._explainer.encode_many(features, matrix)
+            else:
+                matrix = np.array([encoder.values(row) for row in features], dtype=np.float64)
         raws = packed.raw_many(matrix).tolist()
         answers = []
         calibrate, base_rate, version, enough = packed.calibrate_one, round(self.model.base_rate, 6), self.version, self.min_history
-        for record, row, raw in zip(records, features, raws):
-            history = int(row["past_outcomes"])
+        for record, past, raw in zip(records, pasts, raws):
+            history = int(past)
             if history < enough:
                 answers.append(self._abstained(record, history, []))
                 continue

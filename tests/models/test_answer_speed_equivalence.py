@@ -117,17 +117,28 @@ def reference_answer(predictor, params: dict) -> dict:
             "similar_deployments": model.neighbours.nearest_scan(row, record["service"], started_us, 3)}
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """A model trained with a DST-observing time zone on a 6k-deployment history, and its answerer."""
+def _served(tmp_path_factory, timezone: str):
+    """A model trained with TIMEZONE on a 6k-deployment history, and its answerer."""
     directory = tmp_path_factory.mktemp("speed")
     store, history = make_store(directory / "history.duckdb", n_deployments=6_000, services=12, days=60, seed=11)
     train_and_register(store, evaluate_first=False, plots=False, promote="always",
-                       config=FeatureConfig(timezone="Europe/Berlin"), artifacts_root=directory / "models")
+                       config=FeatureConfig(timezone=timezone), artifacts_root=directory / "models")
     answerer = load_answerer(store)
     deployments = history["deployments"].to_pylist()
     store.close()
     return answerer, deployments
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A DST-observing time zone: the Python wall-time path, the batch through feature maps."""
+    return _served(tmp_path_factory, "Europe/Berlin")
+
+
+@pytest.fixture(scope="module")
+def served_utc(tmp_path_factory):
+    """UTC: the compiled wall time, and the batch rows written without feature maps."""
+    return _served(tmp_path_factory, "UTC")
 
 
 def random_deployment(rng: random.Random, deployments: list[dict], i: int) -> dict:
@@ -153,8 +164,9 @@ def random_deployment(rng: random.Random, deployments: list[dict], i: int) -> di
     return deployment
 
 
-def test_predict_handler_equals_the_straightforward_answer(served):
-    answerer, deployments = served
+@pytest.mark.parametrize("zone", ["served", "served_utc"])
+def test_predict_handler_equals_the_straightforward_answer(zone, request):
+    answerer, deployments = request.getfixturevalue(zone)
     predict = answerer.methods["predict"]
     rng = random.Random(5)
     kinds = {"abstained": 0, "explained": 0, "unexplained": 0}
@@ -169,11 +181,13 @@ def test_predict_handler_equals_the_straightforward_answer(served):
     assert min(kinds.values()) >= 20, kinds  # every branch was exercised
 
 
+@pytest.mark.parametrize("zone", ["served", "served_utc"])
 @pytest.mark.parametrize("explain", [False, True])
-def test_predict_batch_equals_the_straightforward_answers_in_order(served, explain):
-    """predict_batch (explain=false walks all rows' trees at once) answers each deployment as
-    the straightforward single answer does, in the order given, abstentions included."""
-    answerer, deployments = served
+def test_predict_batch_equals_the_straightforward_answers_in_order(zone, explain, request):
+    """predict_batch (explain=false walks all rows' trees at once; in UTC it writes the rows
+    without building feature maps) answers each deployment as the straightforward single
+    answer does, in the order given, abstentions included."""
+    answerer, deployments = request.getfixturevalue(zone)
     rng = random.Random(21 if explain else 17)
     seen_abstained = seen_answered = 0
     for size in (1, 7, 100, 250):
