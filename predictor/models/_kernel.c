@@ -651,7 +651,8 @@ static PyObject *features_dict(PyObject *self, PyObject *const *args, Py_ssize_t
  * the (service, version) outcomes. What depends on the service alone comes from
  * PER_SERVICE(service) -> ((six arrays..., neighbour starts), env_starts dict, graph, type),
  * called once per service of the batch. A record this does not read (no exact str service or
- * environment, a start that is not a naive datetime, a configuration or metadata map to read)
+ * environment, a start that is neither a naive datetime nor epoch seconds of 1970-2100, a
+ * configuration or metadata map to read)
  * and a map make_features leaves to Python go to FALLBACK(record), FeatureState.features. UTC
  * only: the caller takes the Python path for other zones.
  */
@@ -673,6 +674,35 @@ static PyObject *field(PyObject *record, PyObject *key) {  /* borrowed; NULL whe
 
 static int named_str(PyObject *value) { return value != NULL && PyUnicode_CheckExact(value) && PyUnicode_GET_LENGTH(value) > 0; }
 
+/* A start as epoch microseconds, as FeatureState.features reads it: a naive (UTC) datetime, or
+ * epoch seconds (an exact int or float, 1970 to 2100) as to_utc_naive then epoch_us turn them:
+ * round(seconds * 1e6), halves to even. 0 for anything else (the Python form reads it). */
+static int epoch_micros(PyObject *started, long long *t) {
+    if (started == NULL) return 0;
+    if (PyDateTime_CheckExact(started)) {
+        if (PyDateTime_DATE_GET_TZINFO(started) != Py_None) return 0;
+        *t = days_from_civil(PyDateTime_GET_YEAR(started), PyDateTime_GET_MONTH(started), PyDateTime_GET_DAY(started)) *
+                 86400000000LL +
+             ((long long)PyDateTime_DATE_GET_HOUR(started) * 3600 + PyDateTime_DATE_GET_MINUTE(started) * 60 +
+              PyDateTime_DATE_GET_SECOND(started)) * 1000000LL + PyDateTime_DATE_GET_MICROSECOND(started);
+        return 1;
+    }
+    if (PyFloat_CheckExact(started)) {
+        double v = PyFloat_AS_DOUBLE(started);
+        if (!(v >= 0.0 && v <= 4102444800.0)) return 0;
+        *t = (long long)nearbyint(v * 1000000.0);  /* round-half-even, as Python's round() */
+        return 1;
+    }
+    if (PyLong_CheckExact(started)) {
+        long v = PyLong_AsLong(started);
+        if (v == -1 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
+        if (v < 0 || v > 4102444800L) return 0;
+        *t = (long long)v * 1000000LL;
+        return 1;
+    }
+    return 0;
+}
+
 /* features_batch's loop; with PLAN, rows go to ROWS and the list holds past_outcomes (a float)
  * for each row written, or the fallback's map for a row left to the caller to encode. */
 static PyObject *batch(PyObject *records, PyObject *per_service, PyObject *fallback, PyObject *versions,
@@ -692,9 +722,9 @@ static PyObject *batch(PyObject *records, PyObject *per_service, PyObject *fallb
             metadata = field(record, k_metadata);
             if (PyErr_Occurred()) goto fail;
         }
-        if (named_str(service) && named_str(environment) && started != NULL && PyDateTime_CheckExact(started) &&
-            PyDateTime_DATE_GET_TZINFO(started) == Py_None && (configuration == NULL || configuration == Py_None) &&
-            (metadata == NULL || metadata == Py_None)) {
+        long long t;
+        if (named_str(service) && named_str(environment) && epoch_micros(started, &t) &&
+            (configuration == NULL || configuration == Py_None) && (metadata == NULL || metadata == Py_None)) {
             PyObject *entry = PyDict_GetItemWithError(cache, service);
             if (entry == NULL) {
                 if (PyErr_Occurred()) goto fail;
@@ -710,10 +740,6 @@ static PyObject *batch(PyObject *records, PyObject *per_service, PyObject *fallb
                 PyErr_SetString(PyExc_TypeError, "features_batch: per_service must return ((7 arrays), dict, graph, type)");
                 goto fail;
             }
-            long long t = days_from_civil(PyDateTime_GET_YEAR(started), PyDateTime_GET_MONTH(started),
-                                          PyDateTime_GET_DAY(started)) * 86400000000LL +
-                          ((long long)PyDateTime_DATE_GET_HOUR(started) * 3600 + PyDateTime_DATE_GET_MINUTE(started) * 60 +
-                           PyDateTime_DATE_GET_SECOND(started)) * 1000000LL + PyDateTime_DATE_GET_MICROSECOND(started);
             PyObject *env_list = PyDict_GetItemWithError(PyTuple_GET_ITEM(entry, 1), environment);
             if (env_list == NULL && PyErr_Occurred()) goto fail;
             PyObject *version = field(record, k_version), *version_items = NULL;

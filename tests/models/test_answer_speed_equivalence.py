@@ -201,6 +201,31 @@ def test_predict_batch_equals_the_straightforward_answers_in_order(zone, explain
     assert seen_abstained >= 5 and seen_answered >= 100, (seen_abstained, seen_answered)
 
 
+@pytest.mark.parametrize("zone", ["served", "served_utc"])
+def test_a_batch_of_plain_maps_is_read_as_it_came(zone, request, monkeypatch):
+    """explain=false on maps that are all surely valid: the wire maps go to the batch as they
+    are (epoch seconds, no copies, validate_deployment not called) and the answers are still
+    the straightforward ones."""
+    from predictor.models import runtime
+
+    answerer, deployments = request.getfixturevalue(zone)
+    rng = random.Random(23)
+    items = []
+    while len(items) < 150:
+        item = random_deployment(rng, deployments, len(items))
+        if item["deployment_type"] != "experimental":  # a type the checks refuse: not plain
+            items.append(item)
+    kept = [dict(item) for item in items]
+    validated = []
+    monkeypatch.setattr(runtime, "validate_deployment", lambda *a: validated.append(a) or validate_deployment(*a))
+    got = answerer.methods["predict_batch"]({"deployments": items, "explain": False})["predictions"]
+    assert not validated  # the fast path served
+    assert items == kept  # and left the request's maps as they were
+    for item, answer in zip(items, got):
+        same_answer(answer, reference_answer(answerer.predictor, {"deployment": item, "explain": False}))
+    assert sum(answer["abstained"] for answer in got) < len(got)
+
+
 def test_answers_stay_equal_after_observed_outcomes(served):
     answerer, deployments = served
     rng = random.Random(9)
