@@ -115,7 +115,8 @@ def validate_deployment(params: Any, field: str) -> dict:
     if plain_deployment is not None and plain_deployment(params):  # surely fine: convert only
         record = dict(params)
         started = params.get("started")
-        record["started"] = to_utc_naive(time.time() if started is None else started, f"{field}.started")
+        # epoch seconds the check accepted cannot fail here: no field name is formatted for it
+        record["started"] = to_utc_naive(time.time() if started is None else started, field)
         return record
     if not isinstance(params, dict):
         raise ValidationError(field, f"expected a map, found {type(params).__name__}")
@@ -162,6 +163,7 @@ class FailurePredictor:
         self._seen_in_pool = set(model.neighbours.ids)
         model.neighbours.prepare()
         self._explainer = model.packed.explainer(model.encoder)
+        self._base_rate = round(model.base_rate, 6)  # as every answer shows it (round() formats: ~0.4 us)
         self._width = model.encoder.n_columns
 
     def _row(self, features: dict) -> np.ndarray:
@@ -202,12 +204,14 @@ class FailurePredictor:
         probability, top = self._explain(row)
         groups = self.model.encoder.groups
         factors = []
+        sentences = _DESCRIBED
         for i, contribution in top:
             name = groups[i]
             value = features[name]
+            text = sentences.get((name, value, contribution > 0))  # described(), its lookup inline
             factors.append({"feature": name, "value": value, "contribution": round(contribution, 6),
-                            "description": described(name, value, contribution)})
-        return {"deployment_id": record.get("id"), "base_rate": round(self.model.base_rate, 6),
+                            "description": text if text is not None else described(name, value, contribution)})
+        return {"deployment_id": record.get("id"), "base_rate": self._base_rate,
                 "model_version": self.version, "failure_probability": probability,
                 "risk_level": risk_level(probability), "abstained": False, "factors": factors,
                 "similar_deployments": self.model.neighbours.nearest(row, service, started_us, self.similar)}
@@ -229,7 +233,7 @@ class FailurePredictor:
                 matrix = np.array([encoder.values(row) for row in features], dtype=np.float64)
         raws = packed.raw_many(matrix).tolist()
         answers = []
-        calibrate, base_rate, version, enough = packed.calibrate_one, round(self.model.base_rate, 6), self.version, self.min_history
+        calibrate, base_rate, version, enough = packed.calibrate_one, self._base_rate, self.version, self.min_history
         for record, past, raw in zip(records, pasts, raws):
             history = int(past)
             if history < enough:

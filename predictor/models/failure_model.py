@@ -288,7 +288,9 @@ class NeighbourPool:
                 "id": self.ids[i], "service": self.services[i], "version": self.versions[i],
                 "environment": self.environments[i], "deployment_type": self.deployment_types[i],
                 "status": self.statuses[i], "started": int(self.started_us[i]) / 1e6}
-        return {**described, "similarity": round(1.0 / (1.0 + distance), 4)}
+        similar = described.copy()  # a copy of a small map clones its table: cheaper than {**described, ...}
+        similar["similarity"] = round(1.0 / (1.0 + distance), 4)
+        return similar
 
     def to_dict(self) -> dict:
         """Plain data for the skops file: numpy arrays only (text as fixed-width unicode arrays,
