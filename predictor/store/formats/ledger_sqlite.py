@@ -132,11 +132,19 @@ def _same_types(tables: list["pa.Table"]) -> list["pa.Table"]:
                                   for f in table.schema])) for table in tables]
 
 
+#: the rowid range and the row count, each in its own subquery: SQLite then looks min and max
+#: up at the ends of the rowid b-tree and counts the entries of a b-tree; asked in one SELECT,
+#: it reads the whole table or its smallest index (0.12-0.3 s for 1,000,000 rows, before any
+#: reading starts; this way 7-20 ms)
+BOUNDS_SQL = ("SELECT (SELECT min(rowid) FROM deployments), (SELECT max(rowid) FROM deployments), "
+              "(SELECT count(*) FROM deployments)")
+
+
 def _deployments(con, db: sqlite3.Connection, where: str, batch: Batch, skip_invalid: bool) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    low, high, count = db.execute("SELECT min(rowid), max(rowid), count(*) FROM deployments").fetchone()
+    low, high, count = db.execute(BOUNDS_SQL).fetchone()
     batch.seen["deployments"] = count
     if not count:
         return
