@@ -9,8 +9,10 @@ every ``interval`` seconds, and :meth:`PredictionLog.close` writes what is left 
 The writer runs at a lower priority (:mod:`predictor.daemon.priority`) and turns entries into
 rows :data:`CHUNK` at a time, handing the GIL back between chunks, so a request arriving during
 a flush waits for one chunk at most, not for the whole flush. It also waits for a lull: before
-each chunk it looks at the daemon's request counter, and while requests keep arriving (the
-counter moved since its last look) it sleeps :data:`QUIET` and looks again. The log costs
+each chunk it looks at when the daemon's latest request arrived, and while that is less than
+:data:`QUIET` ago it sleeps and looks again, each sleep twice as long as the one before up to
+:data:`MAX_WAIT` (under a steady stream the writer wakes a few times a second, not 200: with
+the daemon pinned to one CPU each wake-up took the CPU, and the GIL, from a request). The log costs
 tens of microseconds of CPU per prediction (decoding, JSON, the insert); on a busy CPU that
 work would otherwise compete with the answers. It stops waiting when the backlog passes half
 of either bound (entries or bytes), so a long burst is written while it runs instead of being
@@ -38,8 +40,10 @@ from predictor.daemon.priority import lower_this_thread
 
 #: rows made between two hand-backs of the GIL (about 0.2 ms of work)
 CHUNK = 16
-#: how long the writer sleeps when requests are flowing before it looks again (seconds)
+#: how long without a request counts as a lull (seconds)
 QUIET = 0.005
+#: the longest the writer sleeps between two looks while requests keep arriving (seconds)
+MAX_WAIT = 0.2
 
 #: the pending rows arrive as an Arrow table registered under this name (one bulk insert per flush)
 _INSERT = """
@@ -65,7 +69,7 @@ class PredictionLog:
 
     def __init__(self, store: Any, log: logging.Logger, *, interval: float = 1.0, capacity: int = 50_000,
                  capacity_bytes: int = 256 * 1024 * 1024, enabled: bool = True,
-                 activity: Callable[[], int] | None = None) -> None:
+                 last_request: Callable[[], float] | None = None) -> None:
         self.store = store
         self.log = log
         self.interval = interval
@@ -76,9 +80,9 @@ class PredictionLog:
         self._bytes_added = 0     # request thread
         self._bytes_taken = 0     # writer
         self.enabled = enabled
-        #: the daemon's request counter (None: write without waiting for a lull)
-        self.activity = activity
-        self._activity_seen = -1
+        #: when the daemon's latest request arrived, on time.monotonic's clock (None: write
+        #: without waiting for a lull)
+        self.last_request = last_request
         self._in_flight = 0  # entries taken by the flush in progress
         self.pending: collections.deque = collections.deque()
         self.written = 0
@@ -178,14 +182,14 @@ class PredictionLog:
 
     def _await_lull(self) -> None:
         """Sleep while requests keep arriving (see the module docstring)."""
-        if self.activity is None:
+        if self.last_request is None:
             return
+        wait = QUIET
         while not self._stop.is_set() and not self._backlogged():
-            seen = self.activity()
-            if seen == self._activity_seen:
+            if time.monotonic() - self.last_request() >= QUIET:
                 return
-            self._activity_seen = seen
-            time.sleep(QUIET)
+            time.sleep(wait)
+            wait = min(2 * wait, MAX_WAIT)
 
     def _run(self) -> None:
         lower_this_thread()

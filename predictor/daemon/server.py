@@ -103,6 +103,7 @@ class Daemon:
         self.stopping = False
         self.started_at = time.time()
         self.requests_served = 0
+        self.last_request_at = 0.0  # time.monotonic() of the latest request (the prediction log's lulls)
         self.errors = 0
         self.malformed_frames = 0
         self.queue_depth = 0
@@ -137,7 +138,7 @@ class Daemon:
                                       for name in AREA_MODULES}, generation=0)
         self.prediction_log = PredictionLog(self.store, self.log, interval=self.options.flush_interval,
                                             enabled=self.options.log_predictions,
-                                            activity=lambda: self.requests_served)
+                                            last_request=lambda: self.last_request_at)
         self.prediction_log.start()
         from predictor.daemon.retraining import Retrainer
         self.retrainer = Retrainer(self, self.options.retrain_after, self.options.retrain_every)
@@ -297,6 +298,7 @@ class Daemon:
             return
         envelope = frames[:split + 1]
         self.requests_served += 1
+        self.last_request_at = received
         try:
             request = decode_request(frames[-1])
         except ProtocolError as exc:

@@ -87,8 +87,8 @@ def test_payloads_waiting_are_bounded_in_bytes(tmp_path):
 
 
 def test_the_writer_waits_for_a_lull_unless_the_backlog_passes_half_a_bound(tmp_path):
-    """While the request counter keeps moving the writer writes nothing; once it stands still
-    the rows are written; a backlog past half the entries bound is written even mid-burst."""
+    """While requests keep arriving the writer writes nothing; once none has come for QUIET the
+    rows are written; a backlog past half the entries bound is written even mid-burst."""
     import threading
     import time
 
@@ -97,16 +97,16 @@ def test_the_writer_waits_for_a_lull_unless_the_backlog_passes_half_a_bound(tmp_
     payload = encode(request("predict", {"deployment": {"id": "d", "service": "api", "environment": "prod"}}, id="x"))
     reply = encode(ok_reply("x", {"deployment_id": "d", "model_version": "failure-1", "failure_probability": 0.2}))
     with open_store(tmp_path / "history.duckdb") as store:
-        served = [0]
+        latest = [time.monotonic()]
         burst = threading.Event()
 
         def requests_arriving():
             while not burst.is_set():
-                served[0] += 1
+                latest[0] = time.monotonic()
                 time.sleep(0.0005)
 
         log = PredictionLog(store, logging.getLogger("test"), interval=0.05, capacity=100,
-                            activity=lambda: served[0])
+                            last_request=lambda: latest[0])
         arrivals = threading.Thread(target=requests_arriving)
         arrivals.start()
         log.start()
@@ -133,3 +133,48 @@ def test_the_writer_waits_for_a_lull_unless_the_backlog_passes_half_a_bound(tmp_
         assert log.written == 61
         log.close()
         assert store.con.execute("SELECT count(*) FROM predictions").fetchone()[0] == 61
+
+
+def test_the_writer_looks_a_few_times_a_second_during_a_long_burst(tmp_path):
+    """Under a steady stream of requests the waiting writer backs off (5 ms, 10 ms, ... up to
+    MAX_WAIT): a second of requests sees it look about ten times, not two hundred."""
+    import threading
+    import time
+
+    from predictor.daemon.prediction_log import MAX_WAIT, QUIET
+    from predictor.protocol import encode, ok_reply, request
+
+    payload = encode(request("predict", {"deployment": {"id": "d", "service": "api", "environment": "prod"}}, id="x"))
+    reply = encode(ok_reply("x", {"deployment_id": "d", "model_version": "failure-1", "failure_probability": 0.2}))
+    with open_store(tmp_path / "history.duckdb") as store:
+        burst = threading.Event()
+        latest = [time.monotonic()]
+        looks = []
+
+        def requests_arriving():
+            while not burst.is_set():
+                latest[0] = time.monotonic()
+                time.sleep(0.0005)
+
+        def last_request():
+            looks.append(time.monotonic())
+            return latest[0]
+
+        log = PredictionLog(store, logging.getLogger("test"), interval=0.01, capacity=1000, last_request=last_request)
+        arrivals = threading.Thread(target=requests_arriving)
+        arrivals.start()
+        log.add_payloads("r0", "predict", 1.7e9, "champion", payload, reply)
+        log.start()
+        try:
+            time.sleep(1.2)
+            assert log.written == 0
+            in_the_last_second = [t for t in looks if t > looks[-1] - 1.0]
+            assert 3 <= len(in_the_last_second) <= 1.0 / MAX_WAIT + 3, len(in_the_last_second)
+        finally:
+            burst.set()
+            arrivals.join()
+        deadline = time.monotonic() + 5
+        while log.written < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert log.written == 1 and QUIET < MAX_WAIT
+        log.close()
