@@ -225,27 +225,37 @@ done:
     return result;
 }
 
-/* nearest(block, begin, end, query, k, positions, distances) -> count
+/* nearest(block, begin, end, query, k, positions, distances[, scale]) -> count
  *   The K rows of BLOCK[begin:end] (rows of len(query) doubles) nearest to QUERY by Euclidean
  *   distance, nearest first, ties to the earlier row; their window positions (row - begin)
- *   go to POSITIONS (int64) and distances to DISTANCES; returns how many (min(k, end - begin)). */
+ *   go to POSITIONS (int64) and distances to DISTANCES; returns how many (min(k, end - begin)).
+ *   With SCALE, the query is QUERY / SCALE (element by element). */
 static PyObject *nearest(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 7) { PyErr_SetString(PyExc_TypeError, "nearest takes 7 arguments"); return NULL; }
+    if (nargs != 7 && nargs != 8) { PyErr_SetString(PyExc_TypeError, "nearest takes 7 or 8 arguments"); return NULL; }
     Py_ssize_t begin = PyLong_AsSsize_t(args[1]), end = PyLong_AsSsize_t(args[2]), k = PyLong_AsSsize_t(args[4]);
     if (PyErr_Occurred()) return NULL;
-    Buf bufs[4] = {0};
+    Buf bufs[5] = {0};
     PyObject *result = NULL;
+    double scaled[256];
     if (get(args[0], &bufs[0], 'd', 0, "block") < 0 || get(args[3], &bufs[1], 'd', 0, "query") < 0 ||
-        get(args[5], &bufs[2], 'q', 1, "positions") < 0 || get(args[6], &bufs[3], 'd', 1, "distances") < 0)
+        get(args[5], &bufs[2], 'q', 1, "positions") < 0 || get(args[6], &bufs[3], 'd', 1, "distances") < 0 ||
+        (nargs == 8 && get(args[7], &bufs[4], 'd', 0, "scale") < 0))
         goto done;
     Py_ssize_t width = COUNT(bufs[1]);
+    const double *query = bufs[1].view.buf;
+    if (nargs == 8) {  /* the query is row / scale, divided here (as numpy would: one IEEE division each) */
+        if (COUNT(bufs[4]) != width || width > 256) { PyErr_SetString(PyExc_ValueError, "scale must be as long as the query (at most 256)"); goto done; }
+        const double *scale = bufs[4].view.buf;
+        for (Py_ssize_t j = 0; j < width; j++) scaled[j] = query[j] / scale[j];
+        query = scaled;
+    }
     if (width == 0 || bufs[0].view.ndim != 2 || bufs[0].view.shape[1] != width) { PyErr_SetString(PyExc_ValueError, "block rows must be len(query) wide"); goto done; }
     Py_ssize_t rows = COUNT(bufs[0]) / width;
     if (begin < 0 || end < begin || end > rows || k < 0 || COUNT(bufs[2]) < k || COUNT(bufs[3]) < k) {
         PyErr_SetString(PyExc_ValueError, "nearest: window or k out of range");
         goto done;
     }
-    const double *block = bufs[0].view.buf, *query = bufs[1].view.buf;
+    const double *block = bufs[0].view.buf;
     int64_t *positions = bufs[2].view.buf;
     double *best = bufs[3].view.buf;  /* squared distances while scanning */
     Py_ssize_t found = 0;
@@ -283,7 +293,7 @@ static PyObject *nearest(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     for (Py_ssize_t i = 0; i < found; i++) best[i] = sqrt(best[i]);
     result = PyLong_FromSsize_t(found);
 done:
-    release(bufs, 4);
+    release(bufs, 5);
     return result;
 }
 

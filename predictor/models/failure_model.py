@@ -119,13 +119,15 @@ class _ServiceBlock:
             return positions[:found], distances[:found]
         return self._closest_numpy(scaled, begin, end, k)
 
-    def closest_lists(self, scaled: np.ndarray, begin: int, end: int, k: int) -> tuple[list[int], list[float]]:
-        """:meth:`closest` as lists of pool row numbers and distances (the serving path: the
-        compiled kernel writes into buffers kept for the purpose, nothing else is allocated)."""
+    def closest_lists(self, row: np.ndarray, scale: np.ndarray, begin: int, end: int,
+                      k: int) -> tuple[list[int], list[float]]:
+        """:meth:`closest` to ROW / SCALE as lists of pool row numbers and distances (the serving
+        path: the compiled kernel scales the row and writes into buffers kept for the purpose;
+        nothing is allocated, no numpy call is made)."""
         if _kernel is None or k > len(self._positions):
-            positions, distances = self.closest(scaled, begin, end, k)
+            positions, distances = self.closest(row / scale, begin, end, k)
             return [self.index_list[begin + j] for j in positions.tolist()], distances.tolist()
-        found = _kernel.nearest(self.block, begin, end, scaled, k, self._positions, self._distances)
+        found = _kernel.nearest(self.block, begin, end, row, k, self._positions, self._distances, scale)
         index_list = self.index_list
         return ([index_list[begin + j] for j in self._positions[:found].tolist()],
                 self._distances[:found].tolist())
@@ -262,7 +264,7 @@ class NeighbourPool:
         if window is None:
             return []
         group, begin, end = window
-        rows, distances = group.closest_lists(row / self.scale, begin, end, k)
+        rows, distances = group.closest_lists(row, self.scale, begin, end, k)
         return [self._similar(i, d) for i, d in zip(rows, distances)]
 
     def nearest_scan(self, row: np.ndarray, service: str, before_us: int, k: int = 3,

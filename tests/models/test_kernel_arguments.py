@@ -224,6 +224,25 @@ def test_features_core_equals_the_python_form_on_random_histories():
             assert kernel.features_core(*args) == _features_core(*args), (trial, t)
 
 
+def test_nearest_scales_the_query_itself_when_given_the_scale():
+    """nearest(..., scale) finds what nearest finds for query / scale: same rows, same distances."""
+    rng = np.random.default_rng(12)
+    block = rng.normal(size=(300, 9))
+    scale = rng.uniform(0.1, 5.0, size=9)
+    for _ in range(50):
+        row = rng.normal(size=9) * 3
+        begin, end, k = int(rng.integers(0, 100)), int(rng.integers(150, 301)), int(rng.integers(1, 6))
+        found = []
+        for args in ((row / scale,), (row, )):
+            positions, distances = np.empty(k, dtype=np.int64), np.empty(k)
+            count = kernel.nearest(block, begin, end, args[0], k, positions, distances,
+                                   *([] if len(found) == 0 else [scale]))
+            found.append((count, positions[:count].tolist(), distances[:count].tolist()))
+        assert found[0] == found[1]
+    with pytest.raises(ValueError, match="scale"):
+        kernel.nearest(block, 0, 10, np.zeros(9), 3, np.empty(3, dtype=np.int64), np.empty(3), np.ones(8))
+
+
 def test_features_core_refuses_an_index_of_the_wrong_length():
     from array import array
 
