@@ -193,7 +193,7 @@ def batch_throughput(endpoint: str, deployments: list[dict], rounds: int, explai
     return rounds * 100 / elapsed
 
 
-def breakdown(home: Path, deployment: dict, calls: int = 2000) -> None:
+def breakdown(home: Path, deployment: dict, calls: int = 2000, batch: list[dict] | None = None) -> None:
     """Print where a predict request's time goes inside the daemon, measured in-process (no sockets)."""
     from predictor.daemon.shapes import check_params
     from predictor.models.runtime import load_answerer
@@ -222,6 +222,12 @@ def breakdown(home: Path, deployment: dict, calls: int = 2000) -> None:
             lambda: answerer.methods["predict"]({**params, "explain": False}), calls // 4),
         "encode reply (predict)": per_call(lambda: encode(ok_reply("bench-1", result))),
     }
+    if batch:
+        many = {"deployments": batch, "explain": False}
+        figures[f"predict_batch x{len(batch)}, explain=false"] = per_call(
+            lambda: answerer.methods["predict_batch"](many), calls // 20)
+        figures[f"predict_batch x{len(batch)}, with factors"] = per_call(
+            lambda: answerer.methods["predict_batch"]({"deployments": batch}), calls // 100)
     print("\n== predict inside the daemon, in-process, per call ==")
     for name, micros in figures.items():
         print(f"{name:34s} {micros:8.1f} us")
@@ -330,7 +336,7 @@ def main() -> None:
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min), "
           f"{os.cpu_count()} CPUs; prediction log {'on' if args.log_predictions else 'off'}")
     print("sample request:", json.dumps(deployments[0]))
-    breakdown(home, deployments[0])
+    breakdown(home, deployments[0], batch=deployments)
     try:
         for pinned in (True, False):
             if args.only is None or args.only == ("pinned" if pinned else "un-pinned"):
