@@ -1045,21 +1045,13 @@ static PyObject *explainer_score(Explainer *self, PyObject *x_obj) {
     return result;
 }
 
-static PyObject *explainer_explain_top(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "explain_top takes 2 arguments"); return NULL; }
-    Py_ssize_t k = PyLong_AsSsize_t(args[1]);
-    if (k == -1 && PyErr_Occurred()) return NULL;
-    if (k < 0) k = 0;
-    if (k > self->groups) k = self->groups;
-    Buf x = {0};
-    PyObject *result = NULL, *top = NULL;
-    double total, *c = self->contributions;
-    if (take_row(self, args[0], &x) < 0 || walk(self, x.view.buf, &total, c) < 0) goto done;
-    /* selection of the K largest |c|: a scan per pick, strict ">" keeps the lower group on ties */
-    Py_ssize_t picked[64], n = 0;
+/* The K groups of largest |c| into PICKED (at most 64): a scan per pick, strict ">" keeps the
+ * lower group on ties, zeros (and NaN) are never picked. Returns how many, or -1 (ValueError). */
+static Py_ssize_t pick_top(Explainer *self, const double *c, Py_ssize_t k, Py_ssize_t *picked) {
     unsigned char used[1024];  /* picked groups */
-    if (self->groups > 1024 || k > 64) { PyErr_SetString(PyExc_ValueError, "too many groups for explain_top"); goto done; }
+    if (self->groups > 1024 || k > 64) { PyErr_SetString(PyExc_ValueError, "too many groups for explain_top"); return -1; }
     memset(used, 0, self->groups);
+    Py_ssize_t n = 0;
     while (n < k) {
         Py_ssize_t best = -1;
         double best_abs = 0.0;
@@ -1071,6 +1063,33 @@ static PyObject *explainer_explain_top(Explainer *self, PyObject *const *args, P
         used[best] = 1;
         picked[n++] = best;
     }
+    return n;
+}
+
+/* round(x, digits) as Python gives it (float.__round__: correctly rounded through decimal) */
+static PyObject *s_round, *s_feature, *s_value, *s_contribution, *s_description, *s_similarity, *i_six, *i_four;
+
+static PyObject *python_round(double x, PyObject *digits) {
+    PyObject *number = PyFloat_FromDouble(x);
+    if (number == NULL) return NULL;
+    PyObject *rounded = PyObject_CallMethodObjArgs(number, s_round, digits, NULL);
+    Py_DECREF(number);
+    return rounded;
+}
+
+static PyObject *explainer_explain_top(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "explain_top takes 2 arguments"); return NULL; }
+    Py_ssize_t k = PyLong_AsSsize_t(args[1]);
+    if (k == -1 && PyErr_Occurred()) return NULL;
+    if (k < 0) k = 0;
+    if (k > self->groups) k = self->groups;
+    Buf x = {0};
+    PyObject *result = NULL, *top = NULL;
+    double total, *c = self->contributions;
+    if (take_row(self, args[0], &x) < 0 || walk(self, x.view.buf, &total, c) < 0) goto done;
+    Py_ssize_t picked[64];
+    Py_ssize_t n = pick_top(self, c, k, picked);
+    if (n < 0) goto done;
     top = PyTuple_New(n);
     if (top == NULL) goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -1085,12 +1104,108 @@ done:
     return result;
 }
 
+/* factors(x, k, features, groups, sentences, describe) -> (sum of leaf values, [factor map, ...])
+ *   explain_top's K groups as the wire's factor maps, built here: {"feature": groups[g], "value":
+ *   features[groups[g]], "contribution": round(c, 6), "description": sentences[(name, value,
+ *   c > 0)]}, a sentence missing from the cache made by describe(name, value, c) (which keeps
+ *   it there). The same maps FailurePredictor.answer builds in Python (tested). */
+static PyObject *explainer_factors(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6 || !PyDict_Check(args[2]) || !PyTuple_Check(args[3]) || !PyDict_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "factors takes (x, k, features dict, groups tuple, sentences dict, describe)");
+        return NULL;
+    }
+    Py_ssize_t k = PyLong_AsSsize_t(args[1]);
+    if (k == -1 && PyErr_Occurred()) return NULL;
+    if (k < 0) k = 0;
+    if (k > self->groups) k = self->groups;
+    PyObject *features = args[2], *groups = args[3], *sentences = args[4], *describe = args[5];
+    if (PyTuple_GET_SIZE(groups) != self->groups) { PyErr_SetString(PyExc_ValueError, "groups must name every group"); return NULL; }
+    Buf x = {0};
+    PyObject *result = NULL, *list = NULL;
+    double total, *c = self->contributions;
+    if (take_row(self, args[0], &x) < 0 || walk(self, x.view.buf, &total, c) < 0) goto done;
+    Py_ssize_t picked[64];
+    Py_ssize_t n = pick_top(self, c, k, picked);
+    if (n < 0 || (list = PyList_New(n)) == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double contribution = c[picked[i]];
+        PyObject *name = PyTuple_GET_ITEM(groups, picked[i]);
+        PyObject *value = PyDict_GetItemWithError(features, name);
+        if (value == NULL) { if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name); goto done; }
+        Py_INCREF(value);
+        PyObject *key = Py_BuildValue("(OOO)", name, value, contribution > 0 ? Py_True : Py_False);
+        PyObject *text = key ? PyDict_GetItemWithError(sentences, key) : NULL;
+        Py_XDECREF(key);
+        if (text != NULL) Py_INCREF(text);
+        else if (!PyErr_Occurred()) text = PyObject_CallFunction(describe, "OOd", name, value, contribution);
+        PyObject *rounded = text ? python_round(contribution, i_six) : NULL;
+        PyObject *factor = rounded ? PyDict_New() : NULL;
+        int failed = factor == NULL || PyDict_SetItem(factor, s_feature, name) < 0 ||
+                     PyDict_SetItem(factor, s_value, value) < 0 || PyDict_SetItem(factor, s_contribution, rounded) < 0 ||
+                     PyDict_SetItem(factor, s_description, text) < 0;
+        Py_DECREF(value);
+        Py_XDECREF(text);
+        Py_XDECREF(rounded);
+        if (failed) { Py_XDECREF(factor); goto done; }
+        PyList_SET_ITEM(list, i, factor);
+    }
+    result = Py_BuildValue("(dO)", total, list);
+done:
+    Py_XDECREF(list);
+    release(&x, 1);
+    return result;
+}
+
+/* similar(block, begin, end, row, k, positions, distances, scale, index_list, described, base)
+ *   nearest(...) with the scale, then the wire map of each row found, nearest first: a copy of
+ *   described[i] (base(i) makes and keeps it when missing), i = index_list[begin + position],
+ *   with "similarity": round(1 / (1 + distance), 4). NeighbourPool._similar's maps (tested). */
+static PyObject *similar(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 11 || !PyList_Check(args[8]) || !PyDict_Check(args[9])) {
+        PyErr_SetString(PyExc_TypeError, "similar takes nearest's 8 arguments, index_list, described, base");
+        return NULL;
+    }
+    PyObject *count = nearest(self, args, 8);
+    if (count == NULL) return NULL;
+    Py_ssize_t found = PyLong_AsSsize_t(count), begin = PyLong_AsSsize_t(args[1]);
+    Py_DECREF(count);
+    PyObject *index_list = args[8], *described = args[9], *base = args[10], *list = NULL;
+    Buf bufs[2] = {0};
+    if (get(args[5], &bufs[0], 'q', 0, "positions") < 0 || get(args[6], &bufs[1], 'd', 0, "distances") < 0) goto done;
+    const int64_t *positions = bufs[0].view.buf;
+    const double *distances = bufs[1].view.buf;
+    if ((list = PyList_New(found)) == NULL) goto done;
+    for (Py_ssize_t j = 0; j < found; j++) {
+        Py_ssize_t at = begin + positions[j];
+        if (at < 0 || at >= PyList_GET_SIZE(index_list)) { PyErr_SetString(PyExc_ValueError, "index_list is shorter than the block"); goto fail; }
+        PyObject *i = PyList_GET_ITEM(index_list, at);
+        PyObject *fixed = PyDict_GetItemWithError(described, i);
+        if (fixed != NULL) Py_INCREF(fixed);
+        else if (PyErr_Occurred() || (fixed = PyObject_CallOneArg(base, i)) == NULL) goto fail;
+        PyObject *map = PyDict_Check(fixed) ? PyDict_Copy(fixed) : NULL;
+        Py_DECREF(fixed);
+        if (map == NULL) { if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "base must give a dict"); goto fail; }
+        PyObject *rounded = python_round(1.0 / (1.0 + distances[j]), i_four);
+        if (rounded == NULL || PyDict_SetItem(map, s_similarity, rounded) < 0) { Py_XDECREF(rounded); Py_DECREF(map); goto fail; }
+        Py_DECREF(rounded);
+        PyList_SET_ITEM(list, j, map);
+    }
+    goto done;
+fail:
+    Py_CLEAR(list);
+done:
+    release(bufs, 2);
+    return list;
+}
+
 static PyMethodDef explainer_methods[] = {
     {"encode", (PyCFunction)(void (*)(void))explainer_encode, METH_FASTCALL, "The row of a feature dict into out."},
     {"encode_many", (PyCFunction)(void (*)(void))explainer_encode_many, METH_FASTCALL, "The rows of a list of feature dicts into out."},
     {"features_rows", (PyCFunction)(void (*)(void))explainer_features_rows, METH_FASTCALL,
      "The rows of a list of deployments into out, their maps never built; their past_outcomes."},
     {"score", (PyCFunction)explainer_score, METH_O, "Sum of the leaf values row x reaches."},
+    {"factors", (PyCFunction)(void (*)(void))explainer_factors, METH_FASTCALL,
+     "(sum of leaf values, [factor map, ...]) for the k largest |contribution|."},
     {"explain_top", (PyCFunction)(void (*)(void))explainer_explain_top, METH_FASTCALL,
      "(sum of leaf values, ((group, contribution), ...)) for the k largest |contribution|."},
     {NULL, NULL, 0, NULL},
@@ -1112,6 +1227,7 @@ static PyMethodDef methods[] = {
     {"explain", (PyCFunction)(void (*)(void))explain, METH_FASTCALL, "Sum of leaf values; path contributions into out."},
     {"score_many", (PyCFunction)(void (*)(void))score_many, METH_FASTCALL, "Sums of leaf values for every row."},
     {"nearest", (PyCFunction)(void (*)(void))nearest, METH_FASTCALL, "K nearest rows of a window, exactly."},
+    {"similar", (PyCFunction)(void (*)(void))similar, METH_FASTCALL, "The wire maps of the K nearest rows of a window."},
     {"features_core", (PyCFunction)(void (*)(void))features_core, METH_FASTCALL,
      "The counts of a deployment's point-in-time features, from a service's int64 arrays."},
     {"features_dict", (PyCFunction)(void (*)(void))features_dict, METH_FASTCALL,
@@ -1125,6 +1241,14 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernel", "Compiled 
 
 PyMODINIT_FUNC PyInit__kernel(void) {
     PyDateTime_IMPORT;
+    if ((s_round = PyUnicode_InternFromString("__round__")) == NULL ||
+        (s_feature = PyUnicode_InternFromString("feature")) == NULL ||
+        (s_value = PyUnicode_InternFromString("value")) == NULL ||
+        (s_contribution = PyUnicode_InternFromString("contribution")) == NULL ||
+        (s_description = PyUnicode_InternFromString("description")) == NULL ||
+        (s_similarity = PyUnicode_InternFromString("similarity")) == NULL ||
+        (i_six = PyLong_FromLong(6)) == NULL || (i_four = PyLong_FromLong(4)) == NULL)
+        return NULL;
     if (PyDateTimeAPI == NULL) return NULL;
     static const char *names[] = {"service", "environment", "started", "version", "deployment_type", "change_size",
                                   "configuration", "metadata"};

@@ -166,6 +166,7 @@ class FailurePredictor:
         self._base_rate = round(model.base_rate, 6)  # as every answer shows it (round() formats: ~0.4 us)
         self._width = model.encoder.n_columns
         self._row_buffer = np.empty(self._width)
+        self._groups = tuple(model.encoder.groups)
 
     def _row(self, features: dict) -> np.ndarray:
         """The model's input row of FEATURES (the encoder's vector, compiled when built). With
@@ -205,16 +206,18 @@ class FailurePredictor:
         if not explain:
             raw = self._explainer.score(row) + packed.baseline if self._explainer is not None else packed.raw_one(row)
             return self._unexplained(record, packed.calibrate_one(raw))
-        probability, top = self._explain(row)
-        groups = self.model.encoder.groups
-        factors = []
-        sentences = _DESCRIBED
-        for i, contribution in top:
-            name = groups[i]
-            value = features[name]
-            text = sentences.get((name, value, contribution > 0))  # described(), its lookup inline
-            factors.append({"feature": name, "value": value, "contribution": round(contribution, 6),
-                            "description": text if text is not None else described(name, value, contribution)})
+        if self._explainer is not None:  # the factor maps built in the same compiled call as the walk
+            raw, factors = self._explainer.factors(row, self.top_factors, features, self._groups, _DESCRIBED, described)
+            probability = packed.calibrate_one(packed.baseline + raw)
+        else:
+            probability, top = self._explain(row)
+            groups = self.model.encoder.groups
+            factors = []
+            for i, contribution in top:
+                name = groups[i]
+                value = features[name]
+                factors.append({"feature": name, "value": value, "contribution": round(contribution, 6),
+                                "description": described(name, value, contribution)})
         return {"deployment_id": record.get("id"), "base_rate": self._base_rate,
                 "model_version": self.version, "failure_probability": probability,
                 "risk_level": risk_level(probability), "abstained": False, "factors": factors,

@@ -264,6 +264,9 @@ class NeighbourPool:
         if window is None:
             return []
         group, begin, end = window
+        if _kernel is not None and k <= len(group._positions):  # the scan and the maps in one call
+            return _kernel.similar(group.block, begin, end, row, k, group._positions, group._distances, self.scale,
+                                   group.index_list, self._described, self._similar_base)
         rows, distances = group.closest_lists(row, self.scale, begin, end, k)
         return [self._similar(i, d) for i, d in zip(rows, distances)]
 
@@ -282,14 +285,19 @@ class NeighbourPool:
         best = np.argsort(distance, kind="stable")[:k]
         return [self._similar(int(group.index[begin + j]), float(distance[j])) for j in best]
 
-    def _similar(self, i: int, distance: float) -> dict:
-        """The wire map of pool row I at DISTANCE from the query."""
+    def _similar_base(self, i: int) -> dict:
+        """The fixed part of pool row I's wire map (made once, kept in ``_described``)."""
         described = self._described.get(i)
         if described is None:
             described = self._described[i] = {
                 "id": self.ids[i], "service": self.services[i], "version": self.versions[i],
                 "environment": self.environments[i], "deployment_type": self.deployment_types[i],
                 "status": self.statuses[i], "started": int(self.started_us[i]) / 1e6}
+        return described
+
+    def _similar(self, i: int, distance: float) -> dict:
+        """The wire map of pool row I at DISTANCE from the query."""
+        described = self._similar_base(i)
         similar = described.copy()  # a copy of a small map clones its table: cheaper than {**described, ...}
         similar["similarity"] = round(1.0 / (1.0 + distance), 4)
         return similar
