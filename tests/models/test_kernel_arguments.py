@@ -424,3 +424,25 @@ def test_features_many_equals_features_one_by_one(timezone, monkeypatch):
         assert 0 < fallbacks < 0.6 * 25 * 50, fallbacks  # about half go back by design of probe()
     with pytest.raises(ValidationError, match="environment"):
         state.features_many([records[0], {**records[1], "environment": ""}])
+
+
+def test_features_dict_refuses_arguments_it_cannot_read():
+    """Wrong argument types are a TypeError naming the function, not a crash or a wrong map."""
+    from array import array
+
+    from predictor.features.serving import FeatureState, ServiceHistory
+
+    state = FeatureState()
+    history = ServiceHistory()
+    good = [history.start_times, *history.outcome_index(), (), None, None, (0, 0, 0, 0), 10, -1, -1, "prod", None,
+            None, None, None, state._kernel_constants]
+    assert kernel.features_dict(*good)["past_outcomes"] == 0.0
+    for index, bad in ((6, [array("q")]), (7, ("not", "a", "list")), (9, (0, 0)), (18, state._kernel_constants[:7])):
+        args = list(good)
+        args[index] = bad
+        with pytest.raises(TypeError, match="features_dict"):
+            kernel.features_dict(*args)
+    with pytest.raises(TypeError, match="19 arguments"):
+        kernel.features_dict(*good[:-1])
+    with pytest.raises(TypeError, match="features_batch"):
+        kernel.features_batch((), None, None, {}, state._kernel_constants)
