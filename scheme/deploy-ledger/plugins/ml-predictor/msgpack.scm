@@ -250,26 +250,34 @@
     (bytevector-ieee-double-set! buffer (+ pos 1) (exact->inexact x) (endianness big))
     (set-packer-position! packer (+ pos 9))))
 
-(define (ascii? text n)
-  (let loop ((i 0))
-    (or (= i n)
-        (and (< (char->integer (string-ref text i)) 128)
-             (loop (+ i 1))))))
+(define (put-ascii! packer text n)
+  "Write the N chars of TEXT to PACKER as a str, its bytes copied char by char, and
+return #t; or, when a char is not ASCII, write nothing and return #f.  One pass:
+the header is written first and taken back at the first char above 127."
+  (let ((start (packer-position packer)))
+    (put-header! packer n #xa0 31 #xd9 #xda #xdb)
+    (let* ((buffer (reserve! packer n))
+           (pos (packer-position packer)))
+      (let copy ((i 0))
+        (if (= i n)
+            (begin
+              (set-packer-position! packer (+ pos n))
+              #t)
+            (let ((code (char->integer (string-ref text i))))
+              (if (< code 128)
+                  (begin
+                    (bytevector-u8-set! buffer (+ pos i) code)
+                    (copy (+ i 1)))
+                  (begin
+                    (set-packer-position! packer start)
+                    #f))))))))
 
 (define (pack-string! packer text)
   "Write the string TEXT to PACKER as a str."
-  (let ((n (string-length text)))
-    (if (ascii? text n)
-        (begin
-          (put-header! packer n #xa0 31 #xd9 #xda #xdb)
-          (let ((buffer (reserve! packer n))
-                (pos (packer-position packer)))
-            (do ((i 0 (+ i 1))) ((= i n))
-              (bytevector-u8-set! buffer (+ pos i) (char->integer (string-ref text i))))
-            (set-packer-position! packer (+ pos n))))
-        (let ((utf8 (string->utf8 text)))
-          (put-header! packer (bytevector-length utf8) #xa0 31 #xd9 #xda #xdb)
-          (put-bytes! packer utf8)))))
+  (unless (put-ascii! packer text (string-length text))
+    (let ((utf8 (string->utf8 text)))
+      (put-header! packer (bytevector-length utf8) #xa0 31 #xd9 #xda #xdb)
+      (put-bytes! packer utf8))))
 
 (define (pack-key! packer key)
   "Write KEY, a map key (string or symbol), to PACKER as a str."
@@ -508,40 +516,60 @@ Maps (association lists) are written in list order, hash tables in key order."
     (bytevector-copy! bv at bytes 0 n)
     (utf8->string bytes)))
 
-(define (same-bytes? a b at n)
+(define-inlinable (same-bytes? a b at n)
   "Return true when bytevector A, of length N, holds the N bytes of B at AT.
-Compares four bytes at a time (fixnums, never allocated), read little-endian:
-the native-order readers want aligned indices, which keys in a payload are not."
+Compares four bytes at a time (fixnums, never allocated) in native order: Guile
+compiles the native readers to one instruction, which reads any index (keys in a
+payload are not aligned), while a reader given an endianness is a procedure call."
   (let words ((i 0))
     (if (<= (+ i 4) n)
-        (and (= (bytevector-u32-ref a i (endianness little)) (bytevector-u32-ref b (+ at i) (endianness little)))
+        (and (= (bytevector-u32-native-ref a i) (bytevector-u32-native-ref b (+ at i)))
              (words (+ i 4)))
         (let bytes ((i i))
           (or (= i n)
               (and (= (bytevector-u8-ref a i) (bytevector-u8-ref b (+ at i)))
                    (bytes (+ i 1))))))))
 
-(define (ascii-hash bv at n)
-  "Return a hash of the N bytes of BV at AT, or #f when one of them is not ASCII."
-  (let words ((i 0) (h n))
+;;; A key is found in the table by a hash of its length and its first and last four
+;;; bytes (two reads, whatever its length), then compared with each entry of its
+;;; bucket in full.  Only a key not found is checked for ASCII, byte by byte, before
+;;; an entry is made for it: an entry's bytes are ASCII, so any key equal to them is.
+
+(define-inlinable (key-hash bv at n)
+  "Return a hash (a fixnum) of the N bytes of BV at AT, N at most `key-max-length'."
+  (if (>= n 4)
+      ;; Words in native order (see `same-bytes?'): the hash only picks a bucket.
+      (+ n (* 8 (bytevector-u32-native-ref bv at))
+         (* 3 (bytevector-u32-native-ref bv (+ at (- n 4)))))
+      (let bytes ((i 0) (h n))
+        (if (= i n)
+            h
+            (bytes (+ i 1) (+ (* h 257) (bytevector-u8-ref bv (+ at i))))))))
+
+(define-inlinable (hash-bucket h)
+  ;; Two-argument logxor compiles to one instruction; more arguments, to a call.
+  (logand (logxor (logxor h (ash h -9)) (logxor (ash h -18) (ash h -27)))
+          (- key-buckets 1)))
+
+(define (all-ascii? bv at n)
+  "Return true when none of the N bytes of BV at AT is above 127."
+  (let words ((i 0))
     (if (<= (+ i 4) n)
-        (let ((word (bytevector-u32-ref bv (+ at i) (endianness little))))
-          (and (zero? (logand word #x80808080))
-               (words (+ i 4) (logand (+ (* h 31) word) #xffffff))))
-        (let bytes ((i i) (h h))
-          (if (= i n)
-              h
-              (let ((byte (bytevector-u8-ref bv (+ at i))))
-                (and (< byte 128)
-                     (bytes (+ i 1) (logand (+ (* h 31) byte) #xffffff)))))))))
+        (and (zero? (logand (bytevector-u32-native-ref bv (+ at i)) #x80808080))
+             (words (+ i 4)))
+        (let bytes ((i i))
+          (or (= i n)
+              (and (< (bytevector-u8-ref bv (+ at i)) 128)
+                   (bytes (+ i 1))))))))
 
 (define-record-type <key-entry>
-  ;; An interned key: its bytes, the shared string, and what a decoder with a
-  ;; #:map-key made of it (CONVERTER and PREDICATE, the procedures it was made with:
-  ;; the converted key and whether its str values become symbols).
-  (make-key-entry bytes key converter predicate converted symbol-valued? symbol)
+  ;; An interned key: its bytes, their hash, the shared string, and what a decoder
+  ;; with a #:map-key made of it (CONVERTER and PREDICATE, the procedures it was made
+  ;; with: the converted key and whether its str values become symbols).
+  (make-key-entry bytes hash key converter predicate converted symbol-valued? symbol)
   key-entry?
   (bytes key-entry-bytes)
+  (hash key-entry-hash)
   (key key-entry-key)
   (converter key-entry-converter set-key-entry-converter!)
   (predicate key-entry-predicate set-key-entry-predicate!)
@@ -553,26 +581,29 @@ the native-order readers want aligned indices, which keys in a payload are not."
   "Return the key entry of the ASCII string in the N bytes of BV at AT, or #f when
 those bytes are not ASCII or N is above `key-max-length'.  The table is shared by
 all threads: a race can at worst lose an entry, which is made again."
-  (let ((h (and (<= n key-max-length) (ascii-hash bv at n))))
-    (and h
-         (let* ((bucket (logand h (- key-buckets 1)))
-                (entries (vector-ref key-table bucket)))
-           (let find ((rest entries))
-             (cond ((null? rest)
-                    ;; A symbol's name is a read-only string: nobody can change the
-                    ;; shared copy under another caller.
-                    (let* ((key (symbol->string (string->symbol (ascii-string bv at n))))
-                           (bytes (make-bytevector n))
-                           (entry (make-key-entry bytes key #f #f #f #f #f)))
-                      (bytevector-copy! bv at bytes 0 n)
-                      (when (< key-count key-limit)
-                        (set! key-count (+ key-count 1))
-                        (vector-set! key-table bucket (cons entry entries)))
-                      entry))
-                   ((let ((bytes (key-entry-bytes (car rest))))
-                      (and (= (bytevector-length bytes) n) (same-bytes? bytes bv at n)))
-                    (car rest))
-                   (else (find (cdr rest)))))))))
+  (and (<= n key-max-length)
+       (let* ((h (key-hash bv at n))
+              (bucket (hash-bucket h))
+              (entries (vector-ref key-table bucket)))
+         (let find ((rest entries))
+           (cond ((null? rest)
+                  (and (all-ascii? bv at n)
+                       ;; A symbol's name is a read-only string: nobody can change the
+                       ;; shared copy under another caller.
+                       (let* ((key (symbol->string (string->symbol (ascii-string bv at n))))
+                              (bytes (make-bytevector n))
+                              (entry (make-key-entry bytes h key #f #f #f #f #f)))
+                         (bytevector-copy! bv at bytes 0 n)
+                         (when (< key-count key-limit)
+                           (set! key-count (+ key-count 1))
+                           (vector-set! key-table bucket (cons entry entries)))
+                         entry)))
+                 ((let ((entry (car rest)))
+                    (and (eqv? (key-entry-hash entry) h)
+                         (= (bytevector-length (key-entry-bytes entry)) n)
+                         (same-bytes? (key-entry-bytes entry) bv at n)))
+                  (car rest))
+                 (else (find (cdr rest))))))))
 
 (define (interned-key bv at n)
   "Return the ASCII string in the N bytes of BV at AT as a shared, read-only string,
@@ -580,20 +611,24 @@ or #f when those bytes are not ASCII or N is above `key-max-length'."
   (let ((entry (interned-entry bv at n)))
     (and entry (key-entry-key entry))))
 
-(define (entry-conversion! entry map-key symbol-value?)
+(define-inlinable (entry-conversion! entry map-key symbol-value?)
   "Return the key MAP-KEY makes of ENTRY's key, made once per MAP-KEY and
 SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of it."
   (if (and (eq? (key-entry-converter entry) map-key)
            (eq? (key-entry-predicate entry) symbol-value?))
       (key-entry-converted entry)
-      (let ((converted (map-key (key-entry-key entry))))
-        ;; Another thread may convert at once: both write the same values.
-        (set-key-entry-converter! entry #f)
-        (set-key-entry-converted! entry converted)
-        (set-key-entry-symbol-valued?! entry (and symbol-value? (symbol-value? converted) #t))
-        (set-key-entry-predicate! entry symbol-value?)
-        (set-key-entry-converter! entry map-key)
-        converted)))
+      (convert-entry! entry map-key symbol-value?)))
+
+(define (convert-entry! entry map-key symbol-value?)
+  "Make and keep the key MAP-KEY makes of ENTRY's key; see `entry-conversion!'."
+  (let ((converted (map-key (key-entry-key entry))))
+    ;; Another thread may convert at once: both write the same values.
+    (set-key-entry-converter! entry #f)
+    (set-key-entry-converted! entry converted)
+    (set-key-entry-symbol-valued?! entry (and symbol-value? (symbol-value? converted) #t))
+    (set-key-entry-predicate! entry symbol-value?)
+    (set-key-entry-converter! entry map-key)
+    converted))
 
 ;;; The bytevector decoder keeps its state in a reader record and its procedures at
 ;;; module level, so an unpack allocates no closures, only the values it returns and
@@ -758,10 +793,20 @@ the header, or #f (skipping nothing) when no str is there."
 (define-inlinable (raw-key key)
   (if (key-entry? key) (key-entry-key key) key))
 
+(define-inlinable (same-key? a b)
+  ;; A and B are key entries or strings.  Two entries differ when their hashes do,
+  ;; which spares most comparisons of the strings.
+  (if (and (key-entry? a) (key-entry? b))
+      (or (eq? a b)
+          (and (eqv? (key-entry-hash a) (key-entry-hash b))
+               (string=? (key-entry-key a) (key-entry-key b))))
+      (string=? (raw-key a) (raw-key b))))
+
 (define (key-taken? key entries)
-  "Return true when the map ENTRIES read so far (newest first) have the key KEY."
+  "Return true when the map ENTRIES read so far (newest first) have the key KEY,
+a key entry or a string."
   (and (pair? entries)
-       (or (string=? key (raw-key (caar entries)))
+       (or (same-key? key (caar entries))
            (key-taken? key (cdr entries)))))
 
 (define (symbol-key? key map-key symbol-value?)
@@ -797,7 +842,7 @@ the header, or #f (skipping nothing) when no str is there."
                  (k (raw-key key)))
             (unless (string? k)
               (msgpack-fail at "map key must be a str, found ~s" k))
-            (when (if seen (hash-ref seen k) (key-taken? k acc))
+            (when (if seen (hash-ref seen k) (key-taken? key acc))
               (msgpack-fail at "duplicate map key ~s" k))
             (when seen (hash-set! seen k #t))
             (loop (+ i 1)

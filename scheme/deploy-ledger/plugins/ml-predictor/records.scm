@@ -120,21 +120,6 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
 (define (kebab->snake name)
   (string-map (lambda (c) (if (char=? c #\-) #\_ c)) name))
 
-(define wire-keys
-  ;; Symbol -> wire key string, filled as keys are met (a ledger uses a handful).
-  (make-hash-table))
-
-(define (wire-key key)
-  "Return the wire (snake_case string) name of KEY, a symbol or string."
-  (cond ((string? key) key)
-        ((hashq-ref wire-keys key))
-        ((symbol? key)
-         (let ((name (cond ((assq key renamed-keys) => cdr)
-                           (else (kebab->snake (symbol->string key))))))
-           (hashq-set! wire-keys key name)
-           name))
-        (else (error "ml-predictor: expected a symbol or string key, found" key))))
-
 (define key-kinds
   ;; Wire key -> time, boolean or array: how its value is converted.
   (let ((table (make-hash-table)))
@@ -145,6 +130,28 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
 
 (define (key-kind key)
   (and key (hash-ref key-kinds key)))
+
+(define wire-fields
+  ;; Symbol -> (wire key string . its kind), filled as keys are met (a ledger uses a
+  ;; handful): a field's name and kind cost one hashq-ref, not a hash of the string.
+  (make-hash-table))
+
+(define (wire-field key)
+  "Return (NAME . KIND) for KEY, a symbol or string: its wire (snake_case string)
+name and `key-kind' of that name."
+  (cond ((and (symbol? key) (hashq-ref wire-fields key)))
+        ((string? key) (cons key (key-kind key)))
+        ((symbol? key)
+         (let* ((name (cond ((assq key renamed-keys) => cdr)
+                            (else (kebab->snake (symbol->string key)))))
+                (field (cons name (key-kind name))))
+           (hashq-set! wire-fields key field)
+           field))
+        (else (error "ml-predictor: expected a symbol or string key, found" key))))
+
+(define (wire-key key)
+  "Return the wire (snake_case string) name of KEY, a symbol or string."
+  (if (string? key) key (car (wire-field key))))
 
 (define (time->epoch value)
   "Return VALUE, an SRFI-19 time or date or an epoch number, as epoch seconds."
@@ -253,34 +260,35 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
       (pack-wire-value! packer (car rest) #f (+ depth 1))
       (loop (cdr rest)))))
 
-(define (pack-wire-value! packer value key depth)
-  "Write (value->wire VALUE KEY) to PACKER, at nesting DEPTH, without building it."
-  (let ((kind (key-kind key)))
-    (cond ((eq? value #f) (pack-value! packer (if (eq? kind 'boolean) #f msgpack-nil) depth))
-          ((or (string? value) (eq? value #t) (msgpack-nil? value)) (pack-value! packer value depth))
-          ((eq? kind 'time) (pack-value! packer (time->epoch value) depth))
-          ((number? value) (pack-value! packer value depth))
-          ((symbol? value) (pack-string! packer (symbol-name value)))
-          ((or (time? value) (date? value)) (pack-value! packer (time->epoch value) depth))
-          ((null? value) (pack-value! packer (if (eq? kind 'array) #() '()) depth))
-          ((and (eq? kind 'array) (list? value)) (pack-items! packer value depth))
-          ((alist? value)
-           (packer-check-depth! packer depth)
-           (pack-map-header! packer (length value))
-           (let loop ((rest value))
-             (when (pair? rest)
-               (let ((name (caar rest)))
-                 (pack-key! packer (if (symbol? name) (symbol-name name) name))
-                 (pack-wire-value! packer (cdar rest) #f (+ depth 1))
-                 (loop (cdr rest))))))
-          ((list? value) (pack-items! packer value depth))
-          ((vector? value)
-           (packer-check-depth! packer depth)
-           (let ((n (vector-length value)))
-             (pack-array-header! packer n)
-             (do ((i 0 (+ i 1))) ((= i n))
-               (pack-wire-value! packer (vector-ref value i) #f (+ depth 1)))))
-          (else (pack-value! packer value depth)))))
+(define (pack-wire-value! packer value kind depth)
+  "Write (value->wire VALUE KEY) to PACKER, at nesting DEPTH, without building it;
+KIND is (key-kind KEY), #f for a value with no key or a key of no kind."
+  (cond ((eq? value #f) (pack-value! packer (if (eq? kind 'boolean) #f msgpack-nil) depth))
+        ((string? value) (pack-string! packer value))
+        ((or (eq? value #t) (msgpack-nil? value)) (pack-value! packer value depth))
+        ((eq? kind 'time) (pack-value! packer (time->epoch value) depth))
+        ((number? value) (pack-value! packer value depth))
+        ((symbol? value) (pack-string! packer (symbol-name value)))
+        ((or (time? value) (date? value)) (pack-value! packer (time->epoch value) depth))
+        ((null? value) (pack-value! packer (if (eq? kind 'array) #() '()) depth))
+        ((and (eq? kind 'array) (list? value)) (pack-items! packer value depth))
+        ((alist? value)
+         (packer-check-depth! packer depth)
+         (pack-map-header! packer (length value))
+         (let loop ((rest value))
+           (when (pair? rest)
+             (let ((name (caar rest)))
+               (pack-key! packer (if (symbol? name) (symbol-name name) name))
+               (pack-wire-value! packer (cdar rest) #f (+ depth 1))
+               (loop (cdr rest))))))
+        ((list? value) (pack-items! packer value depth))
+        ((vector? value)
+         (packer-check-depth! packer depth)
+         (let ((n (vector-length value)))
+           (pack-array-header! packer n)
+           (do ((i 0 (+ i 1))) ((= i n))
+             (pack-wire-value! packer (vector-ref value i) #f (+ depth 1)))))
+        (else (pack-value! packer value depth))))
 
 (define (pack-fields! packer alist depth)
   "Write (fields->wire ALIST) to PACKER, at nesting DEPTH."
@@ -288,9 +296,9 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
   (pack-map-header! packer (length alist))
   (let loop ((rest alist))
     (when (pair? rest)
-      (let ((key (wire-key (caar rest))))
-        (pack-key! packer key)
-        (pack-wire-value! packer (cdar rest) key (+ depth 1))
+      (let ((field (wire-field (caar rest))))
+        (pack-string! packer (car field))
+        (pack-wire-value! packer (cdar rest) (cdr field) (+ depth 1))
         (loop (cdr rest))))))
 
 (define (pack-deployment-record! packer record depth)
@@ -301,9 +309,9 @@ reading its fields as they are packed."
     (pack-map-header! packer (length accessors))
     (let loop ((rest accessors))
       (when (pair? rest)
-        (let ((key (wire-key (caar rest))))
-          (pack-key! packer key)
-          (pack-wire-value! packer ((cdar rest) record) key (+ depth 1))
+        (let ((field (wire-field (caar rest))))
+          (pack-string! packer (car field))
+          (pack-wire-value! packer ((cdar rest) record) (cdr field) (+ depth 1))
           (loop (cdr rest)))))))
 
 (define (deployment-writer deployment)
