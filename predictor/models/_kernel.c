@@ -1077,30 +1077,34 @@ static PyObject *python_round(double x, PyObject *digits) {
     return rounded;
 }
 
-static PyObject *explainer_explain_top(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "explain_top takes 2 arguments"); return NULL; }
-    Py_ssize_t k = PyLong_AsSsize_t(args[1]);
-    if (k == -1 && PyErr_Occurred()) return NULL;
+/* Walk row X_OBJ with path contributions (into self->contributions, the sum into TOTAL) and pick
+ * the K_OBJ groups of largest |contribution| into PICKED; returns how many, or -1 with an error. */
+static Py_ssize_t walk_and_pick(Explainer *self, PyObject *x_obj, PyObject *k_obj, double *total, Py_ssize_t *picked) {
+    Py_ssize_t k = PyLong_AsSsize_t(k_obj);
+    if (k == -1 && PyErr_Occurred()) return -1;
     if (k < 0) k = 0;
     if (k > self->groups) k = self->groups;
     Buf x = {0};
-    PyObject *result = NULL, *top = NULL;
-    double total, *c = self->contributions;
-    if (take_row(self, args[0], &x) < 0 || walk(self, x.view.buf, &total, c) < 0) goto done;
+    int walked = take_row(self, x_obj, &x) == 0 && walk(self, x.view.buf, total, self->contributions) == 0;
+    release(&x, 1);
+    return walked ? pick_top(self, self->contributions, k, picked) : -1;
+}
+
+static PyObject *explainer_explain_top(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "explain_top takes 2 arguments"); return NULL; }
+    double total;
     Py_ssize_t picked[64];
-    Py_ssize_t n = pick_top(self, c, k, picked);
-    if (n < 0) goto done;
-    top = PyTuple_New(n);
-    if (top == NULL) goto done;
+    Py_ssize_t n = walk_and_pick(self, args[0], args[1], &total, picked);
+    if (n < 0) return NULL;
+    PyObject *top = PyTuple_New(n);
+    if (top == NULL) return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *pair = Py_BuildValue("(nd)", picked[i], c[picked[i]]);
-        if (pair == NULL) goto done;
+        PyObject *pair = Py_BuildValue("(nd)", picked[i], self->contributions[picked[i]]);
+        if (pair == NULL) { Py_DECREF(top); return NULL; }
         PyTuple_SET_ITEM(top, i, pair);
     }
-    result = Py_BuildValue("(dO)", total, top);
-done:
-    Py_XDECREF(top);
-    release(&x, 1);
+    PyObject *result = Py_BuildValue("(dO)", total, top);
+    Py_DECREF(top);
     return result;
 }
 
@@ -1114,18 +1118,12 @@ static PyObject *explainer_factors(Explainer *self, PyObject *const *args, Py_ss
         PyErr_SetString(PyExc_TypeError, "factors takes (x, k, features dict, groups tuple, sentences dict, describe)");
         return NULL;
     }
-    Py_ssize_t k = PyLong_AsSsize_t(args[1]);
-    if (k == -1 && PyErr_Occurred()) return NULL;
-    if (k < 0) k = 0;
-    if (k > self->groups) k = self->groups;
     PyObject *features = args[2], *groups = args[3], *sentences = args[4], *describe = args[5];
     if (PyTuple_GET_SIZE(groups) != self->groups) { PyErr_SetString(PyExc_ValueError, "groups must name every group"); return NULL; }
-    Buf x = {0};
     PyObject *result = NULL, *list = NULL;
     double total, *c = self->contributions;
-    if (take_row(self, args[0], &x) < 0 || walk(self, x.view.buf, &total, c) < 0) goto done;
     Py_ssize_t picked[64];
-    Py_ssize_t n = pick_top(self, c, k, picked);
+    Py_ssize_t n = walk_and_pick(self, args[0], args[1], &total, picked);
     if (n < 0 || (list = PyList_New(n)) == NULL) goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
         double contribution = c[picked[i]];
@@ -1152,7 +1150,6 @@ static PyObject *explainer_factors(Explainer *self, PyObject *const *args, Py_ss
     result = Py_BuildValue("(dO)", total, list);
 done:
     Py_XDECREF(list);
-    release(&x, 1);
     return result;
 }
 
