@@ -225,30 +225,58 @@ done:
     return result;
 }
 
-/* nearest(block, begin, end, query, k, positions, distances[, scale]) -> count
+/* nearest(block, begin, end, query, k, positions, distances[, scale[, mean, spread]]) -> count
  *   The K rows of BLOCK[begin:end] (rows of len(query) doubles) nearest to QUERY by Euclidean
  *   distance, nearest first, ties to the earlier row; their window positions (row - begin)
  *   go to POSITIONS (int64) and distances to DISTANCES; returns how many (min(k, end - begin)).
- *   With SCALE, the query is QUERY / SCALE (element by element). */
+ *   With SCALE (or None), the query is QUERY / SCALE (element by element); MEAN and SPREAD
+ *   order the columns (see below). */
 static PyObject *nearest(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 7 && nargs != 8) { PyErr_SetString(PyExc_TypeError, "nearest takes 7 or 8 arguments"); return NULL; }
+    if (nargs != 7 && nargs != 8 && nargs != 10) { PyErr_SetString(PyExc_TypeError, "nearest takes 7, 8 or 10 arguments"); return NULL; }
     Py_ssize_t begin = PyLong_AsSsize_t(args[1]), end = PyLong_AsSsize_t(args[2]), k = PyLong_AsSsize_t(args[4]);
     if (PyErr_Occurred()) return NULL;
-    Buf bufs[5] = {0};
+    Buf bufs[7] = {0};
     PyObject *result = NULL;
     double scaled[256];
     if (get(args[0], &bufs[0], 'd', 0, "block") < 0 || get(args[3], &bufs[1], 'd', 0, "query") < 0 ||
         get(args[5], &bufs[2], 'q', 1, "positions") < 0 || get(args[6], &bufs[3], 'd', 1, "distances") < 0 ||
-        (nargs == 8 && get(args[7], &bufs[4], 'd', 0, "scale") < 0))
+        (nargs >= 8 && args[7] != Py_None && get(args[7], &bufs[4], 'd', 0, "scale") < 0) ||
+        (nargs == 10 && (get(args[8], &bufs[5], 'd', 0, "mean") < 0 || get(args[9], &bufs[6], 'd', 0, "spread") < 0)))
         goto done;
     Py_ssize_t width = COUNT(bufs[1]);
     const double *query = bufs[1].view.buf;
-    if (nargs == 8) {  /* the query is row / scale, divided here (as numpy would: one IEEE division each) */
-        if (COUNT(bufs[4]) != width || width > 256) { PyErr_SetString(PyExc_ValueError, "scale must be as long as the query (at most 256)"); goto done; }
+    if (width > 256 || (bufs[4].held && COUNT(bufs[4]) != width) ||
+        (nargs == 10 && (COUNT(bufs[5]) != width || COUNT(bufs[6]) != width))) {
+        PyErr_SetString(PyExc_ValueError, "scale, mean and spread must be as long as the query (at most 256)");
+        goto done;
+    }
+    if (bufs[4].held) {  /* the query is row / scale, divided here (as numpy would: one IEEE division each) */
         const double *scale = bufs[4].view.buf;
         for (Py_ssize_t j = 0; j < width; j++) scaled[j] = query[j] / scale[j];
         query = scaled;
     }
+    /* The order the columns are summed in: with MEAN and SPREAD (each column's mean and variance
+     * over the block), the columns where this query is expected to differ most from a row,
+     * (mean - q)^2 + variance, come first, so a row's partial sum passes the K-th best after
+     * fewer columns (bench queries: 11 of 45 columns read on average instead of 28). The order
+     * only changes how soon a row is dropped, never which rows are kept. */
+    Py_ssize_t order[256];
+    double ordered_query[256];
+    for (Py_ssize_t j = 0; j < width; j++) order[j] = j;
+    if (nargs == 10) {
+        const double *mean = bufs[5].view.buf, *spread = bufs[6].view.buf;
+        double expected[256];
+        for (Py_ssize_t j = 0; j < width; j++) {
+            double gap = mean[j] - query[j];
+            expected[j] = gap * gap + spread[j];
+        }
+        for (Py_ssize_t j = 1; j < width; j++) {  /* insertion sort, largest first, stable */
+            Py_ssize_t column = order[j], at = j;
+            while (at > 0 && expected[order[at - 1]] < expected[column]) { order[at] = order[at - 1]; at--; }
+            order[at] = column;
+        }
+    }
+    for (Py_ssize_t j = 0; j < width; j++) ordered_query[j] = query[order[j]];
     if (width == 0 || bufs[0].view.ndim != 2 || bufs[0].view.shape[1] != width) { PyErr_SetString(PyExc_ValueError, "block rows must be len(query) wide"); goto done; }
     Py_ssize_t rows = COUNT(bufs[0]) / width;
     if (begin < 0 || end < begin || end > rows || k < 0 || COUNT(bufs[2]) < k || COUNT(bufs[3]) < k) {
@@ -273,13 +301,14 @@ static PyObject *nearest(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         while (j < width) {  /* four independent sums per 8 columns: no add waits on the one before */
             double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
             if (j + 8 <= width) {
-                const double *a = row + j, *b = query + j;
-                double e0 = a[0] - b[0], e1 = a[1] - b[1], e2 = a[2] - b[2], e3 = a[3] - b[3];
-                double e4 = a[4] - b[4], e5 = a[5] - b[5], e6 = a[6] - b[6], e7 = a[7] - b[7];
+                const Py_ssize_t *c = order + j;
+                const double *b = ordered_query + j;
+                double e0 = row[c[0]] - b[0], e1 = row[c[1]] - b[1], e2 = row[c[2]] - b[2], e3 = row[c[3]] - b[3];
+                double e4 = row[c[4]] - b[4], e5 = row[c[5]] - b[5], e6 = row[c[6]] - b[6], e7 = row[c[7]] - b[7];
                 s0 = e0 * e0 + e4 * e4; s1 = e1 * e1 + e5 * e5; s2 = e2 * e2 + e6 * e6; s3 = e3 * e3 + e7 * e7;
                 j += 8;
             } else {
-                for (; j < width; j++) { double e = row[j] - query[j]; s0 += e * e; }
+                for (; j < width; j++) { double e = row[order[j]] - ordered_query[j]; s0 += e * e; }
             }
             d += (s0 + s1) + (s2 + s3);
             if (d > bound) break;
@@ -293,7 +322,7 @@ static PyObject *nearest(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     for (Py_ssize_t i = 0; i < found; i++) best[i] = sqrt(best[i]);
     result = PyLong_FromSsize_t(found);
 done:
-    release(bufs, 5);
+    release(bufs, 7);
     return result;
 }
 
@@ -1153,20 +1182,20 @@ done:
     return result;
 }
 
-/* similar(block, begin, end, row, k, positions, distances, scale, index_list, described, base)
- *   nearest(...) with the scale, then the wire map of each row found, nearest first: a copy of
+/* similar(block, begin, end, row, k, positions, distances, scale, mean, spread, index_list, described, base)
+ *   nearest(...) with the scale and column statistics, then the wire map of each row found, nearest first: a copy of
  *   described[i] (base(i) makes and keeps it when missing), i = index_list[begin + position],
  *   with "similarity": round(1 / (1 + distance), 4). NeighbourPool._similar's maps (tested). */
 static PyObject *similar(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 11 || !PyList_Check(args[8]) || !PyDict_Check(args[9])) {
-        PyErr_SetString(PyExc_TypeError, "similar takes nearest's 8 arguments, index_list, described, base");
+    if (nargs != 13 || !PyList_Check(args[10]) || !PyDict_Check(args[11])) {
+        PyErr_SetString(PyExc_TypeError, "similar takes nearest's 10 arguments, index_list, described, base");
         return NULL;
     }
-    PyObject *count = nearest(self, args, 8);
+    PyObject *count = nearest(self, args, 10);
     if (count == NULL) return NULL;
     Py_ssize_t found = PyLong_AsSsize_t(count), begin = PyLong_AsSsize_t(args[1]);
     Py_DECREF(count);
-    PyObject *index_list = args[8], *described = args[9], *base = args[10], *list = NULL;
+    PyObject *index_list = args[10], *described = args[11], *base = args[12], *list = NULL;
     Buf bufs[2] = {0};
     if (get(args[5], &bufs[0], 'q', 0, "positions") < 0 || get(args[6], &bufs[1], 'd', 0, "distances") < 0) goto done;
     const int64_t *positions = bufs[0].view.buf;

@@ -66,6 +66,11 @@ class _ServiceBlock:
             buffer[: self.size] = array
             self._buffers[name] = buffer
         self.max_norm = 2 * float(half_norms.max(initial=0.0))  # the largest squared norm
+        #: each column's mean and variance over the block as built: the compiled scan sums first the
+        #: columns where a query differs most (rows appended later do not move them: the order
+        #: decides only how soon a row is dropped, never which rows are kept)
+        self.column_mean = block.mean(axis=0) if len(block) else np.zeros(block.shape[1])
+        self.column_spread = block.var(axis=0) if len(block) else np.zeros(block.shape[1])
         self.start_list: list[int] = starts.tolist()  # the same times as a list: bisect beats searchsorted on one value
         self.index_list: list[int] = index.tolist()
         self._expose()
@@ -266,7 +271,8 @@ class NeighbourPool:
         group, begin, end = window
         if _kernel is not None and k <= len(group._positions):  # the scan and the maps in one call
             return _kernel.similar(group.block, begin, end, row, k, group._positions, group._distances, self.scale,
-                                   group.index_list, self._described, self._similar_base)
+                                   group.column_mean, group.column_spread, group.index_list, self._described,
+                                   self._similar_base)
         rows, distances = group.closest_lists(row, self.scale, begin, end, k)
         return [self._similar(i, d) for i, d in zip(rows, distances)]
 

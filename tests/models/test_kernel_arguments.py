@@ -243,6 +243,33 @@ def test_nearest_scales_the_query_itself_when_given_the_scale():
         kernel.nearest(block, 0, 10, np.zeros(9), 3, np.empty(3, dtype=np.int64), np.empty(3), np.ones(8))
 
 
+def test_nearest_finds_the_same_rows_whatever_order_it_sums_the_columns_in():
+    """With a block's column means and variances the scan sums the columns where the query
+    differs most first (rows are dropped sooner); the rows found and their order are the same,
+    duplicate rows included, and the distances agree to rounding."""
+    rng = np.random.default_rng(21)
+    for trial in range(60):
+        width = int(rng.integers(1, 60))
+        block = rng.normal(size=(200, width)) * rng.uniform(0.1, 10, size=width)
+        block[50:60] = block[40]  # exact duplicates: ties go to the earlier row either way
+        mean, spread = block.mean(axis=0), block.var(axis=0)
+        if trial % 3 == 0:  # statistics that say nothing useful change nothing either
+            mean, spread = rng.normal(size=width) * 100, rng.uniform(0, 1e6, size=width)
+        for _ in range(10):
+            query = block[int(rng.integers(0, 200))] + rng.normal(size=width) * float(rng.choice([0.0, 0.01, 1.0]))
+            begin, end, k = int(rng.integers(0, 50)), int(rng.integers(100, 201)), int(rng.integers(1, 8))
+            found = []
+            for extra in ((), (None, mean, spread)):
+                positions, distances = np.empty(k, dtype=np.int64), np.empty(k)
+                count = kernel.nearest(block, begin, end, query, k, positions, distances, *extra)
+                found.append((count, positions[:count].tolist(), distances[:count]))
+            assert found[0][:2] == found[1][:2], trial
+            assert np.allclose(found[0][2], found[1][2], rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="mean and spread"):
+        kernel.nearest(block, 0, 10, query, 3, np.empty(3, dtype=np.int64), np.empty(3), None, mean[:-1] if width > 1
+                       else np.zeros(2), spread)
+
+
 def test_features_core_refuses_an_index_of_the_wrong_length():
     from array import array
 
