@@ -298,14 +298,6 @@ class FeatureState:
         self._neighbour_starts[service] = (len(self.histories), starts)
         return starts
 
-    def features_many(self, records: list[dict]) -> list[dict]:
-        """:meth:`features` of each of RECORDS (the same maps), in one compiled call that looks up
-        what depends on the service alone (:meth:`_service_parts`) once per service."""
-        if _kernel is None or not self._zone_is_utc:
-            return [self.features(record) for record in records]
-        return _kernel.features_batch(list(records), self._service_parts, self.features, self.versions,
-                                      self._kernel_constants)
-
     def encode_many(self, records: list[dict], explainer, out) -> list[float] | None:
         """Write the model row of each of RECORDS into the rows of OUT with EXPLAINER (the
         model's compiled ``_kernel.Explainer``) without building the feature maps, and return
@@ -316,7 +308,7 @@ class FeatureState:
                                        self._kernel_constants, out)
 
     def _service_parts(self, service: str) -> tuple:
-        """What the compiled features_batch reads of SERVICE (see _kernel.c)."""
+        """What the compiled features_rows reads of SERVICE (see _kernel.c), looked up once per batch."""
         history = self.histories.get(service) or _NO_HISTORY
         return ((history.start_times, *history.outcome_index(), self.neighbour_starts(service)), history.env_starts,
                 self.graph(service), self.service_types.get(service))

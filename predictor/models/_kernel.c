@@ -681,9 +681,7 @@ static PyObject *features_dict(PyObject *self, PyObject *const *args, Py_ssize_t
                          args[17], args[18], NULL, NULL, NULL);
 }
 
-/* ---- features_batch: features_dict for every deployment of a batch ---------------------------
- *
- *   features_batch(records, per_service, fallback, versions, consts) -> list of feature maps
+/* ---- batch: the features of every deployment of a batch (Explainer.features_rows) ------------
  *
  * The lookups FeatureState.features makes per deployment are made here: the record's fields,
  * its start as epoch microseconds (from the naive UTC datetime), the environment's start list,
@@ -742,7 +740,7 @@ static int epoch_micros(PyObject *started, long long *t) {
     return 0;
 }
 
-/* features_batch's loop; with PLAN, rows go to ROWS and the list holds past_outcomes (a float)
+/* The batch's loop: rows go to ROWS (laid out by PLAN) and the list holds past_outcomes (a float)
  * for each row written, or the fallback's map for a row left to the caller to encode. */
 static PyObject *batch(PyObject *records, PyObject *per_service, PyObject *fallback, PyObject *versions,
                        PyObject *consts, const RowPlan *plan, double *rows) {
@@ -776,7 +774,7 @@ static PyObject *batch(PyObject *records, PyObject *per_service, PyObject *fallb
             }
             if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(entry, 0)) ||
                 PyTuple_GET_SIZE(PyTuple_GET_ITEM(entry, 0)) != 7 || !PyDict_Check(PyTuple_GET_ITEM(entry, 1))) {
-                PyErr_SetString(PyExc_TypeError, "features_batch: per_service must return ((7 arrays), dict, graph, type)");
+                PyErr_SetString(PyExc_TypeError, "features_rows: per_service must return ((7 arrays), dict, graph, type)");
                 goto fail;
             }
             PyObject *env_list = PyDict_GetItemWithError(PyTuple_GET_ITEM(entry, 1), environment);
@@ -796,13 +794,12 @@ static PyObject *batch(PyObject *records, PyObject *per_service, PyObject *fallb
                                  version_items ? version_items : Py_None, PyTuple_GET_ITEM(entry, 2), t, -1, -1,
                                  environment, deployment_type ? deployment_type : Py_None, PyTuple_GET_ITEM(entry, 3),
                                  version ? version : Py_None, change ? change : Py_None, consts,
-                                 plan, plan ? rows + i * plan->width : NULL, &past);
+                                 plan, rows + i * plan->width, &past);
             if (made == NULL) goto fail;
-            if (made == Py_None) { Py_DECREF(made); made = NULL; }
-            else if (plan != NULL) {
-                Py_DECREF(made);
-                if ((made = PyFloat_FromDouble(past)) == NULL) goto fail;
-            }
+            int written = made == Py_True;
+            Py_DECREF(made);
+            made = NULL;
+            if (written && (made = PyFloat_FromDouble(past)) == NULL) goto fail;
         }
         if (made == NULL) {
             made = PyObject_CallOneArg(fallback, record);
@@ -816,14 +813,6 @@ fail:
     Py_XDECREF(out);
     Py_XDECREF(cache);
     return NULL;
-}
-
-static PyObject *features_batch(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 5 || !PyList_Check(args[0]) || !PyDict_Check(args[3])) {
-        PyErr_SetString(PyExc_TypeError, "features_batch takes (records list, per_service, fallback, versions dict, consts)");
-        return NULL;
-    }
-    return batch(args[0], args[1], args[2], args[3], args[4], NULL, NULL);
 }
 
 /* ---- Explainer: one model's encode + walk + top factors, buffers taken once ------------------
@@ -840,9 +829,10 @@ static PyObject *features_batch(PyObject *self, PyObject *const *args, Py_ssize_
  *   .encode(features, out)      the row of feature dict FEATURES into OUT (width doubles), as
  *                               FeatureEncoder.values: NaN -> -1, +-inf -> +-DBL_MAX, one-hot 1.0
  *   .encode_many(list, out)     the same for every dict of LIST into the rows of matrix OUT
- *   .explain_top(x, k)          -> (sum of leaf values, ((group, contribution), ...)): the K
- *                               groups of largest |contribution|, ties to the lower group,
- *                               zeros left out (what a stable sort by -|c| and a skip give)
+ *   .features_rows(...)         a batch's rows straight from the history (see below)
+ *   .factors(x, k, ...)         -> (sum of leaf values, [factor map, ...]) for the K groups of
+ *                               largest |contribution|, ties to the lower group, zeros left
+ *                               out (what a stable sort by -|c| and a skip give)
  *   .score(x)                   -> sum of leaf values
  */
 typedef struct {
@@ -950,9 +940,9 @@ static int encode_row(Explainer *self, PyObject *features, double *row) {
 }
 
 /* features_rows(records, per_service, fallback, versions, consts, out) -> past_outcomes list
- *   features_batch straight into the model's rows: each record's row goes to row i of matrix OUT
- *   (as encode would write its feature map) without building the map; returns each record's
- *   past_outcomes. Records features_batch hands back are encoded from their map. */
+ *   the batch's features straight into the model's rows: each record's row goes to row i of
+ *   matrix OUT (as encode would write its feature map) without building the map; returns each
+ *   record's past_outcomes. Records the batch hands back are encoded from their map. */
 static PyObject *explainer_features_rows(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 6 || !PyList_Check(args[0]) || !PyDict_Check(args[3]) || !PyTuple_Check(args[4]) ||
         PyTuple_GET_SIZE(args[4]) != 8 || !PyTuple_Check(PyTuple_GET_ITEM(args[4], 5)) ||
@@ -1078,7 +1068,7 @@ static PyObject *explainer_score(Explainer *self, PyObject *x_obj) {
  * lower group on ties, zeros (and NaN) are never picked. Returns how many, or -1 (ValueError). */
 static Py_ssize_t pick_top(Explainer *self, const double *c, Py_ssize_t k, Py_ssize_t *picked) {
     unsigned char used[1024];  /* picked groups */
-    if (self->groups > 1024 || k > 64) { PyErr_SetString(PyExc_ValueError, "too many groups for explain_top"); return -1; }
+    if (self->groups > 1024 || k > 64) { PyErr_SetString(PyExc_ValueError, "too many groups for factors"); return -1; }
     memset(used, 0, self->groups);
     Py_ssize_t n = 0;
     while (n < k) {
@@ -1119,26 +1109,8 @@ static Py_ssize_t walk_and_pick(Explainer *self, PyObject *x_obj, PyObject *k_ob
     return walked ? pick_top(self, self->contributions, k, picked) : -1;
 }
 
-static PyObject *explainer_explain_top(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) { PyErr_SetString(PyExc_TypeError, "explain_top takes 2 arguments"); return NULL; }
-    double total;
-    Py_ssize_t picked[64];
-    Py_ssize_t n = walk_and_pick(self, args[0], args[1], &total, picked);
-    if (n < 0) return NULL;
-    PyObject *top = PyTuple_New(n);
-    if (top == NULL) return NULL;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *pair = Py_BuildValue("(nd)", picked[i], self->contributions[picked[i]]);
-        if (pair == NULL) { Py_DECREF(top); return NULL; }
-        PyTuple_SET_ITEM(top, i, pair);
-    }
-    PyObject *result = Py_BuildValue("(dO)", total, top);
-    Py_DECREF(top);
-    return result;
-}
-
 /* factors(x, k, features, groups, sentences, describe) -> (sum of leaf values, [factor map, ...])
- *   explain_top's K groups as the wire's factor maps, built here: {"feature": groups[g], "value":
+ *   the K groups of largest |contribution| (pick_top) as the wire's factor maps, built here: {"feature": groups[g], "value":
  *   features[groups[g]], "contribution": round(c, 6), "description": sentences[(name, value,
  *   c > 0)]}, a sentence missing from the cache made by describe(name, value, c) (which keeps
  *   it there). The same maps FailurePredictor.answer builds in Python (tested). */
@@ -1232,8 +1204,6 @@ static PyMethodDef explainer_methods[] = {
     {"score", (PyCFunction)explainer_score, METH_O, "Sum of the leaf values row x reaches."},
     {"factors", (PyCFunction)(void (*)(void))explainer_factors, METH_FASTCALL,
      "(sum of leaf values, [factor map, ...]) for the k largest |contribution|."},
-    {"explain_top", (PyCFunction)(void (*)(void))explainer_explain_top, METH_FASTCALL,
-     "(sum of leaf values, ((group, contribution), ...)) for the k largest |contribution|."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1258,8 +1228,6 @@ static PyMethodDef methods[] = {
      "The counts of a deployment's point-in-time features, from a service's int64 arrays."},
     {"features_dict", (PyCFunction)(void (*)(void))features_dict, METH_FASTCALL,
      "A deployment's serving feature map (None: the Python form answers)."},
-    {"features_batch", (PyCFunction)(void (*)(void))features_batch, METH_FASTCALL,
-     "The serving feature maps of a list of deployments."},
     {NULL, NULL, 0, NULL},
 };
 

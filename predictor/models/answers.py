@@ -180,13 +180,10 @@ class FailurePredictor:
         return row
 
     def _explain(self, row: np.ndarray) -> tuple[float, list[tuple[int, float]]]:
-        """(calibrated probability, the top factors as (group, contribution)): the groups of
-        largest |contribution|, ties to the lower group, zeros left out."""
-        packed = self.model.packed
-        if self._explainer is not None:
-            raw, top = self._explainer.explain_top(row, self.top_factors)
-            return packed.calibrate_one(packed.baseline + raw), top
-        probability, _raw, contributions = packed.explain_one(row)
+        """(calibrated probability, the top factors as (group, contribution)) without the
+        compiled kernel: the groups of largest |contribution|, ties to the lower group, zeros
+        left out (the kernel's ``Explainer.factors`` picks the same)."""
+        probability, _raw, contributions = self.model.packed.explain_one(row)
         contribution_of = contributions.tolist()
         # largest |contribution| first, ties in group order (a stable sort, as argsort's "stable")
         order = sorted(range(len(contribution_of)), key=[-abs(c) for c in contribution_of].__getitem__)
@@ -232,7 +229,7 @@ class FailurePredictor:
             matrix = np.empty((len(records), self._width))
             pasts = state.encode_many(records, self._explainer, matrix)  # no feature maps built
         if pasts is None:
-            features = state.features_many(records)
+            features = [state.features(record) for record in records]
             pasts = [row["past_outcomes"] for row in features]
             if self._explainer is not None:
                 self._explainer.encode_many(features, matrix)

@@ -58,7 +58,7 @@ class _ServiceBlock:
 
     def __init__(self, index: np.ndarray, starts: np.ndarray, block: np.ndarray, half_norms: np.ndarray) -> None:
         self.size = len(index)
-        self._positions = np.empty(8, dtype=np.int64)  # closest_lists' output buffers (k <= 8)
+        self._positions = np.empty(8, dtype=np.int64)  # the compiled scan's output buffers (k <= 8)
         self._distances = np.empty(8)
         self._buffers = {}
         for name, array in zip(self.FIELDS, (index, starts, block, half_norms)):
@@ -123,19 +123,6 @@ class _ServiceBlock:
                                     k, positions, distances)
             return positions[:found], distances[:found]
         return self._closest_numpy(scaled, begin, end, k)
-
-    def closest_lists(self, row: np.ndarray, scale: np.ndarray, begin: int, end: int,
-                      k: int) -> tuple[list[int], list[float]]:
-        """:meth:`closest` to ROW / SCALE as lists of pool row numbers and distances (the serving
-        path: the compiled kernel scales the row and writes into buffers kept for the purpose;
-        nothing is allocated, no numpy call is made)."""
-        if _kernel is None or k > len(self._positions):
-            positions, distances = self.closest(row / scale, begin, end, k)
-            return [self.index_list[begin + j] for j in positions.tolist()], distances.tolist()
-        found = _kernel.nearest(self.block, begin, end, row, k, self._positions, self._distances, scale)
-        index_list = self.index_list
-        return ([index_list[begin + j] for j in self._positions[:found].tolist()],
-                self._distances[:found].tolist())
 
     def _closest_numpy(self, scaled: np.ndarray, begin: int, end: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`closest` without the compiled kernel (bounded matrix-vector ranking)."""
@@ -273,8 +260,8 @@ class NeighbourPool:
             return _kernel.similar(group.block, begin, end, row, k, group._positions, group._distances, self.scale,
                                    group.column_mean, group.column_spread, group.index_list, self._described,
                                    self._similar_base)
-        rows, distances = group.closest_lists(row, self.scale, begin, end, k)
-        return [self._similar(i, d) for i, d in zip(rows, distances)]
+        positions, distances = group.closest(row / self.scale, begin, end, k)
+        return [self._similar(group.index_list[begin + j], d) for j, d in zip(positions.tolist(), distances.tolist())]
 
     def nearest_scan(self, row: np.ndarray, service: str, before_us: int, k: int = 3,
                      max_candidates: int = 1000) -> list[dict]:

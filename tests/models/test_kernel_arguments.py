@@ -177,11 +177,15 @@ def test_explainer_top_factors_equal_a_stable_sort_with_zeros_left_out():
         x = np.zeros(encoder.n_columns)
         x[0] = rng.choice([0.2, 0.7])
         contributions = paths[2 if x[0] > 0.5 else 1]
+        names = tuple(encoder.groups)
+        values = {name: float(i) for i, name in enumerate(names)}
         for k in (0, 1, 5, groups, groups + 3):
-            raw, top = explainer.explain_top(x, k)
+            raw, factors = explainer.factors(x, k, values, names, {}, lambda name, value, c: f"{name} {c:+}")
             assert raw == (2.0 if x[0] > 0.5 else -1.0)
             order = np.argsort(-np.abs(contributions), kind="stable")[:k]
-            assert list(top) == [(int(i), float(contributions[i])) for i in order if contributions[i] != 0]
+            top = [(int(values[f["feature"]]), f["contribution"]) for f in factors]
+            assert top == [(int(i), float(contributions[i])) for i in order if contributions[i] != 0]
+            assert [f["description"] for f in factors] == [f"{f['feature']} {f['contribution']:+}" for f in factors]
         assert explainer.score(x) == raw
 
 
@@ -198,7 +202,7 @@ def test_explainer_refuses_a_layout_outside_the_row():
         kernel.Explainer(*tree, 1, np.zeros((2, 4)), numeric, one_hot, encoder.n_columns)
     explainer = kernel.Explainer(*tree, 1, paths, numeric, one_hot, encoder.n_columns)
     with pytest.raises(ValueError, match="one row"):
-        explainer.explain_top(np.zeros(3), 5)
+        explainer.factors(np.zeros(3), 5, {}, tuple(encoder.groups), {}, str)
 
 
 # -- features_core: the counting part of the serving features ---------------------------------
@@ -413,15 +417,26 @@ def test_features_dict_at_the_edges_of_time():
     assert made(2 ** 62) is None  # 2**62 - (-(2**62)) = 2**63: the Python form answers
 
 
+def rows_explainer():
+    """An Explainer over a stump whose one-hot groups know some of random_state's categories."""
+    from predictor.models.encoding import FeatureEncoder
+
+    encoder = FeatureEncoder({"environment": ["prod", "staging"], "deployment_type": ["canary"],
+                              "service_type": ["microservice"], "version_bump": ["first", "same", "patch", "minor"]})
+    return encoder, explainer_of(encoder, stump(), np.zeros((3, len(encoder.groups))))
+
+
 @pytest.mark.parametrize("timezone", ["UTC", "Asia/Kolkata"])
-def test_features_many_equals_features_one_by_one(timezone, monkeypatch):
-    """The batch form (one compiled call for a list, per-service lookups once) gives each
-    record's map as the Python form does, including records it hands back to features()
-    (metadata to read, a zone not UTC) and an error for a bad record."""
+def test_encode_many_writes_the_rows_of_the_python_features(timezone, monkeypatch):
+    """The batch form (rows written straight from the history, per-service lookups once, no
+    feature map) gives each record the row and past_outcomes of its Python feature map,
+    including records it hands back to features() (metadata to read) and an error for a bad
+    record; in another zone it leaves the batch to the Python form (None)."""
     from predictor.errors import ValidationError
     from predictor.features import serving
     from predictor.features.records import to_utc_naive
 
+    encoder, explainer = rows_explainer()
     rng = np.random.default_rng(31)
     fallbacks = 0
     for _ in range(25):
@@ -437,20 +452,23 @@ def test_features_many_equals_features_one_by_one(timezone, monkeypatch):
         handed_back = []
         python_form = state.features
         state.features = lambda record: handed_back.append(record) or python_form(record)
-        batch = state.features_many(records)
+        rows = np.full((len(records), encoder.n_columns), 7.0)
+        pasts = state.encode_many(records, explainer, rows)
         del state.features
+        if timezone != "UTC":
+            assert pasts is None
+            continue
         fallbacks += len(handed_back)
         monkeypatch.setattr(serving, "_kernel", None)
         expected = [state.features(record) for record in records]
         monkeypatch.setattr(serving, "_kernel", kernel)
-        assert len(batch) == len(expected)
-        for got, want, record in zip(batch, expected, records):
-            assert list(got.items()) == list(want.items()), record
-            assert [type(v) for v in got.values()] == [type(v) for v in want.values()], record
+        assert pasts == [want["past_outcomes"] for want in expected]
+        for row, want, record in zip(rows, expected, records):
+            assert row.tolist() == encoder.vector(want).tolist(), record
     if timezone == "UTC":  # the compiled form answered most (epoch-second starts and maps go back)
         assert 0 < fallbacks < 0.6 * 25 * 50, fallbacks  # about half go back by design of probe()
-    with pytest.raises(ValidationError, match="environment"):
-        state.features_many([records[0], {**records[1], "environment": ""}])
+        with pytest.raises(ValidationError, match="environment"):
+            state.encode_many([records[0], {**records[1], "environment": ""}], explainer, np.empty((2, encoder.n_columns)))
 
 
 def test_features_dict_refuses_arguments_it_cannot_read():
@@ -471,5 +489,6 @@ def test_features_dict_refuses_arguments_it_cannot_read():
             kernel.features_dict(*args)
     with pytest.raises(TypeError, match="19 arguments"):
         kernel.features_dict(*good[:-1])
-    with pytest.raises(TypeError, match="features_batch"):
-        kernel.features_batch((), None, None, {}, state._kernel_constants)
+    _encoder, explainer = rows_explainer()
+    with pytest.raises(TypeError, match="features_rows"):
+        explainer.features_rows((), None, None, {}, state._kernel_constants, np.empty(0))
