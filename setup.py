@@ -12,7 +12,7 @@ alone (``predictor.daemon.shapes``, ``predictor.models.answers``).
 from setuptools import Extension, setup
 
 setup(ext_modules=[
-    Extension("predictor.models._kernel", ["predictor/models/_kernel.c"], extra_compile_args=["-O3", "-std=c11"],
+    Extension("predictor.models._kernel", ["predictor/models/_kernel.c"], extra_compile_args=["-O3", "-std=c11", "-ffp-contract=off"],
               optional=True),
     Extension("predictor._wirecheck", ["predictor/_wirecheck.c"], extra_compile_args=["-O3", "-std=c11"],
               optional=True),

@@ -99,7 +99,7 @@ class FeatureState:
     def __init__(self, config: FeatureConfig | None = None) -> None:
         self.config = (config or FeatureConfig()).validate()
         self.zone = ZoneInfo(self.config.timezone)
-        self._zone_is_utc = self.config.timezone in UTC_NAMES
+        self.zone_is_utc = self.config.timezone in UTC_NAMES
         self._offsets: dict[int, dt.timedelta | None] = {}
         self.concurrency_us = int(round(self.config.concurrency_hours * 3_600_000_000))
         self.histories: dict[str, ServiceHistory] = defaultdict(ServiceHistory)
@@ -112,9 +112,9 @@ class FeatureState:
         #: number of histories it was made for: a neighbour's first deployment makes it stale)
         self._neighbour_starts: dict[str, tuple[int, tuple[array, ...]]] = {}
         #: what the compiled features_dict takes besides the deployment (see _kernel.c)
-        self._kernel_constants = (7 * DAY_US, 28 * DAY_US, self.concurrency_us, float(self.config.prior_strength),
-                                  float(self.config.prior_mean), ALL_FEATURES, version_bump,
-                                  dict.fromkeys(ALL_FEATURES))
+        self.kernel_constants = (7 * DAY_US, 28 * DAY_US, self.concurrency_us, float(self.config.prior_strength),
+                                 float(self.config.prior_mean), ALL_FEATURES, version_bump,
+                                 dict.fromkeys(ALL_FEATURES))
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
@@ -262,7 +262,7 @@ class FeatureState:
     def local_time(self, started: dt.datetime, started_us: int) -> dt.datetime:
         """Return naive UTC STARTED (STARTED_US in epoch microseconds) as naive wall time in the
         configured zone; the zone's offset is looked up once per quarter hour."""
-        if self._zone_is_utc:
+        if self.zone_is_utc:
             return started
         slot = started_us // QUARTER_US
         if slot in self._offsets:
@@ -302,12 +302,12 @@ class FeatureState:
         """Write the model row of each of RECORDS into the rows of OUT with EXPLAINER (the
         model's compiled ``_kernel.Explainer``) without building the feature maps, and return
         their past_outcomes; None when only the Python form serves (no kernel, a zone not UTC)."""
-        if _kernel is None or not self._zone_is_utc:
+        if _kernel is None or not self.zone_is_utc:
             return None
-        return explainer.features_rows(list(records), self._service_parts, self.features, self.versions,
-                                       self._kernel_constants, out)
+        return explainer.features_rows(list(records), self.service_parts, self.features, self.versions,
+                                       self.kernel_constants, out)
 
-    def _service_parts(self, service: str) -> tuple:
+    def service_parts(self, service: str) -> tuple:
         """What the compiled features_rows reads of SERVICE (see _kernel.c), looked up once per batch."""
         history = self.histories.get(service) or _NO_HISTORY
         return ((history.start_times, *history.outcome_index(), self.neighbour_starts(service)), history.env_starts,
@@ -328,7 +328,7 @@ class FeatureState:
         graph = self.graph(service)
         if _kernel is not None:
             # the whole map in one compiled call (None: a value only the Python form below reads)
-            if self._zone_is_utc:
+            if self.zone_is_utc:
                 hour = day_of_week = -1
             else:
                 local = self.local_time(started, t)
@@ -341,7 +341,7 @@ class FeatureState:
                 history.start_times, *history.outcome_index(), self.neighbour_starts(service),
                 history.env_starts.get(environment), None if version is None else self.versions.get((service, version)),
                 graph, t, hour, day_of_week, environment, record.get("deployment_type"),
-                self.service_types.get(service), version, change, self._kernel_constants)
+                self.service_types.get(service), version, change, self.kernel_constants)
             if made is not None:
                 return made
         local = self.local_time(started, t)

@@ -1218,6 +1218,531 @@ static PyTypeObject ExplainerType = {
     .tp_new = explainer_new,
 };
 
+/* ---- WirePredict: a whole `predict` request, from its payload to its reply payload ----------
+ *
+ * The daemon's per-request path for `predict` in Python is a dozen steps (decode and check the
+ * envelope, check the deployment, convert its start, the feature map, the row, the factors,
+ * the calibration, the level, the similar deployments, the answer map, the reply envelope, the
+ * packing): ~30 us warm, 50-60 us in the daemon, where the client ran between two requests and
+ * left the caches cold. WirePredict.answer(payload, waited_ms) does them in one call, on the
+ * same state and with the same compiled pieces (make_features, encode_row, the walk, factors,
+ * similar), and packs the reply itself.
+ *
+ * It answers only requests it is sure of, and returns None for every other: the daemon then
+ * takes the Python path, which answers or words the precise error. Sure means: a msgpack map
+ * of the canonical envelope keys (protocol 1, an id of 1 to 128 chars, method "predict", params
+ * with a deployment map and perhaps `explain` true or false, perhaps deadline_ms not yet
+ * passed), nothing else; the deployment's values are str, int64, float64, bool or nil, and
+ * plain_deployment (predictor._shapes) vouches for it; it has its start as epoch seconds; its
+ * service has enough history (no abstention); every value of the reply packs as ormsgpack
+ * packs it. The reply is the same bytes the Python path sends (tested on random requests).
+ *
+ *   WirePredict(explainer, groups, sentences, describe, service_parts, versions, consts, nearest,
+ *               row, plain, base_rate, version, calibration, risk_levels, min_history, top, similar)
+ *     service_parts: FeatureState._service_parts; nearest: NeighbourPool.nearest; row: the
+ *     predictor's reused row buffer; plain: _shapes.plain_deployment; calibration: (kind, slope,
+ *     intercept, baseline, calibrate_one), kind 1 computed here, others by calibrate_one;
+ *     risk_levels: ((bound, level), ...), "critical" above the last.
+ *   .answer(payload, waited_ms) -> (request id, reply payload) or None
+ */
+#define WIRE_MAX_PAYLOAD 65536  /* far above a predict request; larger ones go to Python */
+
+typedef struct { const unsigned char *p, *end; } Rd;
+
+static int rd_uint(Rd *r, int n, uint64_t *out) {
+    if (r->end - r->p < n) return 0;
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v = (v << 8) | r->p[i];
+    r->p += n;
+    *out = v;
+    return 1;
+}
+
+/* a map or str header (TAG's fix range, then its 8/16/32-bit forms); 0 when it is not one */
+static int rd_map(Rd *r, uint64_t *n) {
+    if (r->p >= r->end) return 0;
+    unsigned char b = *r->p++;
+    if ((b & 0xf0) == 0x80) { *n = b & 0x0f; return 1; }
+    if (b == 0xde) return rd_uint(r, 2, n);
+    if (b == 0xdf) return rd_uint(r, 4, n);
+    return 0;
+}
+
+static int rd_str(Rd *r, const char **s, uint64_t *n) {
+    if (r->p >= r->end) return 0;
+    unsigned char b = *r->p++;
+    if ((b & 0xe0) == 0xa0) *n = b & 0x1f;
+    else if (!((b == 0xd9 && rd_uint(r, 1, n)) || (b == 0xda && rd_uint(r, 2, n)) || (b == 0xdb && rd_uint(r, 4, n))))
+        return 0;
+    if ((uint64_t)(r->end - r->p) < *n) return 0;
+    *s = (const char *)r->p;
+    r->p += *n;
+    return 1;
+}
+
+/* an int that fits int64, in any of msgpack's forms */
+static int rd_int(Rd *r, long long *v) {
+    if (r->p >= r->end) return 0;
+    unsigned char b = *r->p++;
+    uint64_t u;
+    if (b <= 0x7f) { *v = b; return 1; }
+    if (b >= 0xe0) { *v = (signed char)b; return 1; }
+    switch (b) {
+    case 0xcc: if (!rd_uint(r, 1, &u)) return 0; *v = (long long)u; return 1;
+    case 0xcd: if (!rd_uint(r, 2, &u)) return 0; *v = (long long)u; return 1;
+    case 0xce: if (!rd_uint(r, 4, &u)) return 0; *v = (long long)u; return 1;
+    case 0xcf: if (!rd_uint(r, 8, &u) || u > (uint64_t)INT64_MAX) return 0; *v = (long long)u; return 1;
+    case 0xd0: if (!rd_uint(r, 1, &u)) return 0; *v = (int8_t)u; return 1;
+    case 0xd1: if (!rd_uint(r, 2, &u)) return 0; *v = (int16_t)u; return 1;
+    case 0xd2: if (!rd_uint(r, 4, &u)) return 0; *v = (int32_t)u; return 1;
+    case 0xd3: if (!rd_uint(r, 8, &u)) return 0; *v = (int64_t)u; return 1;
+    default: return 0;
+    }
+}
+
+static int same(const char *s, uint64_t n, const char *name) { return n == strlen(name) && memcmp(s, name, n) == 0; }
+
+/* a deployment value: a new str, int, float, bool or None; NULL (an error perhaps set) for
+ * anything else (containers, float32, bin, ext, invalid UTF-8) */
+static PyObject *rd_scalar(Rd *r) {
+    if (r->p >= r->end) return NULL;
+    unsigned char b = *r->p;
+    if (b == 0xc0) { r->p++; Py_RETURN_NONE; }
+    if (b == 0xc2) { r->p++; Py_RETURN_FALSE; }
+    if (b == 0xc3) { r->p++; Py_RETURN_TRUE; }
+    if (b == 0xcb) {
+        uint64_t bits;
+        r->p++;
+        if (!rd_uint(r, 8, &bits)) return NULL;
+        double d;
+        memcpy(&d, &bits, 8);
+        return PyFloat_FromDouble(d);
+    }
+    if ((b & 0xe0) == 0xa0 || b == 0xd9 || b == 0xda || b == 0xdb) {
+        const char *s;
+        uint64_t n;
+        if (!rd_str(r, &s, &n)) return NULL;
+        return PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "strict");
+    }
+    long long v;
+    if (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xcf) || (b >= 0xd0 && b <= 0xd3))
+        return rd_int(r, &v) ? PyLong_FromLongLong(v) : NULL;
+    return NULL;
+}
+
+/* ---- packing, as ormsgpack packs (smallest int and str forms, float64) ---------------------- */
+typedef struct { char *buf; Py_ssize_t len, cap; } Out;
+
+static int out_put(Out *o, const void *p, Py_ssize_t n) {
+    if (o->len + n > o->cap) {
+        Py_ssize_t cap = o->cap ? o->cap : 2048;
+        while (cap < o->len + n) cap *= 2;
+        char *grown = PyMem_Realloc(o->buf, cap);
+        if (grown == NULL) { PyErr_NoMemory(); return -1; }
+        o->buf = grown;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, p, n);
+    o->len += n;
+    return 0;
+}
+
+static int out_tagged(Out *o, unsigned char tag, uint64_t v, int bytes) {
+    unsigned char b[9];
+    b[0] = tag;
+    for (int i = 0; i < bytes; i++) b[1 + i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+    return out_put(o, b, 1 + bytes);
+}
+
+static int out_head(Out *o, unsigned char fix, Py_ssize_t fix_limit, unsigned char t16, Py_ssize_t n) {
+    if (n < fix_limit) { unsigned char b = (unsigned char)(fix | n); return out_put(o, &b, 1); }
+    if (n < 65536) return out_tagged(o, t16, (uint64_t)n, 2);
+    return out_tagged(o, (unsigned char)(t16 + 1), (uint64_t)n, 4);
+}
+
+static int out_str(Out *o, const char *s, Py_ssize_t n) {
+    if (n < 32) { unsigned char b = (unsigned char)(0xa0 | n); if (out_put(o, &b, 1) < 0) return -1; }
+    else if (n < 256) { if (out_tagged(o, 0xd9, (uint64_t)n, 1) < 0) return -1; }
+    else if (n < 65536) { if (out_tagged(o, 0xda, (uint64_t)n, 2) < 0) return -1; }
+    else if (out_tagged(o, 0xdb, (uint64_t)n, 4) < 0) return -1;
+    return out_put(o, s, n);
+}
+
+static int out_cstr(Out *o, const char *s) { return out_str(o, s, (Py_ssize_t)strlen(s)); }
+
+static int out_int(Out *o, long long v) {
+    if (v >= 0) {
+        if (v < 128) { unsigned char b = (unsigned char)v; return out_put(o, &b, 1); }
+        if (v < 256) return out_tagged(o, 0xcc, (uint64_t)v, 1);
+        if (v < 65536) return out_tagged(o, 0xcd, (uint64_t)v, 2);
+        if (v < 4294967296LL) return out_tagged(o, 0xce, (uint64_t)v, 4);
+        return out_tagged(o, 0xcf, (uint64_t)v, 8);
+    }
+    if (v >= -32) { unsigned char b = (unsigned char)(signed char)v; return out_put(o, &b, 1); }
+    if (v >= -128) return out_tagged(o, 0xd0, (uint64_t)v & 0xff, 1);
+    if (v >= -32768) return out_tagged(o, 0xd1, (uint64_t)v & 0xffff, 2);
+    if (v >= -2147483648LL) return out_tagged(o, 0xd2, (uint64_t)v & 0xffffffff, 4);
+    return out_tagged(o, 0xd3, (uint64_t)v, 8);
+}
+
+static int out_float(Out *o, double d) {
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    return out_tagged(o, 0xcb, bits, 8);
+}
+
+/* VALUE packed; 1 when done, 0 when it holds something this does not pack (the caller then
+ * leaves the request to Python), -1 on an error */
+static int out_value(Out *o, PyObject *value, int depth) {
+    if (depth > 8) return 0;
+    if (value == Py_None) return out_put(o, "\xc0", 1) < 0 ? -1 : 1;
+    if (value == Py_True) return out_put(o, "\xc3", 1) < 0 ? -1 : 1;
+    if (value == Py_False) return out_put(o, "\xc2", 1) < 0 ? -1 : 1;
+    if (PyFloat_CheckExact(value)) return out_float(o, PyFloat_AS_DOUBLE(value)) < 0 ? -1 : 1;
+    if (PyLong_CheckExact(value)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(value, &overflow);
+        if (overflow) return 0;  /* beyond int64: ormsgpack's own rules */
+        if (v == -1 && PyErr_Occurred()) return -1;
+        return out_int(o, v) < 0 ? -1 : 1;
+    }
+    if (PyUnicode_CheckExact(value)) {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(value, &n);
+        if (s == NULL) { PyErr_Clear(); return 0; }  /* lone surrogates: not UTF-8 */
+        return out_str(o, s, n) < 0 ? -1 : 1;
+    }
+    if (PyDict_CheckExact(value)) {
+        if (out_head(o, 0x80, 16, 0xde, PyDict_GET_SIZE(value)) < 0) return -1;
+        PyObject *key, *item;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(value, &pos, &key, &item)) {
+            if (!PyUnicode_CheckExact(key)) return 0;
+            int done = out_value(o, key, depth + 1);
+            if (done > 0) done = out_value(o, item, depth + 1);
+            if (done <= 0) return done;
+        }
+        return 1;
+    }
+    if (PyList_CheckExact(value)) {
+        Py_ssize_t n = PyList_GET_SIZE(value);
+        if (out_head(o, 0x90, 16, 0xdc, n) < 0) return -1;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            int done = out_value(o, PyList_GET_ITEM(value, i), depth + 1);
+            if (done <= 0) return done;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static const char *WIRE_KEYS[] = {"id", "service", "version", "environment", "deployment_type", "started",
+                                  "change_size", "past_outcomes"};
+enum { K_ID, K_SERVICE, K_VERSION, K_ENVIRONMENT, K_TYPE, K_STARTED, K_CHANGE, K_PAST };
+
+typedef struct {
+    PyObject_HEAD
+    Explainer *explainer;
+    PyObject *groups, *sentences, *describe, *service_parts, *versions, *consts, *nearest, *row, *plain,
+             *base_rate, *version, *calibrate, *risk_levels, *top, *similar_k;
+    double slope, intercept, baseline;
+    long kind, min_history;
+    Buf row_view;
+    Out out;
+    PyObject *keys[8];  /* interned deployment keys: id, service, version, environment, deployment_type, started, change_size, past_outcomes */
+} WirePredict;
+
+static void wire_dealloc(WirePredict *self) {
+    release(&self->row_view, 1);
+    Py_XDECREF(self->explainer);
+    PyObject **refs[] = {&self->groups, &self->sentences, &self->describe, &self->service_parts, &self->versions,
+                         &self->consts, &self->nearest, &self->row, &self->plain, &self->base_rate, &self->version,
+                         &self->calibrate, &self->risk_levels, &self->top, &self->similar_k};
+    for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) Py_CLEAR(*refs[i]);
+    for (int i = 0; i < 8; i++) Py_CLEAR(self->keys[i]);
+    PyMem_Free(self->out.buf);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *wire_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyObject *explainer, *groups, *sentences, *describe, *service_parts, *versions, *consts, *nearest, *row, *plain,
+             *base_rate, *version, *calibration, *risk_levels, *top, *similar_k;
+    long min_history;
+    if (!PyArg_ParseTuple(args, "O!O!O!OOO!O!OOOO!O!O!O!lO!O!", &ExplainerType, &explainer, &PyTuple_Type, &groups,
+                          &PyDict_Type, &sentences, &describe, &service_parts, &PyDict_Type, &versions, &PyTuple_Type,
+                          &consts, &nearest, &row, &plain, &PyFloat_Type, &base_rate, &PyUnicode_Type, &version,
+                          &PyTuple_Type, &calibration, &PyTuple_Type, &risk_levels, &min_history, &PyLong_Type, &top,
+                          &PyLong_Type, &similar_k))
+        return NULL;
+    double slope, intercept, baseline;
+    long kind;
+    PyObject *calibrate;
+    if (!PyArg_ParseTuple(calibration, "ldddO", &kind, &slope, &intercept, &baseline, &calibrate)) return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(risk_levels); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(risk_levels, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 || !PyFloat_Check(PyTuple_GET_ITEM(pair, 0)) ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(pair, 1))) {
+            PyErr_SetString(PyExc_TypeError, "risk_levels must be ((float, str), ...)");
+            return NULL;
+        }
+    }
+    WirePredict *self = (WirePredict *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    if (get(row, &self->row_view, 'd', 1, "row") < 0) goto fail;
+    if (COUNT(self->row_view) != ((Explainer *)explainer)->width) { PyErr_SetString(PyExc_ValueError, "row must be the model's width"); goto fail; }
+    for (int i = 0; i < 8; i++)
+        if ((self->keys[i] = PyUnicode_InternFromString(WIRE_KEYS[i])) == NULL) goto fail;
+    self->explainer = (Explainer *)Py_NewRef(explainer);
+    self->groups = Py_NewRef(groups); self->sentences = Py_NewRef(sentences); self->describe = Py_NewRef(describe);
+    self->service_parts = Py_NewRef(service_parts); self->versions = Py_NewRef(versions); self->consts = Py_NewRef(consts);
+    self->nearest = Py_NewRef(nearest); self->row = Py_NewRef(row); self->plain = Py_NewRef(plain);
+    self->base_rate = Py_NewRef(base_rate); self->version = Py_NewRef(version); self->calibrate = Py_NewRef(calibrate);
+    self->risk_levels = Py_NewRef(risk_levels); self->top = Py_NewRef(top); self->similar_k = Py_NewRef(similar_k);
+    self->slope = slope; self->intercept = intercept; self->baseline = baseline;
+    self->kind = kind; self->min_history = min_history;
+    return (PyObject *)self;
+fail:
+    Py_DECREF(self);
+    return NULL;
+}
+
+enum { E_PROTOCOL = 1, E_ID = 2, E_METHOD = 4, E_PARAMS = 8, E_DEADLINE = 16, P_DEPLOYMENT = 1, P_EXPLAIN = 2 };
+
+/* The envelope of PAYLOAD as this path takes it: the id (new ref), the deployment map (new
+ * ref) and explain (1 or 0); 0 when it is not a request this path is sure of. */
+static int wire_envelope(WirePredict *self, const unsigned char *data, Py_ssize_t size, double waited_ms,
+                         PyObject **id, PyObject **deployment, int *explain) {
+    Rd r = {data, data + size};
+    uint64_t n, m, length;
+    const char *s;
+    int seen = 0, seen_params = 0;
+    *id = *deployment = NULL;
+    *explain = 1;
+    if (size > WIRE_MAX_PAYLOAD || !rd_map(&r, &n) || n > 16) return 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!rd_str(&r, &s, &length)) goto no;
+        int bit = same(s, length, "protocol") ? E_PROTOCOL : same(s, length, "id") ? E_ID :
+                  same(s, length, "method") ? E_METHOD : same(s, length, "params") ? E_PARAMS :
+                  same(s, length, "deadline_ms") ? E_DEADLINE : 0;
+        if (bit == 0 || (seen & bit)) goto no;  /* a key Python ignores, or twice: Python decides */
+        seen |= bit;
+        long long v;
+        switch (bit) {
+        case E_PROTOCOL:
+            if (!rd_int(&r, &v) || v != 1) goto no;
+            break;
+        case E_ID:
+            if (!rd_str(&r, &s, &length) || length == 0 || length > 4 * 128) goto no;
+            if ((*id = PyUnicode_DecodeUTF8(s, (Py_ssize_t)length, "strict")) == NULL) goto no;
+            if (PyUnicode_GET_LENGTH(*id) > 128) goto no;
+            break;
+        case E_METHOD:
+            if (!rd_str(&r, &s, &length) || !same(s, length, "predict")) goto no;
+            break;
+        case E_DEADLINE:
+            if (r.p < r.end && *r.p == 0xc0) { r.p++; break; }
+            if (!rd_int(&r, &v) || v < 0 || v > 86400000 || waited_ms >= (double)v) goto no;
+            break;
+        case E_PARAMS:
+            if (!rd_map(&r, &m) || m > 2) goto no;
+            for (uint64_t j = 0; j < m; j++) {
+                if (!rd_str(&r, &s, &length)) goto no;
+                if (same(s, length, "explain") && !(seen_params & P_EXPLAIN)) {
+                    seen_params |= P_EXPLAIN;
+                    if (r.p >= r.end || (*r.p != 0xc2 && *r.p != 0xc3)) goto no;
+                    *explain = *r.p++ == 0xc3;
+                } else if (same(s, length, "deployment") && !(seen_params & P_DEPLOYMENT)) {
+                    seen_params |= P_DEPLOYMENT;
+                    uint64_t fields;
+                    if (!rd_map(&r, &fields) || fields > 32) goto no;
+                    if ((*deployment = PyDict_New()) == NULL) goto no;
+                    for (uint64_t f = 0; f < fields; f++) {
+                        if (!rd_str(&r, &s, &length)) goto no;
+                        PyObject *key = NULL;
+                        for (int k = 0; k < 7 && key == NULL; k++)
+                            if (same(s, length, WIRE_KEYS[k])) key = Py_NewRef(self->keys[k]);
+                        if (key == NULL && (key = PyUnicode_DecodeUTF8(s, (Py_ssize_t)length, "strict")) == NULL) goto no;
+                        PyObject *item = rd_scalar(&r);
+                        int dup = item ? PyDict_Contains(*deployment, key) : 1;
+                        int stored = item && dup == 0 ? PyDict_SetItem(*deployment, key, item) : -1;
+                        Py_DECREF(key);
+                        Py_XDECREF(item);
+                        if (stored < 0) goto no;
+                    }
+                } else goto no;
+            }
+            if (!(seen_params & P_DEPLOYMENT)) goto no;
+            break;
+        }
+    }
+    if (r.p != r.end || (seen & ~E_DEADLINE) != (E_PROTOCOL | E_ID | E_METHOD | E_PARAMS)) goto no;
+    return 1;
+no:
+    if (PyErr_Occurred()) PyErr_Clear();
+    Py_CLEAR(*id);
+    Py_CLEAR(*deployment);
+    return 0;
+}
+
+static PyObject *wire_item(PyObject *map, PyObject *key) {  /* borrowed, or Py_None when absent */
+    PyObject *value = PyDict_GetItemWithError(map, key);
+    return value ? value : Py_None;
+}
+
+/* The answer of a request WIRE_ENVELOPE took, packed into self->out; 1 done, 0 when this path is
+ * not sure (Python answers), -1 on an error. */
+static int wire_compute(WirePredict *self, PyObject *id, PyObject *deployment, int explain) {
+    PyObject **key = self->keys;
+    PyObject *verdict = PyObject_CallOneArg(self->plain, deployment);
+    if (verdict == NULL) return -1;
+    Py_DECREF(verdict);
+    long long t;
+    if (verdict != Py_True || !epoch_micros(wire_item(deployment, key[K_STARTED]), &t)) return 0;
+    PyObject *service = wire_item(deployment, key[K_SERVICE]), *environment = wire_item(deployment, key[K_ENVIRONMENT]);
+    PyObject *version = wire_item(deployment, key[K_VERSION]);
+    PyObject *parts = NULL, *features = NULL, *factors = NULL, *similar = NULL, *probability_obj = NULL;
+    int done = -1;
+    if (PyErr_Occurred() || (parts = PyObject_CallOneArg(self->service_parts, service)) == NULL) goto end;
+    if (!PyTuple_Check(parts) || PyTuple_GET_SIZE(parts) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(parts, 0)) ||
+        PyTuple_GET_SIZE(PyTuple_GET_ITEM(parts, 0)) != 7 || !PyDict_Check(PyTuple_GET_ITEM(parts, 1))) {
+        PyErr_SetString(PyExc_TypeError, "WirePredict: service_parts must return ((7 arrays), dict, graph, type)");
+        goto end;
+    }
+    PyObject *env_list = PyDict_GetItemWithError(PyTuple_GET_ITEM(parts, 1), environment), *version_items = NULL;
+    if (env_list == NULL && PyErr_Occurred()) goto end;
+    if (version != Py_None) {
+        PyObject *pair = PyTuple_Pack(2, service, version);
+        if (pair == NULL) goto end;
+        version_items = PyDict_GetItemWithError(self->versions, pair);
+        Py_DECREF(pair);
+        if (version_items == NULL && PyErr_Occurred()) goto end;
+    }
+    features = make_features(&PyTuple_GET_ITEM(PyTuple_GET_ITEM(parts, 0), 0), env_list ? env_list : Py_None,
+                             version_items ? version_items : Py_None, PyTuple_GET_ITEM(parts, 2), t, -1, -1, environment,
+                             wire_item(deployment, key[K_TYPE]), PyTuple_GET_ITEM(parts, 3), version,
+                             wire_item(deployment, key[K_CHANGE]), self->consts, NULL, NULL, NULL);
+    if (features == NULL) goto end;
+    if (!PyDict_CheckExact(features)) { done = 0; goto end; }  /* None: a value only the Python form reads */
+    PyObject *past = PyDict_GetItemWithError(features, key[K_PAST]);
+    double history = past ? PyFloat_AsDouble(past) : -1.0;
+    if (history == -1.0 && PyErr_Occurred()) goto end;
+    if (!(history >= 0.0 && history < 9e15) || (long long)history < self->min_history) { done = 0; goto end; }  /* abstains */
+    double *row = self->row_view.view.buf, raw;
+    if (encode_row(self->explainer, features, row) < 0) goto end;
+    if (explain) {
+        PyObject *argv[6] = {self->row, self->top, features, self->groups, self->sentences, self->describe};
+        PyObject *made = explainer_factors(self->explainer, argv, 6);
+        if (made == NULL) goto end;
+        raw = PyFloat_AsDouble(PyTuple_GET_ITEM(made, 0));
+        factors = Py_NewRef(PyTuple_GET_ITEM(made, 1));
+        Py_DECREF(made);
+        PyObject *before = PyLong_FromLongLong(t);
+        if (before == NULL) goto end;
+        PyObject *nargv[4] = {self->row, service, before, self->similar_k};
+        similar = PyObject_Vectorcall(self->nearest, nargv, 4, NULL);
+        Py_DECREF(before);
+        if (similar == NULL) goto end;
+    } else {
+        if (walk(self->explainer, row, &raw, NULL) < 0) goto end;
+        if ((factors = PyList_New(0)) == NULL || (similar = PyList_New(0)) == NULL) goto end;
+    }
+    double score = self->baseline + raw, probability;
+    if (self->kind == 1) {  /* PackedEnsemble.calibrate_one, kind 1 (built with -ffp-contract=off: no fused multiply-add) */
+        double z = self->slope * score;
+        z = z + self->intercept;
+        probability = z > -700 ? 1.0 / (1.0 + exp(-z)) : 0.0;
+    } else {
+        PyObject *argument = PyFloat_FromDouble(score);
+        probability_obj = argument ? PyObject_CallOneArg(self->calibrate, argument) : NULL;
+        Py_XDECREF(argument);
+        if (probability_obj == NULL) goto end;
+        if (!PyFloat_CheckExact(probability_obj)) { done = 0; goto end; }
+        probability = PyFloat_AS_DOUBLE(probability_obj);
+    }
+    PyObject *level = NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(self->risk_levels) && level == NULL; i++) {
+        PyObject *pair = PyTuple_GET_ITEM(self->risk_levels, i);
+        if (probability < PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(pair, 0))) level = PyTuple_GET_ITEM(pair, 1);
+    }
+    Out *o = &self->out;
+    o->len = 0;
+    static const char head[] = "\x84\xa8protocol\x01\xa2id";
+    if (out_put(o, head, sizeof(head) - 1) < 0 || (done = out_value(o, id, 0)) <= 0) goto end;
+    static const char result[] = "\xa2ok\xc3\xa6result\x88\xad" "deployment_id";
+    if (out_put(o, result, sizeof(result) - 1) < 0 || (done = out_value(o, wire_item(deployment, key[K_ID]), 0)) <= 0) goto end;
+    done = -1;
+    if (out_cstr(o, "base_rate") < 0 || out_float(o, PyFloat_AS_DOUBLE(self->base_rate)) < 0 ||
+        out_cstr(o, "model_version") < 0 || out_value(o, self->version, 0) <= 0 ||
+        out_cstr(o, "failure_probability") < 0 || out_float(o, probability) < 0 ||
+        out_cstr(o, "risk_level") < 0 || (level ? out_value(o, level, 0) <= 0 : out_cstr(o, "critical") < 0) ||
+        out_cstr(o, "abstained") < 0 || out_put(o, "\xc2", 1) < 0 || out_cstr(o, "factors") < 0)
+        goto end;
+    if ((done = out_value(o, factors, 0)) <= 0) goto end;
+    if (out_cstr(o, "similar_deployments") < 0) { done = -1; goto end; }
+    done = out_value(o, similar, 0);
+end:
+    Py_XDECREF(parts);
+    Py_XDECREF(features);
+    Py_XDECREF(factors);
+    Py_XDECREF(similar);
+    Py_XDECREF(probability_obj);
+    return done;
+}
+
+static PyObject *wire_answer(WirePredict *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyBytes_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "answer takes (payload bytes, waited_ms)");
+        return NULL;
+    }
+    double waited = PyFloat_AsDouble(args[1]);
+    if (waited == -1.0 && PyErr_Occurred()) return NULL;
+    PyObject *id, *deployment;
+    int explain;
+    if (!wire_envelope(self, (const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), waited,
+                       &id, &deployment, &explain))
+        Py_RETURN_NONE;
+    int done = wire_compute(self, id, deployment, explain);
+    Py_DECREF(deployment);
+    if (done <= 0) {  /* not sure, or an error: the Python path answers (and words any error) */
+        PyErr_Clear();
+        Py_DECREF(id);
+        Py_RETURN_NONE;
+    }
+    PyObject *payload = PyBytes_FromStringAndSize(self->out.buf, self->out.len);
+    PyObject *answer = payload ? PyTuple_Pack(2, id, payload) : NULL;
+    Py_DECREF(id);
+    Py_XDECREF(payload);
+    return answer;
+}
+
+/* pack(value) -> the msgpack bytes ormsgpack would give, or None for a value the reply packer
+ * leaves to Python (the tests hold the packer to ormsgpack's bytes through this) */
+static PyObject *wire_pack(PyObject *self, PyObject *value) {
+    Out o = {0};
+    int done = out_value(&o, value, 0);
+    PyObject *result = done > 0 ? PyBytes_FromStringAndSize(o.buf ? o.buf : "", o.len) : NULL;
+    PyMem_Free(o.buf);
+    if (done == 0) Py_RETURN_NONE;
+    return result;
+}
+
+static PyMethodDef wire_methods[] = {
+    {"answer", (PyCFunction)(void (*)(void))wire_answer, METH_FASTCALL,
+     "(request id, reply payload) for a predict request this path is sure of, else None."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject WirePredictType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "predictor.models._kernel.WirePredict",
+    .tp_basicsize = sizeof(WirePredict),
+    .tp_dealloc = (destructor)wire_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A predict request's reply payload from its payload, in one call (None: Python answers).",
+    .tp_methods = wire_methods,
+    .tp_new = wire_new,
+};
+
 static PyMethodDef methods[] = {
     {"score", (PyCFunction)(void (*)(void))score, METH_FASTCALL, "Sum of the leaf values row x reaches."},
     {"explain", (PyCFunction)(void (*)(void))explain, METH_FASTCALL, "Sum of leaf values; path contributions into out."},
@@ -1228,6 +1753,7 @@ static PyMethodDef methods[] = {
      "The counts of a deployment's point-in-time features, from a service's int64 arrays."},
     {"features_dict", (PyCFunction)(void (*)(void))features_dict, METH_FASTCALL,
      "A deployment's serving feature map (None: the Python form answers)."},
+    {"pack", wire_pack, METH_O, "VALUE packed as WirePredict packs replies (None: a value it leaves to Python)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1250,9 +1776,10 @@ PyMODINIT_FUNC PyInit__kernel(void) {
                           &k_configuration, &k_metadata};
     for (int i = 0; i < 8; i++)
         if ((*slots[i] = PyUnicode_InternFromString(names[i])) == NULL) return NULL;
-    if (PyType_Ready(&ExplainerType) < 0) return NULL;
+    if (PyType_Ready(&ExplainerType) < 0 || PyType_Ready(&WirePredictType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
-    if (PyModule_AddObjectRef(m, "Explainer", (PyObject *)&ExplainerType) < 0) { Py_DECREF(m); return NULL; }
+    if (PyModule_AddObjectRef(m, "Explainer", (PyObject *)&ExplainerType) < 0 ||
+        PyModule_AddObjectRef(m, "WirePredict", (PyObject *)&WirePredictType) < 0) { Py_DECREF(m); return NULL; }
     return m;
 }

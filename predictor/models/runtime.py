@@ -24,6 +24,8 @@ class FailureAnswerer:
         self.predictor = predictor
         self.version = predictor.version
         self.model_version = predictor.version
+        #: the compiled whole-request path of ``predict`` (FailurePredictor.wire), or None
+        self.wire = predictor.wire()
         self.methods: dict[str, Callable[[dict], dict]] = {
             "predict": self.predict,
             "predict_batch": self.predict_batch,

@@ -296,3 +296,204 @@ def test_isotonic_calibration_equals_np_interp(served):
         for raw in raws:
             got, expected = packed.calibrate_one(raw), reference_calibrate(packed, raw)
             assert math.isclose(got, expected, rel_tol=1e-12, abs_tol=1e-15), (raw, got, expected)
+
+
+# -- the compiled whole-request path (WirePredict) ---------------------------------------------
+
+def python_reply(answerer, payload: bytes) -> bytes:
+    """The reply payload the daemon's Python path sends for PAYLOAD (a valid predict request)."""
+    from predictor.daemon.shapes import check_params
+    from predictor.protocol import decode_request, encode
+
+    request = decode_request(payload)
+    check_params(request.method, request.params)
+    return encode({"protocol": 1, "id": request.id, "ok": True, "result": answerer.methods[request.method](request.params)})
+
+
+def sure(answerer, deployment: dict) -> bool:
+    """Whether the compiled path must answer DEPLOYMENT itself: plain scalars only, a type the
+    checks know, and enough history (no abstention)."""
+    if deployment.get("metadata") is not None or deployment.get("configuration") is not None:
+        return False
+    if deployment.get("deployment_type") == "experimental":
+        return False
+    record = validate_deployment(deployment, "params.deployment")
+    return answerer.predictor.state.features(record)["past_outcomes"] >= answerer.predictor.min_history
+
+
+def test_the_compiled_predict_path_sends_the_python_reply_bytes(served_utc):
+    """Payload in, reply payload out: byte for byte the reply of the Python path, for every
+    request it takes; and it takes every plain request (else the daemon would gain nothing)."""
+    from predictor.protocol import encode, request
+
+    answerer, deployments = served_utc
+    wire = answerer.wire
+    assert wire is not None
+    rng = random.Random(31)
+    answered = declined = 0
+    for i in range(800):
+        deployment = random_deployment(rng, deployments, i)
+        if i % 2:
+            deployment = {key: value for key, value in deployment.items() if key not in ("metadata", "configuration")}
+        params = {"deployment": deployment}
+        if i % 5 == 0:
+            params["explain"] = bool(i % 10)
+        request_id = f"wire-{i}-é" * rng.choice([1, 9])  # a str8 and a non-ASCII id
+        payload = encode(request("predict", params, id=request_id, deadline_ms=rng.choice([None, 2000, 0x7fff])))
+        got = wire.answer(payload, 1.5)
+        if got is None:
+            assert not sure(answerer, deployment), deployment
+            declined += 1
+            continue
+        assert got == (request_id, python_reply(answerer, payload))
+        answered += 1
+    assert answered >= 200 and declined >= 100, (answered, declined)
+
+
+def test_the_compiled_predict_path_reads_the_other_msgpack_forms(served_utc):
+    """Ints, str and maps in their longer forms (which the decoder accepts) read the same."""
+    from predictor.protocol import encode, request
+
+    answerer, deployments = served_utc
+    deployment = {"service": deployments[-1]["service"], "environment": deployments[-1]["environment"],
+                  "started": deployments[-1]["started"].replace(tzinfo=dt.timezone.utc).timestamp() + 60,
+                  "change_size": 12}
+    payload = encode(request("predict", {"deployment": deployment}, id="forms"))
+    expected = python_reply(answerer, payload)
+    assert answerer.wire.answer(payload, 0.0) == ("forms", expected)
+    variants = [payload.replace(b"\xa8protocol\x01", b"\xa8protocol\xcc\x01"),
+                payload.replace(b"\xa8protocol\x01", b"\xa8protocol\xd3" + (1).to_bytes(8, "big")),
+                payload.replace(b"\xa2id", b"\xd9\x02id"),
+                payload.replace(b"\xa2id", b"\xda\x00\x02id"),
+                payload.replace(b"\xabchange_size\x0c", b"\xabchange_size\xcd\x00\x0c"),
+                b"\xde\x00\x04" + payload[1:]]
+    for variant in variants:
+        assert variant != payload
+        assert python_reply(answerer, variant) == expected
+        assert answerer.wire.answer(variant, 0.0) == ("forms", expected), variant
+
+
+def test_the_compiled_predict_path_leaves_every_doubtful_request_to_python(served_utc):
+    """None (the Python path answers, or words the error) for everything but a plain request:
+    a mistake here would answer a request the daemon must refuse."""
+    from predictor.protocol import encode, request
+
+    answerer, deployments = served_utc
+    wire = answerer.wire
+    good = {"service": deployments[-1]["service"], "environment": deployments[-1]["environment"],
+            "started": deployments[-1]["started"].replace(tzinfo=dt.timezone.utc).timestamp() + 60}
+    payload = encode(request("predict", {"deployment": good}, id="x", deadline_ms=5))
+    assert wire.answer(payload, 0.0) is not None
+
+    def envelope(**changes):
+        message = {"protocol": 1, "id": "x", "method": "predict", "params": {"deployment": good}}
+        message.update(changes)
+        return encode({key: value for key, value in message.items() if value is not ...})
+
+    doubtful = {
+        "other method": envelope(method="ping", params={}),
+        "protocol 2": envelope(protocol=2),
+        "an unknown envelope key": envelope(extra=1),
+        "no id": envelope(id=...),
+        "an empty id": envelope(id=""),
+        "an id of 129 chars": envelope(id="i" * 129),
+        "an id that is not a str": envelope(id=7),
+        "no params": envelope(params=...),
+        "a negative deadline": envelope(deadline_ms=-1),
+        "a deadline beyond a day": envelope(deadline_ms=86_400_001),
+        "a deadline that is a float": envelope(deadline_ms=5.0),
+        "explain nil": envelope(params={"deployment": good, "explain": None}),
+        "explain 0": envelope(params={"deployment": good, "explain": 0}),
+        "an extra params key": envelope(params={"deployment": good, "k": 3}),
+        "no deployment": envelope(params={}),
+        "a deployment list": envelope(params={"deployment": [good]}),
+        "a metadata map": envelope(params={"deployment": {**good, "metadata": {"a": 1}}}),
+        "no start": envelope(params={"deployment": {key: good[key] for key in ("service", "environment")}}),
+        "a nil start": envelope(params={"deployment": {**good, "started": None}}),
+        "a start in 2200": envelope(params={"deployment": {**good, "started": 7.3e9}}),
+        "a blank service": envelope(params={"deployment": {**good, "service": "  "}}),
+        "a bool change size": envelope(params={"deployment": {**good, "change_size": True}}),
+        "an unknown type": envelope(params={"deployment": {**good, "deployment_type": "yolo"}}),
+        "a service with no history": envelope(params={"deployment": {**good, "service": "never-seen"}}),
+        "trailing bytes": payload + b"\xc0",
+        "a duplicate id key": payload.replace(b"\xa2id\xa1x", b"\xa2id\xa1x\xa2id\xa1y").replace(b"\x85", b"\x86", 1),
+        "a float32 start": encode(request("predict", {"deployment": {**good, "started": 1.5}}, id="x")).replace(
+            b"\xa7started\xcb" + np.float64(1.5).byteswap().tobytes(), b"\xa7started\xca" + np.float32(1.5).byteswap().tobytes()),
+        "a service that is not UTF-8": payload.replace(good["service"].encode(), b"\xff" * len(good["service"])),
+    }
+    for name, message in doubtful.items():
+        assert message != payload, name
+        assert wire.answer(message, 0.0) is None, name
+    assert wire.answer(payload, 5.0) is None  # its deadline passed while it waited
+    for end in range(len(payload)):  # every truncation
+        assert wire.answer(payload[:end], 0.0) is None
+
+
+def test_mutated_requests_get_the_python_reply_or_none(served_utc):
+    """Random byte changes to valid requests: whatever the compiled path answers is what the
+    Python path answers (it must never accept what Python refuses)."""
+    from predictor.errors import PredictorError
+    from predictor.protocol import ProtocolError, encode, request
+
+    answerer, deployments = served_utc
+    rng = random.Random(41)
+    answered = 0
+    for i in range(3000):
+        deployment = {key: value for key, value in random_deployment(rng, deployments, i).items()
+                      if key not in ("metadata", "configuration")}
+        payload = bytearray(encode(request("predict", {"deployment": deployment}, id=f"m{i}", deadline_ms=900)))
+        for _ in range(rng.choice([1, 1, 2, 3])):
+            payload[rng.randrange(len(payload))] = rng.choice([0x00, 0x01, 0x7f, 0x80, 0xa0, 0xc0, 0xc2, 0xc3, 0xcb,
+                                                               0xd9, 0xde, 0xff, rng.randrange(256)])
+        got = answerer.wire.answer(bytes(payload), 0.0)
+        if got is None:
+            continue
+        try:
+            expected = python_reply(answerer, bytes(payload))
+        except (ProtocolError, PredictorError) as exc:
+            raise AssertionError(f"the compiled path answered a request Python refuses ({exc}): {bytes(payload)!r}")
+        assert got[1] == expected
+        answered += 1
+    assert answered >= 100, answered
+
+
+def test_no_compiled_predict_path_outside_utc(served):
+    """The wall time of another zone is Python's: the whole-request path is not offered."""
+    answerer, _ = served
+    assert answerer.wire is None
+
+
+def test_the_reply_packer_gives_the_bytes_of_the_protocol_encoder():
+    """WirePredict's packer against protocol.encode (ormsgpack): every int, str, map and array
+    length form at its boundaries, floats, nesting; what it leaves to Python is said (None)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from predictor.models import _kernel
+    from predictor.protocol import encode
+
+    edges = [0, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**63 - 1]
+    ints = [*edges, *(-v for v in edges if v), -32, -33, -128, -129, -32768, -32769, -2**31, -2**31 - 1, -2**63]
+    for value in [*ints, *("é" * n for n in (0, 15, 16, 31, 32, 127, 128, 32767, 32768)),
+                  *("a" * n for n in (31, 32, 255, 256, 65535, 65536)), list(range(15)), list(range(16)),
+                  list(range(65536)), {str(i): i for i in range(15)}, {str(i): i for i in range(16)},
+                  {str(i): None for i in range(65536)}, 0.1, -0.0, float("inf"), float("nan"), True, False, None]:
+        assert _kernel.pack(value) == encode(value), repr(value)[:80]
+    for value in (2**63, -2**63 - 1, "\\ud800".encode().decode("unicode_escape"), {1: 2}, (1,), b"x", 1.5j):
+        assert _kernel.pack(value) is None, repr(value)
+
+    scalars = st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.floats() | st.text(max_size=300)
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=20) | st.dictionaries(st.text(max_size=40), inner, max_size=20),
+                          max_leaves=60)
+
+    def depth(value) -> int:
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        return 0 if items is None else 1 + max(map(depth, items), default=0)
+
+    @settings(max_examples=400, deadline=None)
+    @given(values)
+    def packs_alike(value):
+        packed = _kernel.pack(value)
+        assert packed == encode(value) or (packed is None and depth(value) > 8)
+
+    packs_alike()

@@ -359,7 +359,7 @@ def test_features_dict_equals_the_python_form(timezone, monkeypatch):
         for _ in range(60):
             record = probe(rng)
             fast = state.features(record)
-            constants = state._kernel_constants
+            constants = state.kernel_constants
             made = kernel.features_dict(*_features_dict_args(state, record), constants)
             compiled_answers += made is not None
             monkeypatch.setattr(serving, "_kernel", None)
@@ -381,7 +381,7 @@ def _features_dict_args(state, record):
     t = epoch_us(started)
     history = state.histories.get(service) or _NO_HISTORY
     hour = day = -1
-    if not state._zone_is_utc:
+    if not state.zone_is_utc:
         local = state.local_time(started, t)
         hour, day = local.hour, local.weekday()
     change = record.get("change_size")
@@ -407,7 +407,7 @@ def test_features_dict_at_the_edges_of_time():
 
     def made(t):
         return kernel.features_dict(history.start_times, *history.outcome_index(), (), None, None, (0, 0, 0, 0), t,
-                                    -1, -1, "prod", None, None, None, None, state._kernel_constants)
+                                    -1, -1, "prod", None, None, None, None, state.kernel_constants)
 
     for t in (-86_400_000_000 * 36_524 - 1, -1, 0, 86_400_000_000 * 3 + 3_600_000_000 * 5):
         moment = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=t)
@@ -480,9 +480,9 @@ def test_features_dict_refuses_arguments_it_cannot_read():
     state = FeatureState()
     history = ServiceHistory()
     good = [history.start_times, *history.outcome_index(), (), None, None, (0, 0, 0, 0), 10, -1, -1, "prod", None,
-            None, None, None, state._kernel_constants]
+            None, None, None, state.kernel_constants]
     assert kernel.features_dict(*good)["past_outcomes"] == 0.0
-    for index, bad in ((6, [array("q")]), (7, ("not", "a", "list")), (9, (0, 0)), (18, state._kernel_constants[:7])):
+    for index, bad in ((6, [array("q")]), (7, ("not", "a", "list")), (9, (0, 0)), (18, state.kernel_constants[:7])):
         args = list(good)
         args[index] = bad
         with pytest.raises(TypeError, match="features_dict"):
@@ -491,4 +491,4 @@ def test_features_dict_refuses_arguments_it_cannot_read():
         kernel.features_dict(*good[:-1])
     _encoder, explainer = rows_explainer()
     with pytest.raises(TypeError, match="features_rows"):
-        explainer.features_rows((), None, None, {}, state._kernel_constants, np.empty(0))
+        explainer.features_rows((), None, None, {}, state.kernel_constants, np.empty(0))
