@@ -1085,15 +1085,40 @@ static Py_ssize_t pick_top(Explainer *self, const double *c, Py_ssize_t k, Py_ss
     return n;
 }
 
-/* round(x, digits) as Python gives it (float.__round__: correctly rounded through decimal) */
-static PyObject *s_round, *s_feature, *s_value, *s_contribution, *s_description, *s_similarity, *i_six, *i_four;
+/* round(x, digits) as Python gives it (float.__round__: the exact value of X rounded to DIGITS
+ * decimals, halves to even, then the double nearest that decimal). Mostly done here: y = x *
+ * 10^digits is the exact product rounded once, so unless the product lies within y's rounding
+ * error of a half, nearbyint(y) is the exact product's rounded integer r; and r / 10^digits, one
+ * correctly rounded division of exact doubles, is the double nearest the decimal. Near a half
+ * (and for huge or non-finite X) Python's own method decides. */
+static PyObject *s_round, *s_feature, *s_value, *s_contribution, *s_description, *s_similarity;
 
-static PyObject *python_round(double x, PyObject *digits) {
-    PyObject *number = PyFloat_FromDouble(x);
-    if (number == NULL) return NULL;
-    PyObject *rounded = PyObject_CallMethodObjArgs(number, s_round, digits, NULL);
-    Py_DECREF(number);
+static PyObject *python_round(double x, int digits) {
+    static const double powers[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
+    if (digits >= 0 && digits <= 8 && isfinite(x)) {
+        double y = x * powers[digits];
+        if (fabs(y) < 4503599627370496.0) {  /* 2^52: y - nearbyint(y) is exact */
+            double r = nearbyint(y);
+            if (fabs(fabs(y - r) - 0.5) > ldexp(fabs(y), -50)) return PyFloat_FromDouble(r / powers[digits]);
+        }
+    }
+    PyObject *number = PyFloat_FromDouble(x), *places = PyLong_FromLong(digits), *rounded = NULL;
+    if (number != NULL && places != NULL) rounded = PyObject_CallMethodObjArgs(number, s_round, places, NULL);
+    Py_XDECREF(number);
+    Py_XDECREF(places);
     return rounded;
+}
+
+/* round_like_python(x, digits): python_round, for the tests (held to round() there) */
+static PyObject *round_like_python(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyFloat_CheckExact(args[0]) || !PyLong_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "round_like_python takes (float, int)");
+        return NULL;
+    }
+    long digits = PyLong_AsLong(args[1]);
+    if (digits == -1 && PyErr_Occurred()) return NULL;
+    if (digits < -1000 || digits > 1000) { PyErr_SetString(PyExc_ValueError, "digits out of range"); return NULL; }
+    return python_round(PyFloat_AS_DOUBLE(args[0]), (int)digits);
 }
 
 /* Walk row X_OBJ with path contributions (into self->contributions, the sum into TOTAL) and pick
@@ -1137,7 +1162,7 @@ static PyObject *explainer_factors(Explainer *self, PyObject *const *args, Py_ss
         Py_XDECREF(key);
         if (text != NULL) Py_INCREF(text);
         else if (!PyErr_Occurred()) text = PyObject_CallFunction(describe, "OOd", name, value, contribution);
-        PyObject *rounded = text ? python_round(contribution, i_six) : NULL;
+        PyObject *rounded = text ? python_round(contribution, 6) : NULL;
         PyObject *factor = rounded ? PyDict_New() : NULL;
         int failed = factor == NULL || PyDict_SetItem(factor, s_feature, name) < 0 ||
                      PyDict_SetItem(factor, s_value, value) < 0 || PyDict_SetItem(factor, s_contribution, rounded) < 0 ||
@@ -1183,7 +1208,7 @@ static PyObject *similar(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         PyObject *map = PyDict_Check(fixed) ? PyDict_Copy(fixed) : NULL;
         Py_DECREF(fixed);
         if (map == NULL) { if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "base must give a dict"); goto fail; }
-        PyObject *rounded = python_round(1.0 / (1.0 + distances[j]), i_four);
+        PyObject *rounded = python_round(1.0 / (1.0 + distances[j]), 4);
         if (rounded == NULL || PyDict_SetItem(map, s_similarity, rounded) < 0) { Py_XDECREF(rounded); Py_DECREF(map); goto fail; }
         Py_DECREF(rounded);
         PyList_SET_ITEM(list, j, map);
@@ -1753,6 +1778,8 @@ static PyMethodDef methods[] = {
      "The counts of a deployment's point-in-time features, from a service's int64 arrays."},
     {"features_dict", (PyCFunction)(void (*)(void))features_dict, METH_FASTCALL,
      "A deployment's serving feature map (None: the Python form answers)."},
+    {"round_like_python", (PyCFunction)(void (*)(void))round_like_python, METH_FASTCALL,
+     "round(x, digits) as the kernel computes it for the wire (the tests hold it to round())."},
     {"pack", wire_pack, METH_O, "VALUE packed as WirePredict packs replies (None: a value it leaves to Python)."},
     {NULL, NULL, 0, NULL},
 };
@@ -1766,8 +1793,7 @@ PyMODINIT_FUNC PyInit__kernel(void) {
         (s_value = PyUnicode_InternFromString("value")) == NULL ||
         (s_contribution = PyUnicode_InternFromString("contribution")) == NULL ||
         (s_description = PyUnicode_InternFromString("description")) == NULL ||
-        (s_similarity = PyUnicode_InternFromString("similarity")) == NULL ||
-        (i_six = PyLong_FromLong(6)) == NULL || (i_four = PyLong_FromLong(4)) == NULL)
+        (s_similarity = PyUnicode_InternFromString("similarity")) == NULL)
         return NULL;
     if (PyDateTimeAPI == NULL) return NULL;
     static const char *names[] = {"service", "environment", "started", "version", "deployment_type", "change_size",

@@ -497,3 +497,47 @@ def test_the_reply_packer_gives_the_bytes_of_the_protocol_encoder():
         assert packed == encode(value) or (packed is None and depth(value) > 8)
 
     packs_alike()
+
+
+def test_the_daemon_takes_the_compiled_path_unless_other_models_share_predict(served_utc):
+    """The daemon's loaded set offers the models area's compiled path; with a challenger or a
+    shadow model (whose routing and logging are Python's) it offers none."""
+    from predictor.daemon.answerers import AnswererSet, AreaState
+
+    answerer, _ = served_utc
+    loaded = AnswererSet({"models": AreaState("models", answerer)}, generation=1)
+    assert loaded.predict_wire() == answerer.wire.answer
+    loaded.roles["shadow"] = AreaState("models", answerer)
+    assert loaded.predict_wire() is None
+    assert AnswererSet({"models": AreaState("models", message="no model")}, generation=1).predict_wire() is None
+
+
+def test_the_kernels_rounding_is_pythons_round():
+    """The factors' contributions and the similarities are rounded in C: round(x, digits) to the
+    bit, halves to even included (near a half the kernel asks Python itself)."""
+    import struct
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from predictor.models import _kernel
+
+    def same(x: float, digits: int) -> None:
+        got, expected = _kernel.round_like_python(x, digits), round(x, digits)
+        assert struct.pack("<d", got) == struct.pack("<d", expected) or (math.isnan(got) and math.isnan(expected)), (x, digits)
+
+    rng = random.Random(3)
+    for _ in range(20000):
+        k = rng.randrange(-10**7, 10**7)
+        same((k + 0.5) / 10**6, 6)  # decimal halves (not exact in binary)
+        same((k + 0.5) / 2 ** rng.randrange(1, 30), rng.choice([4, 6]))  # binary halves, some exact ties
+    for x in (0.0078125, -0.0078125, 0.5, 2.5, -0.0, 0.0, 1e300, -1e300, float("inf"), float("nan"), 5e-324, 1e15 + 0.5):
+        for digits in (0, 4, 6, 8, 12):
+            same(x, digits)
+
+    @settings(max_examples=3000, deadline=None)
+    @given(st.floats(allow_nan=True, allow_infinity=True), st.integers(0, 9))
+    def rounds_alike(x, digits):
+        same(x, digits)
+
+    rounds_alike()
