@@ -11,7 +11,7 @@
  * Accepted: a dict whose `service` and `environment` are str with a non-space character (at
  * most 100,000 characters), and whose other known keys hold what both checks accept (see
  * KEYS below); keys it does not know are ignored, as both checks ignore them. A key whose
- * check is not written here (lists, performance maps) makes it answer False.
+ * check is not written here (lessons_learned, performance maps) makes it answer False.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -21,7 +21,7 @@
 #define MAX_TEXT 100000
 #define MAX_EPOCH 4102444800LL  /* 2100-01-01T00:00:00Z, shapes.MAX_EPOCH and answers.MAX_TIME */
 
-enum Kind { TEXT_REQUIRED, TEXT, STARTED, TIME, DURATION, MAP, BOOL, TYPE, STATUS, NOT_HERE };
+enum Kind { TEXT_REQUIRED, TEXT, STARTED, TIME, DURATION, MAP, BOOL, TYPE, STATUS, TEXT_LIST, NOT_HERE };
 
 typedef struct { const char *name; enum Kind kind; } Key;
 
@@ -31,8 +31,8 @@ static const Key KEYS[] = {
     {"deployment_type", TYPE}, {"started", STARTED}, {"completed", TIME}, {"status", STATUS},
     {"initiator", TEXT}, {"metadata", MAP}, {"parent_id", TEXT}, {"duration_seconds", DURATION},
     {"change_size", DURATION}, {"configuration", MAP}, {"commit_time", TIME}, {"name", TEXT},
-    {"strategy", TEXT}, {"source_environment", TEXT}, {"target_host", TEXT}, {"resources", NOT_HERE},
-    {"failure_reasons", NOT_HERE}, {"rollback_triggered", BOOL}, {"rollback_successful", BOOL},
+    {"strategy", TEXT}, {"source_environment", TEXT}, {"target_host", TEXT}, {"resources", TEXT_LIST},
+    {"failure_reasons", TEXT_LIST}, {"rollback_triggered", BOOL}, {"rollback_successful", BOOL},
     {"automated", BOOL}, {"log_excerpt", TEXT}, {"performance", NOT_HERE}, {"lessons_learned", NOT_HERE},
 };
 #define N_KEYS ((Py_ssize_t)(sizeof(KEYS) / sizeof(KEYS[0])))
@@ -104,6 +104,11 @@ static int accepted(PyObject *value, enum Kind kind, double *time) {
     case BOOL: return PyBool_Check(value);
     case TYPE: return one_of(value, TYPES);
     case STATUS: return one_of(value, STATUSES);
+    case TEXT_LIST:  /* an array of str (shapes._optional_str_list) */
+        if (!PyList_CheckExact(value)) return 0;
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(value); i++)
+            if (!PyUnicode_CheckExact(PyList_GET_ITEM(value, i))) return 0;
+        return 1;
     default: return 0;
     }
 }

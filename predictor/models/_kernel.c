@@ -1257,17 +1257,19 @@ static PyTypeObject ExplainerType = {
  * takes the Python path, which answers or words the precise error. Sure means: a msgpack map
  * of the canonical envelope keys (protocol 1, an id of 1 to 128 chars, method "predict", params
  * with a deployment map and perhaps `explain` true or false, perhaps deadline_ms not yet
- * passed), nothing else; the deployment's values are str, int64, float64, bool or nil, and
- * plain_deployment (predictor._shapes) vouches for it; it has its start as epoch seconds; its
+ * passed), nothing else; the deployment's values are str, int64, float64, bool, nil, or maps
+ * (str keys, each once) and arrays of them, and plain_deployment (predictor._shapes) vouches
+ * for it; it has its start as epoch seconds; its
  * service has enough history (no abstention); every value of the reply packs as ormsgpack
  * packs it. The reply is the same bytes the Python path sends (tested on random requests).
  *
  *   WirePredict(explainer, groups, sentences, describe, service_parts, versions, consts, nearest,
- *               row, plain, base_rate, version, calibration, risk_levels, min_history, top, similar)
+ *               row, plain, base_rate, version, calibration, risk_levels, min_history, top, similar, numbers)
  *     service_parts: FeatureState._service_parts; nearest: NeighbourPool.nearest; row: the
  *     predictor's reused row buffer; plain: _shapes.plain_deployment; calibration: (kind, slope,
  *     intercept, baseline, calibrate_one), kind 1 computed here, others by calibrate_one;
- *     risk_levels: ((bound, level), ...), "critical" above the last.
+ *     risk_levels: ((bound, level), ...), "critical" above the last; numbers: records.record_numbers
+ *     (the change size read from a metadata or configuration map).
  *   .answer(payload, waited_ms) -> (request id, reply payload) or None
  */
 #define WIRE_MAX_PAYLOAD 65536  /* far above a predict request; larger ones go to Python */
@@ -1353,6 +1355,45 @@ static PyObject *rd_scalar(Rd *r) {
     if (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xcf) || (b >= 0xd0 && b <= 0xd3))
         return rd_int(r, &v) ? PyLong_FromLongLong(v) : NULL;
     return NULL;
+}
+
+/* a deployment value: a scalar (rd_scalar), or a map of str keys (each once) or an array of such
+ * values, nested at most 8 deep; NULL (an error perhaps set) for anything else */
+static PyObject *rd_value(Rd *r, int depth) {
+    if (r->p >= r->end || depth > 8) return NULL;
+    unsigned char b = *r->p;
+    uint64_t n;
+    if ((b & 0xf0) == 0x90 || b == 0xdc || b == 0xdd) {
+        r->p++;
+        if ((b & 0xf0) == 0x90) n = b & 0x0f;
+        else if (!rd_uint(r, b == 0xdc ? 2 : 4, &n)) return NULL;
+        if (n > (uint64_t)(r->end - r->p)) return NULL;  /* each item takes a byte at least */
+        PyObject *list = PyList_New((Py_ssize_t)n);
+        if (list == NULL) return NULL;
+        for (uint64_t i = 0; i < n; i++) {
+            PyObject *item = rd_value(r, depth + 1);
+            if (item == NULL) { Py_DECREF(list); return NULL; }
+            PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+        }
+        return list;
+    }
+    if ((b & 0xf0) == 0x80 || b == 0xde || b == 0xdf) {
+        if (!rd_map(r, &n) || n > (uint64_t)(r->end - r->p)) return NULL;
+        PyObject *map = PyDict_New();
+        if (map == NULL) return NULL;
+        for (uint64_t i = 0; i < n; i++) {
+            const char *s;
+            uint64_t length;
+            PyObject *key = rd_str(r, &s, &length) ? PyUnicode_DecodeUTF8(s, (Py_ssize_t)length, "strict") : NULL;
+            PyObject *item = key ? rd_value(r, depth + 1) : NULL;
+            int stored = item && PyDict_Contains(map, key) == 0 ? PyDict_SetItem(map, key, item) : -1;  /* a key twice: Python refuses it */
+            Py_XDECREF(key);
+            Py_XDECREF(item);
+            if (stored < 0) { Py_DECREF(map); return NULL; }
+        }
+        return map;
+    }
+    return rd_scalar(r);
 }
 
 /* ---- packing, as ormsgpack packs (smallest int and str forms, float64) ---------------------- */
@@ -1462,19 +1503,20 @@ static int out_value(Out *o, PyObject *value, int depth) {
 }
 
 static const char *WIRE_KEYS[] = {"id", "service", "version", "environment", "deployment_type", "started",
-                                  "change_size", "past_outcomes"};
-enum { K_ID, K_SERVICE, K_VERSION, K_ENVIRONMENT, K_TYPE, K_STARTED, K_CHANGE, K_PAST };
+                                  "change_size", "metadata", "configuration", "past_outcomes"};
+enum { K_ID, K_SERVICE, K_VERSION, K_ENVIRONMENT, K_TYPE, K_STARTED, K_CHANGE, K_METADATA, K_CONFIGURATION, K_PAST,
+       N_WIRE_KEYS };
 
 typedef struct {
     PyObject_HEAD
     Explainer *explainer;
     PyObject *groups, *sentences, *describe, *service_parts, *versions, *consts, *nearest, *row, *plain,
-             *base_rate, *version, *calibrate, *risk_levels, *top, *similar_k;
+             *base_rate, *version, *calibrate, *risk_levels, *top, *similar_k, *numbers;
     double slope, intercept, baseline;
     long kind, min_history;
     Buf row_view;
     Out out;
-    PyObject *keys[8];  /* interned deployment keys: id, service, version, environment, deployment_type, started, change_size, past_outcomes */
+    PyObject *keys[N_WIRE_KEYS];  /* WIRE_KEYS, interned */
 } WirePredict;
 
 static void wire_dealloc(WirePredict *self) {
@@ -1482,22 +1524,22 @@ static void wire_dealloc(WirePredict *self) {
     Py_XDECREF(self->explainer);
     PyObject **refs[] = {&self->groups, &self->sentences, &self->describe, &self->service_parts, &self->versions,
                          &self->consts, &self->nearest, &self->row, &self->plain, &self->base_rate, &self->version,
-                         &self->calibrate, &self->risk_levels, &self->top, &self->similar_k};
+                         &self->calibrate, &self->risk_levels, &self->top, &self->similar_k, &self->numbers};
     for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) Py_CLEAR(*refs[i]);
-    for (int i = 0; i < 8; i++) Py_CLEAR(self->keys[i]);
+    for (int i = 0; i < N_WIRE_KEYS; i++) Py_CLEAR(self->keys[i]);
     PyMem_Free(self->out.buf);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static PyObject *wire_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     PyObject *explainer, *groups, *sentences, *describe, *service_parts, *versions, *consts, *nearest, *row, *plain,
-             *base_rate, *version, *calibration, *risk_levels, *top, *similar_k;
+             *base_rate, *version, *calibration, *risk_levels, *top, *similar_k, *numbers;
     long min_history;
-    if (!PyArg_ParseTuple(args, "O!O!O!OOO!O!OOOO!O!O!O!lO!O!", &ExplainerType, &explainer, &PyTuple_Type, &groups,
+    if (!PyArg_ParseTuple(args, "O!O!O!OOO!O!OOOO!O!O!O!lO!O!O", &ExplainerType, &explainer, &PyTuple_Type, &groups,
                           &PyDict_Type, &sentences, &describe, &service_parts, &PyDict_Type, &versions, &PyTuple_Type,
                           &consts, &nearest, &row, &plain, &PyFloat_Type, &base_rate, &PyUnicode_Type, &version,
                           &PyTuple_Type, &calibration, &PyTuple_Type, &risk_levels, &min_history, &PyLong_Type, &top,
-                          &PyLong_Type, &similar_k))
+                          &PyLong_Type, &similar_k, &numbers))
         return NULL;
     double slope, intercept, baseline;
     long kind;
@@ -1515,7 +1557,7 @@ static PyObject *wire_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     if (self == NULL) return NULL;
     if (get(row, &self->row_view, 'd', 1, "row") < 0) goto fail;
     if (COUNT(self->row_view) != ((Explainer *)explainer)->width) { PyErr_SetString(PyExc_ValueError, "row must be the model's width"); goto fail; }
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < N_WIRE_KEYS; i++)
         if ((self->keys[i] = PyUnicode_InternFromString(WIRE_KEYS[i])) == NULL) goto fail;
     self->explainer = (Explainer *)Py_NewRef(explainer);
     self->groups = Py_NewRef(groups); self->sentences = Py_NewRef(sentences); self->describe = Py_NewRef(describe);
@@ -1523,6 +1565,7 @@ static PyObject *wire_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     self->nearest = Py_NewRef(nearest); self->row = Py_NewRef(row); self->plain = Py_NewRef(plain);
     self->base_rate = Py_NewRef(base_rate); self->version = Py_NewRef(version); self->calibrate = Py_NewRef(calibrate);
     self->risk_levels = Py_NewRef(risk_levels); self->top = Py_NewRef(top); self->similar_k = Py_NewRef(similar_k);
+    self->numbers = Py_NewRef(numbers);
     self->slope = slope; self->intercept = intercept; self->baseline = baseline;
     self->kind = kind; self->min_history = min_history;
     return (PyObject *)self;
@@ -1584,10 +1627,10 @@ static int wire_envelope(WirePredict *self, const unsigned char *data, Py_ssize_
                     for (uint64_t f = 0; f < fields; f++) {
                         if (!rd_str(&r, &s, &length)) goto no;
                         PyObject *key = NULL;
-                        for (int k = 0; k < 7 && key == NULL; k++)
+                        for (int k = 0; k < K_PAST && key == NULL; k++)
                             if (same(s, length, WIRE_KEYS[k])) key = Py_NewRef(self->keys[k]);
                         if (key == NULL && (key = PyUnicode_DecodeUTF8(s, (Py_ssize_t)length, "strict")) == NULL) goto no;
-                        PyObject *item = rd_scalar(&r);
+                        PyObject *item = rd_value(&r, 0);
                         int dup = item ? PyDict_Contains(*deployment, key) : 1;
                         int stored = item && dup == 0 ? PyDict_SetItem(*deployment, key, item) : -1;
                         Py_DECREF(key);
@@ -1625,7 +1668,7 @@ static int wire_compute(WirePredict *self, PyObject *id, PyObject *deployment, i
     if (verdict != Py_True || !epoch_micros(wire_item(deployment, key[K_STARTED]), &t)) return 0;
     PyObject *service = wire_item(deployment, key[K_SERVICE]), *environment = wire_item(deployment, key[K_ENVIRONMENT]);
     PyObject *version = wire_item(deployment, key[K_VERSION]);
-    PyObject *parts = NULL, *features = NULL, *factors = NULL, *similar = NULL, *probability_obj = NULL;
+    PyObject *parts = NULL, *features = NULL, *factors = NULL, *similar = NULL, *probability_obj = NULL, *numbers = NULL;
     int done = -1;
     if (PyErr_Occurred() || (parts = PyObject_CallOneArg(self->service_parts, service)) == NULL) goto end;
     if (!PyTuple_Check(parts) || PyTuple_GET_SIZE(parts) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(parts, 0)) ||
@@ -1642,10 +1685,16 @@ static int wire_compute(WirePredict *self, PyObject *id, PyObject *deployment, i
         Py_DECREF(pair);
         if (version_items == NULL && PyErr_Occurred()) goto end;
     }
+    PyObject *change = wire_item(deployment, key[K_CHANGE]);
+    if (wire_item(deployment, key[K_METADATA]) != Py_None || wire_item(deployment, key[K_CONFIGURATION]) != Py_None) {
+        /* the change size (and the configuration's numbers) read from the maps, as features() reads them */
+        if (PyErr_Occurred() || (numbers = PyObject_CallOneArg(self->numbers, deployment)) == NULL) goto end;
+        change = numbers;
+    }
     features = make_features(&PyTuple_GET_ITEM(PyTuple_GET_ITEM(parts, 0), 0), env_list ? env_list : Py_None,
                              version_items ? version_items : Py_None, PyTuple_GET_ITEM(parts, 2), t, -1, -1, environment,
-                             wire_item(deployment, key[K_TYPE]), PyTuple_GET_ITEM(parts, 3), version,
-                             wire_item(deployment, key[K_CHANGE]), self->consts, NULL, NULL, NULL);
+                             wire_item(deployment, key[K_TYPE]), PyTuple_GET_ITEM(parts, 3), version, change,
+                             self->consts, NULL, NULL, NULL);
     if (features == NULL) goto end;
     if (!PyDict_CheckExact(features)) { done = 0; goto end; }  /* None: a value only the Python form reads */
     PyObject *past = PyDict_GetItemWithError(features, key[K_PAST]);
@@ -1707,6 +1756,7 @@ static int wire_compute(WirePredict *self, PyObject *id, PyObject *deployment, i
     done = out_value(o, similar, 0);
 end:
     Py_XDECREF(parts);
+    Py_XDECREF(numbers);
     Py_XDECREF(features);
     Py_XDECREF(factors);
     Py_XDECREF(similar);

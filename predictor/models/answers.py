@@ -16,7 +16,7 @@ import numpy as np
 
 from predictor.errors import ValidationError
 from predictor.features import CATEGORICAL_FEATURES
-from predictor.features.records import epoch_us, to_utc_naive
+from predictor.features.records import epoch_us, record_numbers, to_utc_naive
 from predictor.features.serving import FeatureState
 from predictor.models.failure_model import FailureModel
 from predictor.store import FAILED_STATUSES
@@ -181,7 +181,8 @@ class FailurePredictor:
         return _kernel.WirePredict(
             self._explainer, self._groups, _DESCRIBED, described, self.state.service_parts, self.state.versions,
             self.state.kernel_constants, self.model.neighbours.nearest, self._row_buffer, plain_deployment,
-            self._base_rate, self.version, calibration, RISK_LEVELS, self.min_history, self.top_factors, self.similar)
+            self._base_rate, self.version, calibration, RISK_LEVELS, self.min_history, self.top_factors, self.similar,
+            record_numbers)
 
     def _row(self, features: dict) -> np.ndarray:
         """The model's input row of FEATURES (the encoder's vector, compiled when built). With

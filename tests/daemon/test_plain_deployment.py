@@ -42,12 +42,13 @@ values = st.one_of(
     st.sampled_from(["", " ", "\u2003\t", "canary", "a-b-test", "success", "pending", "x y", "\u00e9"]),
     st.just(4_102_444_800), st.just(4_102_444_801), st.just(4_102_444_800.5),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), st.lists(st.text(max_size=2), max_size=2),
+    st.lists(st.one_of(st.text(max_size=2), st.integers(), st.none(), st.booleans()), max_size=3),
     st.binary(max_size=3),
 )
 keys = st.sampled_from(["id", "service", "version", "environment", "deployment_type", "started", "completed",
                         "status", "initiator", "metadata", "parent_id", "duration_seconds", "change_size",
                         "configuration", "commit_time", "name", "rollback_triggered", "automated", "log_excerpt",
-                        "resources", "performance", "unknown_key"])
+                        "resources", "failure_reasons", "lessons_learned", "performance", "unknown_key"])
 
 
 @settings(max_examples=3000, deadline=None)
@@ -63,18 +64,20 @@ def test_it_accepts_the_usual_maps_and_hands_over_the_rest():
     assert plain_deployment(GOOD)
     assert plain_deployment({"service": "api", "environment": "staging"})
     assert plain_deployment({**GOOD, "completed": GOOD["started"] + 60.5, "status": "success", "metadata": {"a": 1},
-                             "configuration": {}, "automated": True, "initiator": None, "something_new": [1]})
+                             "configuration": {}, "automated": True, "initiator": None, "something_new": [1],
+                             "resources": ["cpu", "memory"], "failure_reasons": []})
     # each of these is refused by a Python check, so the compiled path must not accept it
     for change in ({"service": " \t"}, {"environment": ""}, {"service": None}, {"started": None},
                    {"started": -1}, {"started": 4_102_444_801}, {"started": math.nan}, {"started": True},
                    {"change_size": -1}, {"change_size": math.inf}, {"change_size": False},
                    {"deployment_type": "yolo"}, {"status": "done"}, {"version": 3}, {"metadata": []},
-                   {"completed": GOOD["started"] - 1}, {"service": "x" * 100_001}, {"automated": 1}):
+                   {"completed": GOOD["started"] - 1}, {"service": "x" * 100_001}, {"automated": 1},
+                   {"resources": ["db", 1]}, {"resources": "db"}, {"failure_reasons": [None]}):
         deployment = {**GOOD, **change}
         assert not plain_deployment(deployment), change
         assert not python_accepts(deployment), change
-    # accepted by Python but left to it here: lists, huge ints, subclasses
-    for change in ({"resources": ["db"]}, {"change_size": 2 ** 64}):
+    # accepted by Python but left to it here: lessons, performance maps, huge ints
+    for change in ({"lessons_learned": ["db"]}, {"performance": {}}, {"change_size": 2 ** 64}):
         deployment = {**GOOD, **change}
         assert not plain_deployment(deployment), change
         assert python_accepts(deployment), change
