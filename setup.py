@@ -20,4 +20,6 @@ setup(ext_modules=[
               optional=True),
     Extension("predictor._shapes", ["predictor/_shapes.c"], extra_compile_args=["-O3", "-std=c11"],
               optional=True),
+    Extension("predictor.daemon._zmqloop", ["predictor/daemon/_zmqloop.c"], extra_compile_args=["-O3", "-std=c11"],
+              optional=True),
 ])

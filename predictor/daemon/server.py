@@ -52,6 +52,11 @@ from predictor.protocol import (
 )
 from predictor.store import FAILED_STATUSES, Store, open_store, utcnow
 
+try:  # the compiled receive-answer-send step (setup.py builds it; optional)
+    from predictor.daemon import _zmqloop
+except ImportError:
+    _zmqloop = None
+
 INFO, DEBUG, WARNING, ERROR = logging.INFO, logging.DEBUG, logging.WARNING, logging.ERROR
 OUTCOME_STATUSES = frozenset(("success", *FAILED_STATUSES))
 PREDICTION_METHODS = frozenset(("predict", "predict_batch"))
@@ -246,11 +251,27 @@ class Daemon:
         router = self.router
         router.setsockopt(zmq.RCVTIMEO, 50)
         recv = router.recv_multipart
+        serve_one, address = compiled_step(), router.underlying
         next_summary = time.monotonic() + self.options.summary_every
         served_at_summary = 0
         while not self.stopping:
+            fast = self.fast_predict
             try:
-                first = recv()
+                if fast is None or serve_one is None:
+                    first = recv()
+                else:
+                    # one message received, and a predict the compiled path is sure of answered
+                    # and sent, in C; anything else comes back as its frames for _handle
+                    first = serve_one(address, fast)
+                    if type(first) is tuple:
+                        request_id, payload, reply = first
+                        first = None
+                        self.requests_served += 1
+                        self.last_request_at = time.monotonic()
+                        self.by_method["predict"] += 1
+                        self.prediction_log.add_payloads(request_id, "predict", time.time(), "champion", payload, reply)
+                        if self.log.isEnabledFor(DEBUG):
+                            event(self.log, DEBUG, "request", id=request_id, method="predict", ok=True)
             except zmq.Again:
                 first = None
             except zmq.ZMQError as exc:
@@ -574,6 +595,27 @@ class Daemon:
             [params["request_id"], utcnow(), params.get("outcome"), params.get("useful"), params.get("comment")],
         )
         return {"stored": True}
+
+
+_STEP: list = []
+
+
+def compiled_step() -> Callable[[int, Callable], Any] | None:
+    """``_zmqloop.serve_one`` bound to the libzmq pyzmq loaded (found in /proc/self/maps), or
+    None (not built, not Linux, or a library it does not know): the Python loop serves alone."""
+    if not _STEP:
+        _STEP.append(None)
+        if _zmqloop is not None and os.environ.get("PREDICTOR_KERNEL") != "numpy":
+            try:
+                with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+                    paths = {line.split(maxsplit=5)[5].strip() for line in maps
+                             if "libzmq" in line and len(line.split(maxsplit=5)) == 6}
+                if len(paths) == 1:
+                    _zmqloop.load(paths.pop())
+                    _STEP[0] = _zmqloop.serve_one
+            except OSError:
+                pass
+    return _STEP[0]
 
 
 def _complete(deployment: dict) -> bool:
