@@ -492,6 +492,19 @@ static const char *bump_ascii(PyObject *version, PyObject *previous) {
     return "same";
 }
 
+/* A new reference to the interned str TEXT (one of the few category words below), made once. */
+static PyObject *word(const char *text) {
+    static struct { const char *text; PyObject *str; } made[12];
+    for (int i = 0; i < 12; i++) {
+        if (made[i].text == NULL) {
+            if ((made[i].str = PyUnicode_InternFromString(text)) == NULL) return NULL;
+            made[i].text = text;
+        }
+        if (strcmp(made[i].text, text) == 0) return Py_NewRef(made[i].str);
+    }
+    return PyUnicode_InternFromString(text);
+}
+
 /* A finite double from an exact int or float; 0 when it is neither (or does not fit). */
 static int plain_number(PyObject *value, double *out) {
     if (PyFloat_CheckExact(value)) *out = PyFloat_AS_DOUBLE(value);
@@ -598,11 +611,11 @@ static PyObject *make_features(PyObject *const *arrays, PyObject *env_list, PyOb
         if (isfinite(value)) numbers[0] = value;
     }
     PyObject *bump;
-    if (!has_previous) bump = PyUnicode_InternFromString("first");
-    else if (version == Py_None || previous_version == Py_None) bump = PyUnicode_InternFromString("unknown");
+    if (!has_previous) bump = word("first");
+    else if (version == Py_None || previous_version == Py_None) bump = word("unknown");
     else {
         const char *name = bump_ascii(version, previous_version);
-        if (name) bump = PyUnicode_InternFromString(name);
+        if (name) bump = word(name);
         else {
             Py_INCREF(previous_version);  /* borrowed from env_list, which the call could change */
             bump = PyObject_CallFunctionObjArgs(bump_function, version, previous_version, Py_True, NULL);
@@ -613,7 +626,7 @@ static PyObject *make_features(PyObject *const *arrays, PyObject *env_list, PyOb
     int typed = deployment_type == Py_None ? 0 : PyObject_IsTrue(deployment_type);
     int service_typed = service_type == Py_None ? 0 : PyObject_IsTrue(service_type);
     if (typed < 0 || service_typed < 0) { Py_DECREF(bump); return NULL; }
-    PyObject *unknown = PyUnicode_InternFromString("unknown");
+    PyObject *unknown = word("unknown");
     if (unknown == NULL) { Py_DECREF(bump); return NULL; }
     double values[22] = {
         (double)hour, (double)dow, days_since_previous, (double)c.d7, (double)c.d28,

@@ -241,6 +241,37 @@ def test_answers_stay_equal_after_observed_outcomes(served):
         same_answer(answerer.methods["predict"](params), reference_answer(answerer.predictor, params))
 
 
+def test_the_compiled_predict_path_sees_observed_facts_at_once(served_utc):
+    """Recorded deployments, outcomes and services change the next compiled answer exactly as
+    they change the Python path's (it reads the live state, nothing cached apart)."""
+    from predictor.protocol import encode, request
+
+    answerer, deployments = served_utc
+    rng = random.Random(19)
+    latest = deployments[-1]["started"].replace(tzinfo=dt.timezone.utc).timestamp()
+    service = deployments[-1]["service"]
+    answered = 0
+    for i in range(30):
+        like = rng.choice(deployments)
+        started = latest + 900 * (i + 1)
+        if i % 10 == 9:
+            answerer.observe("service", {"name": service, "type": "microservice",
+                                         "dependencies": [{"depends_on": like["service"], "kind": "runtime"}]})
+        answerer.observe("deployment", {
+            "id": f"wire-observed-{i}", "service": service if i % 2 else like["service"],
+            "environment": like["environment"], "deployment_type": like["deployment_type"],
+            "version": like["version"], "started": started, "completed": started + 300,
+            "status": rng.choice(["success", "failure", "rolled-back"])})
+        deployment = {"service": service, "environment": like["environment"], "version": like["version"],
+                      "deployment_type": like["deployment_type"], "started": started + 1}
+        payload = encode(request("predict", {"deployment": deployment}, id=f"obs-{i}"))
+        got = answerer.wire.answer(payload, 0.0)
+        assert got is not None
+        assert got[1] == python_reply(answerer, payload)
+        answered += 1
+    assert answered == 30
+
+
 def test_nearest_equals_a_full_scan_with_ties_and_duplicates():
     rng = np.random.default_rng(3)
     n, columns = 3000, 12
