@@ -11,11 +11,12 @@
  *                           in /proc/self/maps; dlopen with RTLD_NOLOAD: never a second copy)
  *   serve_one(socket, answer)
  *     socket: the pyzmq socket's `underlying` address; answer: (payload, waited_ms) -> None or
- *     (request id, reply payload). Receives one message (blocking up to the socket's RCVTIMEO,
- *     with the GIL released). Returns None when none came (timeout or a signal: the caller's
- *     loop then looks at its flags); (request id, request payload, reply payload) when ANSWER
- *     answered it and the reply went out to the same routing frames; else the message's frames
- *     as a list of bytes, for the Python path to handle (which also words every refusal).
+ *     (request id, reply payload, method). Receives one message (blocking up to the socket's
+ *     RCVTIMEO, with the GIL released). Returns None when none came (timeout or a signal: the
+ *     caller's loop then looks at its flags); (request id, request payload, reply payload,
+ *     method) when ANSWER answered it and the reply went out to the same routing frames; else
+ *     the message's frames as a list of bytes, for the Python path to handle (which also words
+ *     every refusal).
  *
  * A message is answered here only in the envelope the Python path routes: one or more routing
  * frames, an empty delimiter, one payload. Send errors raise OSError (a ROUTER without
@@ -128,11 +129,11 @@ static PyObject *serve_one(PyObject *self, PyObject *const *args, Py_ssize_t nar
     PyObject *answered = PyObject_Vectorcall(args[1], argv, 2, NULL);
     if (answered == NULL) { Py_DECREF(frames); return NULL; }
     if (answered == Py_None) { Py_DECREF(answered); return frames; }
-    if (!PyTuple_CheckExact(answered) || PyTuple_GET_SIZE(answered) != 2 ||
+    if (!PyTuple_CheckExact(answered) || PyTuple_GET_SIZE(answered) != 3 ||
         !PyBytes_CheckExact(PyTuple_GET_ITEM(answered, 1))) {
         Py_DECREF(answered);
         Py_DECREF(frames);
-        PyErr_SetString(PyExc_TypeError, "answer must return None or (request id, reply bytes)");
+        PyErr_SetString(PyExc_TypeError, "answer must return None or (request id, reply bytes, method)");
         return NULL;
     }
     PyObject *reply = PyTuple_GET_ITEM(answered, 1);
@@ -149,7 +150,7 @@ static PyObject *serve_one(PyObject *self, PyObject *const *args, Py_ssize_t nar
         Py_DECREF(frames);
         return zmq_failure("sending a reply");
     }
-    PyObject *result = PyTuple_Pack(3, PyTuple_GET_ITEM(answered, 0), payload, reply);
+    PyObject *result = PyTuple_Pack(4, PyTuple_GET_ITEM(answered, 0), payload, reply, PyTuple_GET_ITEM(answered, 2));
     Py_DECREF(answered);
     Py_DECREF(frames);
     return result;

@@ -108,15 +108,17 @@ class AnswererSet:
         states = [*self.areas.values(), *self.roles.values()]
         return [state.answerer for state in states if state.ready]
 
-    def predict_wire(self) -> Callable[[bytes, float], tuple[str, bytes] | None] | None:
-        """The compiled whole-request path of ``predict`` (``answer(payload, waited_ms)``, see
-        FailurePredictor.wire) of the answerer that serves ``predict``; None when it has none
-        or when a challenger or shadow model shares the requests (their routing is Python's)."""
+    def predict_wire(self) -> Callable[[bytes, float], tuple[str, bytes, str] | None] | None:
+        """The compiled whole-request path of ``predict`` and ``predict_batch``
+        (``answer(payload, waited_ms)``, see FailurePredictor.wire) of the answerer that serves
+        both; None when it has none or when a challenger or shadow model shares the requests
+        (their routing is Python's)."""
         if self.roles:
             return None
         for state in self.areas.values():
             wire = getattr(state.answerer, "wire", None) if state.ready else None
-            if wire is not None and self.routes.get("predict") == state.answerer.methods.get("predict"):
+            if wire is not None and all(self.routes.get(method) == state.answerer.methods.get(method)
+                                        for method in ("predict", "predict_batch")):
                 return wire.answer
         return None
 

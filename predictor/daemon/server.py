@@ -123,7 +123,7 @@ class Daemon:
         self._answerer_view: Store | None = None
         self.retrainer = None
         self._loader: threading.Thread | None = None
-        self.fast_predict: Callable[[bytes, float], tuple[str, bytes] | None] | None = None  # see _swap
+        self.fast_predict: Callable[[bytes, float], tuple[str, bytes, str] | None] | None = None  # see _swap
         self.builtins: dict[str, Callable[[Any, list], Any]] = {
             "ping": self._ping, "status": self._status, "model_info": self._model_info, "reload": self._reload,
             "record": self._record, "feedback": self._feedback,
@@ -260,18 +260,18 @@ class Daemon:
                 if fast is None or serve_one is None:
                     first = recv()
                 else:
-                    # one message received, and a predict the compiled path is sure of answered
+                    # one message received, and a request the compiled path is sure of answered
                     # and sent, in C; anything else comes back as its frames for _handle
                     first = serve_one(address, fast)
                     if type(first) is tuple:
-                        request_id, payload, reply = first
+                        request_id, payload, reply, method = first
                         first = None
                         self.requests_served += 1
                         self.last_request_at = time.monotonic()
-                        self.by_method["predict"] += 1
-                        self.prediction_log.add_payloads(request_id, "predict", time.time(), "champion", payload, reply)
+                        self.by_method[method] += 1
+                        self.prediction_log.add_payloads(request_id, method, time.time(), "champion", payload, reply)
                         if self.log.isEnabledFor(DEBUG):
-                            event(self.log, DEBUG, "request", id=request_id, method="predict", ok=True)
+                            event(self.log, DEBUG, "request", id=request_id, method=method, ok=True)
             except zmq.Again:
                 first = None
             except zmq.ZMQError as exc:
@@ -324,17 +324,18 @@ class Daemon:
         self.last_request_at = received
         if self.fast_predict is not None:
             waited_ms = (time.monotonic() - received) * 1000
-            # a predict request the compiled path is sure of: payload in, reply payload out, one
-            # call (None: it is left to the path below, which answers or words the error)
+            # a predict (or predict_batch without factors) the compiled path is sure of: payload
+            # in, reply payload out, one call (None: left to the path below, which answers or
+            # words the error)
             answered = self.fast_predict(frames[-1], waited_ms) if waited_ms <= self.options.max_wait_ms else None
             if answered is not None:
-                request_id, payload = answered
-                self.by_method["predict"] += 1
-                self.prediction_log.add_payloads(request_id, "predict", time.time(), "champion", frames[-1], payload)
+                request_id, payload, method = answered
+                self.by_method[method] += 1
+                self.prediction_log.add_payloads(request_id, method, time.time(), "champion", frames[-1], payload)
                 envelope.append(payload)
                 self.router.send_multipart(envelope)
                 if self.log.isEnabledFor(DEBUG):
-                    event(self.log, DEBUG, "request", id=request_id, method="predict", ok=True,
+                    event(self.log, DEBUG, "request", id=request_id, method=method, ok=True,
                           ms=round((time.monotonic() - received) * 1000, 3))
                 return
         try:

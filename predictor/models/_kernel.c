@@ -160,26 +160,11 @@ done:
     return result;
 }
 
-/* score_many(matrix, feature2, threshold2, children2, value2, roots2, depth, width, out):
- *   OUT[i] = sum of the leaf values for row i of MATRIX (rows of WIDTH doubles). */
-static PyObject *score_many(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 9) { PyErr_SetString(PyExc_TypeError, "score_many takes 9 arguments"); return NULL; }
-    long depth = PyLong_AsLong(args[6]);
-    Py_ssize_t width = PyLong_AsSsize_t(args[7]);
-    if (PyErr_Occurred()) return NULL;
-    Buf bufs[N_ENSEMBLE_ARGS + 1] = {0};
-    Ensemble e;
-    PyObject *result = NULL;
-    if (width <= 0) { PyErr_SetString(PyExc_ValueError, "width must be positive"); return NULL; }
-    if (get(args[X], &bufs[X], 'd', 0, "matrix") < 0 || prepare(args, bufs, depth, &e, width) < 0) goto done;
-    Buf *out = &bufs[N_ENSEMBLE_ARGS];
-    if (get(args[8], out, 'd', 1, "out") < 0) goto done;
-    Py_ssize_t n = COUNT(*out);
-    if (COUNT(bufs[X]) != n * width) { PyErr_SetString(PyExc_ValueError, "matrix must be (len(out), width)"); goto done; }
-    const double *matrix = bufs[X].view.buf;
-    double *scores = out->view.buf;
+/* The sum of leaf values of each of the N rows of MATRIX (rows of WIDTH doubles) into SCORES;
+ * -1 when a node points outside the arrays (no Python call: runs without the GIL). */
+static int score_rows(const Ensemble *ep, const double *matrix, Py_ssize_t n, Py_ssize_t width, double *scores) {
+    const Ensemble e = *ep;
     int bad = 0;
-    Py_BEGIN_ALLOW_THREADS
     /* LANES rows walk each tree side by side: a walk is a chain of dependent loads (node ->
      * feature -> value -> child), and independent chains let the CPU overlap their latencies.
      * Each row still adds its trees' values in tree order (same sums as one row at a time). */
@@ -218,6 +203,30 @@ static PyObject *score_many(PyObject *self, PyObject *const *args, Py_ssize_t na
         }
         scores[i] = total;
     }
+    return bad ? -1 : 0;
+}
+
+/* score_many(matrix, feature2, threshold2, children2, value2, roots2, depth, width, out):
+ *   OUT[i] = sum of the leaf values for row i of MATRIX (rows of WIDTH doubles). */
+static PyObject *score_many(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 9) { PyErr_SetString(PyExc_TypeError, "score_many takes 9 arguments"); return NULL; }
+    long depth = PyLong_AsLong(args[6]);
+    Py_ssize_t width = PyLong_AsSsize_t(args[7]);
+    if (PyErr_Occurred()) return NULL;
+    Buf bufs[N_ENSEMBLE_ARGS + 1] = {0};
+    Ensemble e;
+    PyObject *result = NULL;
+    if (width <= 0) { PyErr_SetString(PyExc_ValueError, "width must be positive"); return NULL; }
+    if (get(args[X], &bufs[X], 'd', 0, "matrix") < 0 || prepare(args, bufs, depth, &e, width) < 0) goto done;
+    Buf *out = &bufs[N_ENSEMBLE_ARGS];
+    if (get(args[8], out, 'd', 1, "out") < 0) goto done;
+    Py_ssize_t n = COUNT(*out);
+    if (COUNT(bufs[X]) != n * width) { PyErr_SetString(PyExc_ValueError, "matrix must be (len(out), width)"); goto done; }
+    const double *matrix = bufs[X].view.buf;
+    double *scores = out->view.buf;
+    int bad;
+    Py_BEGIN_ALLOW_THREADS
+    bad = score_rows(&e, matrix, n, width, scores);
     Py_END_ALLOW_THREADS
     result = bad ? corrupt() : Py_NewRef(Py_None);
 done:
@@ -952,47 +961,46 @@ static int encode_row(Explainer *self, PyObject *features, double *row) {
     return 0;
 }
 
+/* PLAN: where each of the model's columns comes from among the 26 computed features (KEYS, the
+ * feature names in make_features' order); -1 with an exception when the model reads another. */
+static int row_plan(Explainer *self, PyObject *keys, RowPlan *plan) {
+    *plan = (RowPlan){.width = self->width, .n_numeric = self->n_numeric, .n_one_hot = PyTuple_GET_SIZE(self->one_hot)};
+    if (plan->n_numeric > 64 || plan->n_one_hot > 8) { PyErr_SetString(PyExc_ValueError, "features_rows: too many features"); return -1; }
+    for (Py_ssize_t i = 0; i < plan->n_numeric + plan->n_one_hot; i++) {
+        int numeric = i < plan->n_numeric;
+        PyObject *name = numeric ? PyTuple_GET_ITEM(self->numeric, i) : PyTuple_GET_ITEM(PyTuple_GET_ITEM(self->one_hot, i - plan->n_numeric), 0);
+        Py_ssize_t j = numeric ? 0 : 22, last = numeric ? 22 : N_FEATURE_KEYS;
+        for (; j < last; j++) {
+            int same = PyUnicode_Compare(PyTuple_GET_ITEM(keys, j), name);
+            if (same == -1 && PyErr_Occurred()) return -1;
+            if (same == 0) break;
+        }
+        if (j == last) { PyErr_Format(PyExc_ValueError, "features_rows: the model reads %R, which it does not compute", name); return -1; }
+        if (numeric) plan->numeric[i] = j;
+        else {
+            PyObject *item = PyTuple_GET_ITEM(self->one_hot, i - plan->n_numeric);
+            Py_ssize_t g = i - plan->n_numeric;
+            plan->text[g] = j - 22;
+            plan->maps[g] = PyTuple_GET_ITEM(item, 1);
+            plan->other[g] = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 2));
+        }
+    }
+    return 0;
+}
+
 /* features_rows(records, per_service, fallback, versions, consts, out) -> past_outcomes list
  *   the batch's features straight into the model's rows: each record's row goes to row i of
  *   matrix OUT (as encode would write its feature map) without building the map; returns each
  *   record's past_outcomes. Records the batch hands back are encoded from their map. */
-static PyObject *explainer_features_rows(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 6 || !PyList_Check(args[0]) || !PyDict_Check(args[3]) || !PyTuple_Check(args[4]) ||
-        PyTuple_GET_SIZE(args[4]) != 8 || !PyTuple_Check(PyTuple_GET_ITEM(args[4], 5)) ||
-        PyTuple_GET_SIZE(PyTuple_GET_ITEM(args[4], 5)) != N_FEATURE_KEYS) {
-        PyErr_SetString(PyExc_TypeError, "features_rows takes (records list, per_service, fallback, versions dict, consts, out)");
-        return NULL;
-    }
-    PyObject *keys = PyTuple_GET_ITEM(args[4], 5);
-    RowPlan plan = {.width = self->width, .n_numeric = self->n_numeric, .n_one_hot = PyTuple_GET_SIZE(self->one_hot)};
-    if (plan.n_numeric > 64 || plan.n_one_hot > 8) { PyErr_SetString(PyExc_ValueError, "features_rows: too many features"); return NULL; }
-    for (Py_ssize_t i = 0; i < plan.n_numeric + plan.n_one_hot; i++) {
-        int numeric = i < plan.n_numeric;
-        PyObject *name = numeric ? PyTuple_GET_ITEM(self->numeric, i) : PyTuple_GET_ITEM(PyTuple_GET_ITEM(self->one_hot, i - plan.n_numeric), 0);
-        Py_ssize_t j = numeric ? 0 : 22, last = numeric ? 22 : N_FEATURE_KEYS;
-        for (; j < last; j++) {
-            int same = PyUnicode_Compare(PyTuple_GET_ITEM(keys, j), name);
-            if (same == -1 && PyErr_Occurred()) return NULL;
-            if (same == 0) break;
-        }
-        if (j == last) { PyErr_Format(PyExc_ValueError, "features_rows: the model reads %R, which it does not compute", name); return NULL; }
-        if (numeric) plan.numeric[i] = j;
-        else {
-            PyObject *item = PyTuple_GET_ITEM(self->one_hot, i - plan.n_numeric);
-            Py_ssize_t g = i - plan.n_numeric;
-            plan.text[g] = j - 22;
-            plan.maps[g] = PyTuple_GET_ITEM(item, 1);
-            plan.other[g] = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 2));
-        }
-    }
-    Buf out = {0};
-    if (get(args[5], &out, 'd', 1, "out") < 0) { release(&out, 1); return NULL; }
-    PyObject *result = NULL;
-    Py_ssize_t n = PyList_GET_SIZE(args[0]);
-    if (COUNT(out) != n * self->width) { PyErr_SetString(PyExc_ValueError, "out must be (len(records), width)"); goto done; }
-    double *rows = out.view.buf;
-    result = batch(args[0], args[1], args[2], args[3], args[4], &plan, rows);
-    if (result == NULL) goto done;
+/* The rows of RECORDS into ROWS (len(RECORDS) rows of self->width) and their past_outcomes (a
+ * list of floats); the arguments as features_rows takes them. */
+static PyObject *rows_of(Explainer *self, PyObject *records, PyObject *per_service, PyObject *fallback,
+                         PyObject *versions, PyObject *consts, double *rows) {
+    RowPlan plan;
+    if (row_plan(self, PyTuple_GET_ITEM(consts, 5), &plan) < 0) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(records);
+    PyObject *result = batch(records, per_service, fallback, versions, consts, &plan, rows);
+    if (result == NULL) return NULL;
     static PyObject *past_key = NULL;
     if (past_key == NULL && (past_key = PyUnicode_InternFromString("past_outcomes")) == NULL) goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -1007,10 +1015,24 @@ static PyObject *explainer_features_rows(Explainer *self, PyObject *const *args,
         if (number == NULL) goto fail;
         PyList_SetItem(result, i, number);
     }
-    goto done;
+    return result;
 fail:
-    Py_CLEAR(result);
-done:
+    Py_DECREF(result);
+    return NULL;
+}
+
+static PyObject *explainer_features_rows(Explainer *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 6 || !PyList_Check(args[0]) || !PyDict_Check(args[3]) || !PyTuple_Check(args[4]) ||
+        PyTuple_GET_SIZE(args[4]) != 8 || !PyTuple_Check(PyTuple_GET_ITEM(args[4], 5)) ||
+        PyTuple_GET_SIZE(PyTuple_GET_ITEM(args[4], 5)) != N_FEATURE_KEYS) {
+        PyErr_SetString(PyExc_TypeError, "features_rows takes (records list, per_service, fallback, versions dict, consts, out)");
+        return NULL;
+    }
+    Buf out = {0};
+    if (get(args[5], &out, 'd', 1, "out") < 0) { release(&out, 1); return NULL; }
+    PyObject *result = NULL;
+    if (COUNT(out) != PyList_GET_SIZE(args[0]) * self->width) PyErr_SetString(PyExc_ValueError, "out must be (len(records), width)");
+    else result = rows_of(self, args[0], args[1], args[2], args[3], args[4], out.view.buf);
     release(&out, 1);
     return result;
 }
@@ -1285,7 +1307,7 @@ static PyTypeObject ExplainerType = {
  *     (the change size read from a metadata or configuration map).
  *   .answer(payload, waited_ms) -> (request id, reply payload) or None
  */
-#define WIRE_MAX_PAYLOAD 65536  /* far above a predict request; larger ones go to Python */
+#define WIRE_MAX_PAYLOAD (4 * 1024 * 1024)  /* protocol.MAX_MESSAGE_BYTES (tested equal) */
 
 typedef struct { const unsigned char *p, *end; } Rd;
 
@@ -1524,7 +1546,8 @@ typedef struct {
     PyObject_HEAD
     Explainer *explainer;
     PyObject *groups, *sentences, *describe, *service_parts, *versions, *consts, *nearest, *row, *plain,
-             *base_rate, *version, *calibrate, *risk_levels, *top, *similar_k, *numbers;
+             *base_rate, *version, *calibrate, *risk_levels, *top, *similar_k, *numbers, *features;
+    PyObject *methods[2];  /* "predict", "predict_batch" */
     double slope, intercept, baseline;
     long kind, min_history;
     Buf row_view;
@@ -1537,7 +1560,8 @@ static void wire_dealloc(WirePredict *self) {
     Py_XDECREF(self->explainer);
     PyObject **refs[] = {&self->groups, &self->sentences, &self->describe, &self->service_parts, &self->versions,
                          &self->consts, &self->nearest, &self->row, &self->plain, &self->base_rate, &self->version,
-                         &self->calibrate, &self->risk_levels, &self->top, &self->similar_k, &self->numbers};
+                         &self->calibrate, &self->risk_levels, &self->top, &self->similar_k, &self->numbers,
+                         &self->features, &self->methods[0], &self->methods[1]};
     for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) Py_CLEAR(*refs[i]);
     for (int i = 0; i < N_WIRE_KEYS; i++) Py_CLEAR(self->keys[i]);
     PyMem_Free(self->out.buf);
@@ -1546,14 +1570,19 @@ static void wire_dealloc(WirePredict *self) {
 
 static PyObject *wire_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     PyObject *explainer, *groups, *sentences, *describe, *service_parts, *versions, *consts, *nearest, *row, *plain,
-             *base_rate, *version, *calibration, *risk_levels, *top, *similar_k, *numbers;
+             *base_rate, *version, *calibration, *risk_levels, *top, *similar_k, *numbers, *features;
     long min_history;
-    if (!PyArg_ParseTuple(args, "O!O!O!OOO!O!OOOO!O!O!O!lO!O!O", &ExplainerType, &explainer, &PyTuple_Type, &groups,
+    if (!PyArg_ParseTuple(args, "O!O!O!OOO!O!OOOO!O!O!O!lO!O!OO", &ExplainerType, &explainer, &PyTuple_Type, &groups,
                           &PyDict_Type, &sentences, &describe, &service_parts, &PyDict_Type, &versions, &PyTuple_Type,
                           &consts, &nearest, &row, &plain, &PyFloat_Type, &base_rate, &PyUnicode_Type, &version,
                           &PyTuple_Type, &calibration, &PyTuple_Type, &risk_levels, &min_history, &PyLong_Type, &top,
-                          &PyLong_Type, &similar_k, &numbers))
+                          &PyLong_Type, &similar_k, &numbers, &features))
         return NULL;
+    if (PyTuple_GET_SIZE(consts) != 8 || !PyTuple_Check(PyTuple_GET_ITEM(consts, 5)) ||
+        PyTuple_GET_SIZE(PyTuple_GET_ITEM(consts, 5)) != N_FEATURE_KEYS) {
+        PyErr_SetString(PyExc_TypeError, "WirePredict: consts must be FeatureState.kernel_constants");
+        return NULL;
+    }
     double slope, intercept, baseline;
     long kind;
     PyObject *calibrate;
@@ -1579,6 +1608,10 @@ static PyObject *wire_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     self->base_rate = Py_NewRef(base_rate); self->version = Py_NewRef(version); self->calibrate = Py_NewRef(calibrate);
     self->risk_levels = Py_NewRef(risk_levels); self->top = Py_NewRef(top); self->similar_k = Py_NewRef(similar_k);
     self->numbers = Py_NewRef(numbers);
+    self->features = Py_NewRef(features);
+    if ((self->methods[0] = PyUnicode_InternFromString("predict")) == NULL ||
+        (self->methods[1] = PyUnicode_InternFromString("predict_batch")) == NULL)
+        goto fail;
     self->slope = slope; self->intercept = intercept; self->baseline = baseline;
     self->kind = kind; self->min_history = min_history;
     return (PyObject *)self;
@@ -1587,18 +1620,58 @@ fail:
     return NULL;
 }
 
-enum { E_PROTOCOL = 1, E_ID = 2, E_METHOD = 4, E_PARAMS = 8, E_DEADLINE = 16, P_DEPLOYMENT = 1, P_EXPLAIN = 2 };
+enum { E_PROTOCOL = 1, E_ID = 2, E_METHOD = 4, E_PARAMS = 8, E_DEADLINE = 16,
+       P_DEPLOYMENT = 1, P_DEPLOYMENTS = 2, P_EXPLAIN = 4, MAX_WIRE_BATCH = 1000 };
 
-/* The envelope of PAYLOAD as this path takes it: the id (new ref), the deployment map (new
- * ref) and explain (1 or 0); 0 when it is not a request this path is sure of. */
-static int wire_envelope(WirePredict *self, const unsigned char *data, Py_ssize_t size, double waited_ms,
-                         PyObject **id, PyObject **deployment, int *explain) {
+/* What wire_envelope took of a request: its id, and the deployment of a predict or the
+ * deployments of a predict_batch (new references), and explain. */
+typedef struct {
+    PyObject *id, *deployment, *deployments;
+    int batch, explain;
+} Wire;
+
+static void wire_clear(Wire *w) {
+    Py_CLEAR(w->id);
+    Py_CLEAR(w->deployment);
+    Py_CLEAR(w->deployments);
+}
+
+/* A deployment map (a new dict, the known keys interned), or NULL (an error perhaps set) when
+ * it is not one this path takes: not a map, a key that is not a str or comes twice, a value
+ * rd_value does not read. */
+static PyObject *rd_deployment(WirePredict *self, Rd *r) {
+    uint64_t fields, length;
+    const char *s;
+    if (!rd_map(r, &fields) || fields > 32) return NULL;
+    PyObject *deployment = PyDict_New();
+    if (deployment == NULL) return NULL;
+    for (uint64_t f = 0; f < fields; f++) {
+        if (!rd_str(r, &s, &length)) goto no;
+        PyObject *key = NULL;
+        for (int k = 0; k < K_PAST && key == NULL; k++)
+            if (same(s, length, WIRE_KEYS[k])) key = Py_NewRef(self->keys[k]);
+        if (key == NULL && (key = PyUnicode_DecodeUTF8(s, (Py_ssize_t)length, "strict")) == NULL) goto no;
+        PyObject *item = rd_value(r, 0);
+        int stored = item && PyDict_Contains(deployment, key) == 0 ? PyDict_SetItem(deployment, key, item) : -1;
+        Py_DECREF(key);
+        Py_XDECREF(item);
+        if (stored < 0) goto no;
+    }
+    return deployment;
+no:
+    Py_DECREF(deployment);
+    return NULL;
+}
+
+/* The envelope of PAYLOAD as this path takes it, into W; 0 when it is not a request this path
+ * is sure of: a predict with its deployment (explain true or false), or a predict_batch of 1 to
+ * 1000 deployments with explain false. */
+static int wire_envelope(WirePredict *self, const unsigned char *data, Py_ssize_t size, double waited_ms, Wire *w) {
     Rd r = {data, data + size};
     uint64_t n, m, length;
     const char *s;
     int seen = 0, seen_params = 0;
-    *id = *deployment = NULL;
-    *explain = 1;
+    *w = (Wire){NULL, NULL, NULL, 0, 1};
     if (size > WIRE_MAX_PAYLOAD || !rd_map(&r, &n) || n > 16) return 0;
     for (uint64_t i = 0; i < n; i++) {
         if (!rd_str(&r, &s, &length)) goto no;
@@ -1614,11 +1687,14 @@ static int wire_envelope(WirePredict *self, const unsigned char *data, Py_ssize_
             break;
         case E_ID:
             if (!rd_str(&r, &s, &length) || length == 0 || length > 4 * 128) goto no;
-            if ((*id = PyUnicode_DecodeUTF8(s, (Py_ssize_t)length, "strict")) == NULL) goto no;
-            if (PyUnicode_GET_LENGTH(*id) > 128) goto no;
+            if ((w->id = PyUnicode_DecodeUTF8(s, (Py_ssize_t)length, "strict")) == NULL) goto no;
+            if (PyUnicode_GET_LENGTH(w->id) > 128) goto no;
             break;
         case E_METHOD:
-            if (!rd_str(&r, &s, &length) || !same(s, length, "predict")) goto no;
+            if (!rd_str(&r, &s, &length)) goto no;
+            if (same(s, length, "predict")) w->batch = 0;
+            else if (same(s, length, "predict_batch")) w->batch = 1;
+            else goto no;
             break;
         case E_DEADLINE:
             if (r.p < r.end && *r.p == 0xc0) { r.p++; break; }
@@ -1631,43 +1707,87 @@ static int wire_envelope(WirePredict *self, const unsigned char *data, Py_ssize_
                 if (same(s, length, "explain") && !(seen_params & P_EXPLAIN)) {
                     seen_params |= P_EXPLAIN;
                     if (r.p >= r.end || (*r.p != 0xc2 && *r.p != 0xc3)) goto no;
-                    *explain = *r.p++ == 0xc3;
+                    w->explain = *r.p++ == 0xc3;
                 } else if (same(s, length, "deployment") && !(seen_params & P_DEPLOYMENT)) {
                     seen_params |= P_DEPLOYMENT;
-                    uint64_t fields;
-                    if (!rd_map(&r, &fields) || fields > 32) goto no;
-                    if ((*deployment = PyDict_New()) == NULL) goto no;
-                    for (uint64_t f = 0; f < fields; f++) {
-                        if (!rd_str(&r, &s, &length)) goto no;
-                        PyObject *key = NULL;
-                        for (int k = 0; k < K_PAST && key == NULL; k++)
-                            if (same(s, length, WIRE_KEYS[k])) key = Py_NewRef(self->keys[k]);
-                        if (key == NULL && (key = PyUnicode_DecodeUTF8(s, (Py_ssize_t)length, "strict")) == NULL) goto no;
-                        PyObject *item = rd_value(&r, 0);
-                        int dup = item ? PyDict_Contains(*deployment, key) : 1;
-                        int stored = item && dup == 0 ? PyDict_SetItem(*deployment, key, item) : -1;
-                        Py_DECREF(key);
-                        Py_XDECREF(item);
-                        if (stored < 0) goto no;
+                    if ((w->deployment = rd_deployment(self, &r)) == NULL) goto no;
+                } else if (same(s, length, "deployments") && !(seen_params & P_DEPLOYMENTS)) {
+                    seen_params |= P_DEPLOYMENTS;
+                    uint64_t count;
+                    unsigned char b = r.p < r.end ? *r.p++ : 0;
+                    if ((b & 0xf0) == 0x90) count = b & 0x0f;
+                    else if (!(b == 0xdc && rd_uint(&r, 2, &count)) && !(b == 0xdd && rd_uint(&r, 4, &count))) goto no;
+                    if (count < 1 || count > MAX_WIRE_BATCH) goto no;
+                    if ((w->deployments = PyList_New((Py_ssize_t)count)) == NULL) goto no;
+                    for (uint64_t k = 0; k < count; k++) {
+                        PyObject *deployment = rd_deployment(self, &r);
+                        if (deployment == NULL) goto no;
+                        PyList_SET_ITEM(w->deployments, (Py_ssize_t)k, deployment);
                     }
                 } else goto no;
             }
-            if (!(seen_params & P_DEPLOYMENT)) goto no;
             break;
         }
     }
     if (r.p != r.end || (seen & ~E_DEADLINE) != (E_PROTOCOL | E_ID | E_METHOD | E_PARAMS)) goto no;
+    /* a predict names one deployment; a batch lists them, without explanations (else Python) */
+    if (w->batch ? (seen_params & P_DEPLOYMENT) || !(seen_params & P_DEPLOYMENTS) || w->explain
+                 : (seen_params & P_DEPLOYMENTS) || !(seen_params & P_DEPLOYMENT))
+        goto no;
     return 1;
 no:
     if (PyErr_Occurred()) PyErr_Clear();
-    Py_CLEAR(*id);
-    Py_CLEAR(*deployment);
+    wire_clear(w);
     return 0;
 }
 
 static PyObject *wire_item(PyObject *map, PyObject *key) {  /* borrowed, or Py_None when absent */
     PyObject *value = PyDict_GetItemWithError(map, key);
     return value ? value : Py_None;
+}
+
+/* The reply envelope up to its result: {"protocol": 1, "id": ID, "ok": true, "result": ... */
+static int out_head_id(Out *o, PyObject *id) {
+    static const char head[] = "\x84\xa8protocol\x01\xa2id";
+    int done = out_put(o, head, sizeof(head) - 1) < 0 ? -1 : out_value(o, id, 0);
+    return done <= 0 ? done : out_put(o, "\xa2ok\xc3", 4) < 0 ? -1 : 1;
+}
+
+/* One answer map of the raw score RAW (the sum of leaf values), packed: the calibrated
+ * probability (PackedEnsemble.calibrate_one), its level, FACTORS and SIMILAR (lists). */
+static int out_answer(WirePredict *self, Out *o, PyObject *deployment, double raw, PyObject *factors, PyObject *similar) {
+    double score = self->baseline + raw, probability;
+    if (self->kind == 1) {  /* calibrate_one's kind 1 (built with -ffp-contract=off: no fused multiply-add) */
+        double z = self->slope * score;
+        z = z + self->intercept;
+        probability = z > -700 ? 1.0 / (1.0 + exp(-z)) : 0.0;
+    } else {
+        PyObject *argument = PyFloat_FromDouble(score);
+        PyObject *calibrated = argument ? PyObject_CallOneArg(self->calibrate, argument) : NULL;
+        Py_XDECREF(argument);
+        if (calibrated == NULL) return -1;
+        int plain = PyFloat_CheckExact(calibrated);
+        probability = plain ? PyFloat_AS_DOUBLE(calibrated) : 0.0;
+        Py_DECREF(calibrated);
+        if (!plain) return 0;
+    }
+    PyObject *level = NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(self->risk_levels) && level == NULL; i++) {
+        PyObject *pair = PyTuple_GET_ITEM(self->risk_levels, i);
+        if (probability < PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(pair, 0))) level = PyTuple_GET_ITEM(pair, 1);
+    }
+    static const char head[] = "\x88\xad" "deployment_id";
+    int done = out_put(o, head, sizeof(head) - 1) < 0 ? -1 : out_value(o, wire_item(deployment, self->keys[K_ID]), 0);
+    if (done <= 0) return done;
+    if (out_cstr(o, "base_rate") < 0 || out_float(o, PyFloat_AS_DOUBLE(self->base_rate)) < 0 ||
+        out_cstr(o, "model_version") < 0 || out_value(o, self->version, 0) <= 0 ||
+        out_cstr(o, "failure_probability") < 0 || out_float(o, probability) < 0 ||
+        out_cstr(o, "risk_level") < 0 || (level ? out_value(o, level, 0) <= 0 : out_cstr(o, "critical") < 0) ||
+        out_cstr(o, "abstained") < 0 || out_put(o, "\xc2", 1) < 0 || out_cstr(o, "factors") < 0)
+        return -1;
+    if ((done = out_value(o, factors, 0)) <= 0) return done;
+    if (out_cstr(o, "similar_deployments") < 0) return -1;
+    return out_value(o, similar, 0);
 }
 
 /* The answer of a request WIRE_ENVELOPE took, packed into self->out; 1 done, 0 when this path is
@@ -1681,7 +1801,7 @@ static int wire_compute(WirePredict *self, PyObject *id, PyObject *deployment, i
     if (verdict != Py_True || !epoch_micros(wire_item(deployment, key[K_STARTED]), &t)) return 0;
     PyObject *service = wire_item(deployment, key[K_SERVICE]), *environment = wire_item(deployment, key[K_ENVIRONMENT]);
     PyObject *version = wire_item(deployment, key[K_VERSION]);
-    PyObject *parts = NULL, *features = NULL, *factors = NULL, *similar = NULL, *probability_obj = NULL, *numbers = NULL;
+    PyObject *parts = NULL, *features = NULL, *factors = NULL, *similar = NULL, *numbers = NULL;
     int done = -1;
     if (PyErr_Occurred() || (parts = PyObject_CallOneArg(self->service_parts, service)) == NULL) goto end;
     if (!PyTuple_Check(parts) || PyTuple_GET_SIZE(parts) != 4 || !PyTuple_Check(PyTuple_GET_ITEM(parts, 0)) ||
@@ -1733,47 +1853,59 @@ static int wire_compute(WirePredict *self, PyObject *id, PyObject *deployment, i
         if (walk(self->explainer, row, &raw, NULL) < 0) goto end;
         if ((factors = PyList_New(0)) == NULL || (similar = PyList_New(0)) == NULL) goto end;
     }
-    double score = self->baseline + raw, probability;
-    if (self->kind == 1) {  /* PackedEnsemble.calibrate_one, kind 1 (built with -ffp-contract=off: no fused multiply-add) */
-        double z = self->slope * score;
-        z = z + self->intercept;
-        probability = z > -700 ? 1.0 / (1.0 + exp(-z)) : 0.0;
-    } else {
-        PyObject *argument = PyFloat_FromDouble(score);
-        probability_obj = argument ? PyObject_CallOneArg(self->calibrate, argument) : NULL;
-        Py_XDECREF(argument);
-        if (probability_obj == NULL) goto end;
-        if (!PyFloat_CheckExact(probability_obj)) { done = 0; goto end; }
-        probability = PyFloat_AS_DOUBLE(probability_obj);
-    }
-    PyObject *level = NULL;
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(self->risk_levels) && level == NULL; i++) {
-        PyObject *pair = PyTuple_GET_ITEM(self->risk_levels, i);
-        if (probability < PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(pair, 0))) level = PyTuple_GET_ITEM(pair, 1);
-    }
     Out *o = &self->out;
     o->len = 0;
-    static const char head[] = "\x84\xa8protocol\x01\xa2id";
-    if (out_put(o, head, sizeof(head) - 1) < 0 || (done = out_value(o, id, 0)) <= 0) goto end;
-    static const char result[] = "\xa2ok\xc3\xa6result\x88\xad" "deployment_id";
-    if (out_put(o, result, sizeof(result) - 1) < 0 || (done = out_value(o, wire_item(deployment, key[K_ID]), 0)) <= 0) goto end;
-    done = -1;
-    if (out_cstr(o, "base_rate") < 0 || out_float(o, PyFloat_AS_DOUBLE(self->base_rate)) < 0 ||
-        out_cstr(o, "model_version") < 0 || out_value(o, self->version, 0) <= 0 ||
-        out_cstr(o, "failure_probability") < 0 || out_float(o, probability) < 0 ||
-        out_cstr(o, "risk_level") < 0 || (level ? out_value(o, level, 0) <= 0 : out_cstr(o, "critical") < 0) ||
-        out_cstr(o, "abstained") < 0 || out_put(o, "\xc2", 1) < 0 || out_cstr(o, "factors") < 0)
-        goto end;
-    if ((done = out_value(o, factors, 0)) <= 0) goto end;
-    if (out_cstr(o, "similar_deployments") < 0) { done = -1; goto end; }
-    done = out_value(o, similar, 0);
+    if ((done = out_head_id(o, id)) <= 0 || out_put(o, "\xa6result", 7) < 0) goto end;
+    done = out_answer(self, o, deployment, raw, factors, similar);
 end:
     Py_XDECREF(parts);
     Py_XDECREF(numbers);
     Py_XDECREF(features);
     Py_XDECREF(factors);
     Py_XDECREF(similar);
-    Py_XDECREF(probability_obj);
+    return done;
+}
+
+/* The reply of a predict_batch WIRE_ENVELOPE took (explain false), packed into self->out: the
+ * rows written straight from the history (rows_of, as FeatureState.encode_many), walked eight
+ * side by side (score_rows), each answer as answer_many builds it. 0 when this path is not sure:
+ * a deployment plain_deployment does not vouch for or without its start (the Python batch then
+ * validates them all), or one the model abstains for. */
+static int wire_compute_batch(WirePredict *self, PyObject *id, PyObject *deployments) {
+    Py_ssize_t n = PyList_GET_SIZE(deployments), width = self->explainer->width;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *deployment = PyList_GET_ITEM(deployments, i);
+        PyObject *verdict = PyObject_CallOneArg(self->plain, deployment);
+        if (verdict == NULL) return -1;
+        Py_DECREF(verdict);
+        if (verdict != Py_True || wire_item(deployment, self->keys[K_STARTED]) == Py_None) return 0;
+        if (PyErr_Occurred()) return -1;
+    }
+    double *rows = PyMem_Malloc((size_t)(n * width + n) * sizeof(double)), *scores = rows ? rows + n * width : NULL;
+    if (rows == NULL) { PyErr_NoMemory(); return -1; }
+    int done = -1;
+    PyObject *pasts = rows_of(self->explainer, deployments, self->service_parts, self->features, self->versions,
+                              self->consts, rows);
+    if (pasts == NULL) goto end;
+    if (score_rows(&self->explainer->e, rows, n, width, scores) < 0) { corrupt(); goto end; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double past = PyFloat_AS_DOUBLE(PyList_GET_ITEM(pasts, i));  /* rows_of gives floats only */
+        if (!(past >= 0.0 && past < 9e15) || (long long)past < self->min_history) { done = 0; goto end; }  /* abstains */
+    }
+    Out *o = &self->out;
+    o->len = 0;
+    static const char predictions[] = "\xa6result\x81\xabpredictions";
+    if ((done = out_head_id(o, id)) <= 0) goto end;
+    done = -1;
+    if (out_put(o, predictions, sizeof(predictions) - 1) < 0 || out_head(o, 0x90, 16, 0xdc, n) < 0) goto end;
+    PyObject *empty = PyList_New(0);
+    if (empty == NULL) goto end;
+    for (Py_ssize_t i = 0; i < n && (done = out_answer(self, o, PyList_GET_ITEM(deployments, i), scores[i], empty, empty)) > 0; i++)
+        ;
+    Py_DECREF(empty);
+end:
+    PyMem_Free(rows);
+    Py_XDECREF(pasts);
     return done;
 }
 
@@ -1784,22 +1916,20 @@ static PyObject *wire_answer(WirePredict *self, PyObject *const *args, Py_ssize_
     }
     double waited = PyFloat_AsDouble(args[1]);
     if (waited == -1.0 && PyErr_Occurred()) return NULL;
-    PyObject *id, *deployment;
-    int explain;
-    if (!wire_envelope(self, (const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), waited,
-                       &id, &deployment, &explain))
+    Wire w;
+    if (!wire_envelope(self, (const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), waited, &w))
         Py_RETURN_NONE;
-    int done = wire_compute(self, id, deployment, explain);
-    Py_DECREF(deployment);
+    int done = w.batch ? wire_compute_batch(self, w.id, w.deployments) : wire_compute(self, w.id, w.deployment, w.explain);
+    PyObject *answer = NULL;
     if (done <= 0) {  /* not sure, or an error: the Python path answers (and words any error) */
         PyErr_Clear();
-        Py_DECREF(id);
-        Py_RETURN_NONE;
+        answer = Py_NewRef(Py_None);
+    } else {
+        PyObject *payload = PyBytes_FromStringAndSize(self->out.buf, self->out.len);
+        answer = payload ? PyTuple_Pack(3, w.id, payload, self->methods[w.batch]) : NULL;
+        Py_XDECREF(payload);
     }
-    PyObject *payload = PyBytes_FromStringAndSize(self->out.buf, self->out.len);
-    PyObject *answer = payload ? PyTuple_Pack(2, id, payload) : NULL;
-    Py_DECREF(id);
-    Py_XDECREF(payload);
+    wire_clear(&w);
     return answer;
 }
 
@@ -1869,6 +1999,7 @@ PyMODINIT_FUNC PyInit__kernel(void) {
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Explainer", (PyObject *)&ExplainerType) < 0 ||
-        PyModule_AddObjectRef(m, "WirePredict", (PyObject *)&WirePredictType) < 0) { Py_DECREF(m); return NULL; }
+        PyModule_AddObjectRef(m, "WirePredict", (PyObject *)&WirePredictType) < 0 ||
+        PyModule_AddIntConstant(m, "WIRE_MAX_PAYLOAD", WIRE_MAX_PAYLOAD) < 0) { Py_DECREF(m); return NULL; }
     return m;
 }

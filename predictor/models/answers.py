@@ -169,9 +169,10 @@ class FailurePredictor:
         self._groups = tuple(model.encoder.groups)
 
     def wire(self) -> Any:
-        """The compiled whole-request path of ``predict`` (``_kernel.WirePredict``: a request's
-        payload to its reply payload in one call, None for a request it leaves to the Python
-        path), on this predictor's live state; None without the kernel or in a zone not UTC."""
+        """The compiled whole-request path of ``predict`` and of ``predict_batch`` without
+        factors (``_kernel.WirePredict``: a request's payload to (id, reply payload, method) in
+        one call, None for a request it leaves to the Python path), on this predictor's live
+        state; None without the kernel or in a zone not UTC."""
         if self._explainer is None or plain_deployment is None or not self.state.zone_is_utc:
             return None
         from predictor.models import _kernel
@@ -182,7 +183,7 @@ class FailurePredictor:
             self._explainer, self._groups, _DESCRIBED, described, self.state.service_parts, self.state.versions,
             self.state.kernel_constants, self.model.neighbours.nearest, self._row_buffer, plain_deployment,
             self._base_rate, self.version, calibration, RISK_LEVELS, self.min_history, self.top_factors, self.similar,
-            record_numbers)
+            record_numbers, self.state.features)
 
     def _row(self, features: dict) -> np.ndarray:
         """The model's input row of FEATURES (the encoder's vector, compiled when built). With

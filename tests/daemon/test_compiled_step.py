@@ -64,13 +64,13 @@ def test_it_answers_what_the_callable_takes_and_replies_to_the_sender(step, sock
 
     def answer(payload, waited_ms):
         seen.append((payload, waited_ms))
-        return ("id-" + payload.decode(), b"reply to " + payload)
+        return ("id-" + payload.decode(), b"reply to " + payload, "predict")
 
     dealer.send_multipart([b"", b"one"])
-    assert wait_for(step, router, answer) == ("id-one", b"one", b"reply to one")
+    assert wait_for(step, router, answer) == ("id-one", b"one", b"reply to one", "predict")
     assert dealer.recv_multipart() == [b"", b"reply to one"]
     req.send(b"two")  # REQ adds the empty delimiter itself
-    assert wait_for(step, router, answer) == ("id-two", b"two", b"reply to two")
+    assert wait_for(step, router, answer) == ("id-two", b"two", b"reply to two", "predict")
     assert req.recv() == b"reply to two"
     assert seen == [(b"one", 0.0), (b"two", 0.0)]
 
@@ -109,9 +109,9 @@ def test_a_failing_callable_raises_and_the_socket_keeps_serving(step, sockets):
         wait_for(step, router, broken)
     dealer.send_multipart([b"", b"y"])
     with pytest.raises(TypeError, match="None or"):
-        wait_for(step, router, lambda payload, waited: ("id", "not bytes"))
+        wait_for(step, router, lambda payload, waited: ("id", "not bytes", "predict"))
     dealer.send_multipart([b"", b"z"])
-    assert wait_for(step, router, lambda payload, waited: ("z", b"ok")) == ("z", b"z", b"ok")
+    assert wait_for(step, router, lambda payload, waited: ("z", b"ok", "m")) == ("z", b"z", b"ok", "m")
     assert dealer.recv_multipart() == [b"", b"ok"]
 
 
@@ -123,9 +123,9 @@ def test_load_refuses_a_library_that_is_not_loaded():
 
 
 def test_the_daemons_compiled_replies_are_the_python_paths_bytes_and_are_logged(demo, copy_home):
-    """The real daemon answers predicts through the compiled step and path; the same payloads
-    answered afterwards in-process by the Python path give the same bytes, and the prediction
-    log holds every one of them."""
+    """The real daemon answers predicts (and a batch without factors) through the compiled step
+    and path; the same payloads answered afterwards in-process by the Python path give the same
+    bytes, and the prediction log holds every one of them."""
     _, facts = demo
     last = facts["last_deployment"]
     base = {"service": last["service"], "environment": last["environment"],
@@ -141,6 +141,7 @@ def test_the_daemons_compiled_replies_are_the_python_paths_bytes_and_are_logged(
     for i, deployment in enumerate(deployments):
         payloads.append(request_bytes("predict", {"deployment": deployment}, request_id=f"c-{i}", deadline_ms=5000))
         payloads.append(request_bytes("predict", {"deployment": deployment, "explain": False}, request_id=f"u-{i}"))
+    payloads.append(request_bytes("predict_batch", {"deployments": deployments, "explain": False}, request_id="batch"))
     daemon = DaemonProcess(copy_home, f"ipc://{copy_home / 'c.sock'}")
     try:
         daemon.wait_ready()
@@ -161,7 +162,9 @@ def test_the_daemons_compiled_replies_are_the_python_paths_bytes_and_are_logged(
         logged = dict(store.con.execute("SELECT request_id, method FROM predictions").fetchall())
     for payload, reply in zip(payloads, replies):
         request = decode_request(payload)
-        expected = encode({"protocol": 1, "id": request.id, "ok": True, "result": answerer.predict(request.params)})
+        expected = encode({"protocol": 1, "id": request.id, "ok": True,
+                           "result": answerer.methods[request.method](request.params)})
         assert reply == expected, request.id
         assert answerer.wire.answer(payload, 0.0) is not None  # ... and it was the compiled path's to answer
-        assert logged.get(request.id) == "predict", request.id
+    assert all(logged.get(f"{kind}-{i}") == "predict" for kind in "cu" for i in range(len(deployments))), logged
+    assert [logged.get(f"batch#{i}") for i in range(len(deployments))] == ["predict_batch"] * len(deployments), logged

@@ -376,9 +376,61 @@ def test_the_compiled_predict_path_sends_the_python_reply_bytes(served_utc):
             assert not sure(answerer, deployment), deployment
             declined += 1
             continue
-        assert got == (request_id, python_reply(answerer, payload))
+        assert got == (request_id, python_reply(answerer, payload), "predict")
         answered += 1
     assert answered >= 400 and declined >= 100, (answered, declined)
+
+
+def test_the_compiled_batch_sends_the_python_reply_bytes(served_utc):
+    """predict_batch without factors: the same bytes as the Python batch, for every batch whose
+    deployments are all plain and answered (no abstention); any other batch is left to Python."""
+    from predictor.protocol import encode, request
+
+    answerer, deployments = served_utc
+    rng = random.Random(37)
+    answered = declined = 0
+    for round_ in range(24):
+        size = rng.choice([1, 2, 7, 8, 9, 100, 250])
+        items = [random_deployment(rng, deployments, i) for i in range(size)]
+        if round_ % 2:
+            items = [item for item in items if sure(answerer, item)][:size] or items[:1]
+        payload = encode(request("predict_batch", {"deployments": items, "explain": False}, id=f"batch-{round_}"))
+        got = answerer.wire.answer(payload, 0.0)
+        if got is None:
+            assert not all(sure(answerer, item) for item in items)
+            declined += 1
+            continue
+        assert got == (f"batch-{round_}", python_reply(answerer, payload), "predict_batch")
+        answered += 1
+    assert answered >= 8 and declined >= 8, (answered, declined)
+    good = [item for item in (random_deployment(rng, deployments, i) for i in range(400)) if sure(answerer, item)]
+    assert len(good) > 100
+
+    def batch(**params):
+        return encode(request("predict_batch", params, id="b"))
+
+    for name, payload in {
+        "with factors (explain absent)": batch(deployments=good[:3]),
+        "with factors (explain true)": batch(deployments=good[:3], explain=True),
+        "no deployments": batch(deployments=[], explain=False),
+        "1001 deployments": batch(deployments=(good * 11)[:1001], explain=False),
+        "deployments not an array": batch(deployments=good[0], explain=False),
+        "a deployment as well": batch(deployments=good[:2], deployment=good[0], explain=False),
+        "one that abstains": batch(deployments=[*good[:5], {**good[0], "service": "never-seen"}], explain=False),
+        "one without its start": batch(deployments=[*good[:5], {k: v for k, v in good[0].items() if k != "started"}],
+                                       explain=False),
+        "one the checks refuse": batch(deployments=[*good[:5], {**good[0], "deployment_type": "yolo"}], explain=False),
+    }.items():
+        assert answerer.wire.answer(payload, 0.0) is None, name
+    payload = batch(deployments=(good * 10)[:1000], explain=False)
+    assert answerer.wire.answer(payload, 0.0)[1] == python_reply(answerer, payload)
+
+
+def test_the_compiled_path_takes_no_payload_the_protocol_refuses_for_its_size(served_utc):
+    from predictor.models import _kernel
+    from predictor.protocol import MAX_MESSAGE_BYTES
+
+    assert _kernel.WIRE_MAX_PAYLOAD == MAX_MESSAGE_BYTES
 
 
 def test_the_compiled_predict_path_reads_the_other_msgpack_forms(served_utc):
@@ -391,7 +443,7 @@ def test_the_compiled_predict_path_reads_the_other_msgpack_forms(served_utc):
                   "change_size": 12}
     payload = encode(request("predict", {"deployment": deployment}, id="forms"))
     expected = python_reply(answerer, payload)
-    assert answerer.wire.answer(payload, 0.0) == ("forms", expected)
+    assert answerer.wire.answer(payload, 0.0) == ("forms", expected, "predict")
     variants = [payload.replace(b"\xa8protocol\x01", b"\xa8protocol\xcc\x01"),
                 payload.replace(b"\xa8protocol\x01", b"\xa8protocol\xd3" + (1).to_bytes(8, "big")),
                 payload.replace(b"\xa2id", b"\xd9\x02id"),
@@ -401,7 +453,7 @@ def test_the_compiled_predict_path_reads_the_other_msgpack_forms(served_utc):
     for variant in variants:
         assert variant != payload
         assert python_reply(answerer, variant) == expected
-        assert answerer.wire.answer(variant, 0.0) == ("forms", expected), variant
+        assert answerer.wire.answer(variant, 0.0) == ("forms", expected, "predict"), variant
 
 
 def test_the_compiled_predict_path_leaves_every_doubtful_request_to_python(served_utc):
