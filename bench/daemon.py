@@ -222,13 +222,20 @@ def breakdown(home: Path, deployment: dict, calls: int = 2000, batch: list[dict]
             lambda: answerer.methods["predict"]({**params, "explain": False}), calls // 4),
         "encode reply (predict)": per_call(lambda: encode(ok_reply("bench-1", result))),
     }
+    wire = answerer.wire  # the daemon's compiled path: payload in, reply payload out
+    if wire is not None:
+        figures["compiled path: payload -> reply"] = per_call(lambda: wire.answer(payload, 0.0), calls // 4)
     if batch:
         many = {"deployments": batch, "explain": False}
         figures[f"predict_batch x{len(batch)}, explain=false"] = per_call(
             lambda: answerer.methods["predict_batch"](many), calls // 20)
+        if wire is not None:
+            batch_payload = encode(request("predict_batch", many, id="bench-3"))
+            figures[f"compiled predict_batch x{len(batch)}"] = per_call(
+                lambda: wire.answer(batch_payload, 0.0), calls // 20)
         figures[f"predict_batch x{len(batch)}, with factors"] = per_call(
             lambda: answerer.methods["predict_batch"]({"deployments": batch}), calls // 100)
-    print("\n== predict inside the daemon, in-process, per call ==")
+    print("\n== predict inside the daemon, in-process, per call (Python path pieces, then the compiled path) ==")
     for name, micros in figures.items():
         print(f"{name:34s} {micros:8.1f} us")
 
