@@ -107,7 +107,8 @@ def status(
     table.add_column(no_wrap=True)
     table.add_column(overflow="fold")
     for key in ("endpoint", "pid", "version", "protocol", "uptime_seconds", "model_version", "generation",
-                "requests_served", "errors", "queue_depth", "prediction_log_pending", "outcomes_since_training", "store"):
+                "requests_served", "errors", "queue_depth", "prediction_log_pending", "outcomes_since_training", "store",
+                "compiled_path"):
         table.add_row(key.replace("_", " "), str(result.get(key)))
     console.print(table)
 

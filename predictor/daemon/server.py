@@ -521,6 +521,7 @@ class Daemon:
             "generation": self.answerers.generation, "loading": self.loading, "store": str(self.store.path),
             "prediction_log_written": self.prediction_log.written, "prediction_log_dropped": self.prediction_log.dropped,
             "by_method": dict(self.by_method), "retraining": self.retrainer.describe() if self.retrainer else None,
+            "compiled_path": self.fast_predict is not None,
         }
 
     def _model_info(self, request: Any, envelope: list) -> dict:

@@ -33,6 +33,7 @@ def test_prediction_log_roles_and_retraining_after_outcomes(copy_home, start_dae
     with Client(daemon.endpoint, timeout=10) as client:
         info = client.call("model_info")
         assert info["challenger"] == version and info["shadow"] == version
+        assert client.call("status")["compiled_path"] is False  # the roles' routing and logging are Python's
         estimates_before = info["areas"]["estimates"]
         for number in range(40):
             answer = client.call("predict", {"deployment": {**deployment, "id": f"log-{number}"}})

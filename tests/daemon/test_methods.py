@@ -107,6 +107,8 @@ def test_daemon_methods(served, client):
     status = client.call("status")
     assert status["endpoint"] == daemon.endpoint and status["protocol"] == 1
     assert status["requests_served"] >= 1 and status["uptime_seconds"] > 0 and status["queue_depth"] == 0
+    # the demo's model (UTC, no challenger) answers predicts through the compiled path
+    assert status["compiled_path"] is (facts["model_version"] is not None)
     info = client.call("model_info")
     assert set(info["areas"]) == {"models", "estimates", "patterns"}
     assert info["model_version"] == (facts["model_version"] if info["areas"]["models"]["ready"] else None)
