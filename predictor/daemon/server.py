@@ -324,7 +324,7 @@ class Daemon:
         self.last_request_at = received
         if self.fast_predict is not None:
             waited_ms = (time.monotonic() - received) * 1000
-            # a predict (or predict_batch without factors) the compiled path is sure of: payload
+            # a predict or predict_batch the compiled path is sure of: payload
             # in, reply payload out, one call (None: left to the path below, which answers or
             # words the error)
             answered = self.fast_predict(frames[-1], waited_ms) if waited_ms <= self.options.max_wait_ms else None

@@ -1286,26 +1286,30 @@ static PyTypeObject ExplainerType = {
  * packing): ~30 us warm, 50-60 us in the daemon, where the client ran between two requests and
  * left the caches cold. WirePredict.answer(payload, waited_ms) does them in one call, on the
  * same state and with the same compiled pieces (make_features, encode_row, the walk, factors,
- * similar), and packs the reply itself.
+ * similar), and packs the reply itself; `predict_batch` likewise, each deployment as a predict
+ * answers it, or without factors as answer_many does (rows straight from the history, walked
+ * eight side by side).
  *
  * It answers only requests it is sure of, and returns None for every other: the daemon then
  * takes the Python path, which answers or words the precise error. Sure means: a msgpack map
- * of the canonical envelope keys (protocol 1, an id of 1 to 128 chars, method "predict", params
- * with a deployment map and perhaps `explain` true or false, perhaps deadline_ms not yet
- * passed), nothing else; the deployment's values are str, int64, float64, bool, nil, or maps
- * (str keys, each once) and arrays of them, and plain_deployment (predictor._shapes) vouches
- * for it; it has its start as epoch seconds; its
- * service has enough history (no abstention); every value of the reply packs as ormsgpack
- * packs it. The reply is the same bytes the Python path sends (tested on random requests).
+ * of the canonical envelope keys (protocol 1, an id of 1 to 128 chars, method "predict" with a
+ * deployment map or "predict_batch" with 1 to 1000 of them, perhaps `explain` true or false,
+ * perhaps deadline_ms not yet passed), nothing else; each deployment's values are str, int64,
+ * float64, bool, nil, or maps (str keys, each once) and arrays of them, and plain_deployment
+ * (predictor._shapes) vouches for it; it has its start as epoch seconds; its service has enough
+ * history (no abstention); every value of the reply packs as ormsgpack packs it. The reply is
+ * the same bytes the Python path sends (tested on random and mutated requests).
  *
  *   WirePredict(explainer, groups, sentences, describe, service_parts, versions, consts, nearest,
- *               row, plain, base_rate, version, calibration, risk_levels, min_history, top, similar, numbers)
- *     service_parts: FeatureState._service_parts; nearest: NeighbourPool.nearest; row: the
+ *               row, plain, base_rate, version, calibration, risk_levels, min_history, top, similar,
+ *               numbers, features)
+ *     service_parts: FeatureState.service_parts; nearest: NeighbourPool.nearest; row: the
  *     predictor's reused row buffer; plain: _shapes.plain_deployment; calibration: (kind, slope,
  *     intercept, baseline, calibrate_one), kind 1 computed here, others by calibrate_one;
  *     risk_levels: ((bound, level), ...), "critical" above the last; numbers: records.record_numbers
- *     (the change size read from a metadata or configuration map).
- *   .answer(payload, waited_ms) -> (request id, reply payload) or None
+ *     (the change size read from a metadata or configuration map); features: FeatureState.features
+ *     (a batch's rows the compiled batch hands back).
+ *   .answer(payload, waited_ms) -> (request id, reply payload, method) or None
  */
 #define WIRE_MAX_PAYLOAD (4 * 1024 * 1024)  /* protocol.MAX_MESSAGE_BYTES (tested equal) */
 
@@ -1664,8 +1668,8 @@ no:
 }
 
 /* The envelope of PAYLOAD as this path takes it, into W; 0 when it is not a request this path
- * is sure of: a predict with its deployment (explain true or false), or a predict_batch of 1 to
- * 1000 deployments with explain false. */
+ * is sure of: a predict with its deployment, or a predict_batch of 1 to 1000 deployments (with
+ * explain true or false, or without it: true). */
 static int wire_envelope(WirePredict *self, const unsigned char *data, Py_ssize_t size, double waited_ms, Wire *w) {
     Rd r = {data, data + size};
     uint64_t n, m, length;
@@ -1730,8 +1734,8 @@ static int wire_envelope(WirePredict *self, const unsigned char *data, Py_ssize_
         }
     }
     if (r.p != r.end || (seen & ~E_DEADLINE) != (E_PROTOCOL | E_ID | E_METHOD | E_PARAMS)) goto no;
-    /* a predict names one deployment; a batch lists them, without explanations (else Python) */
-    if (w->batch ? (seen_params & P_DEPLOYMENT) || !(seen_params & P_DEPLOYMENTS) || w->explain
+    /* a predict names one deployment; a batch lists them */
+    if (w->batch ? (seen_params & P_DEPLOYMENT) || !(seen_params & P_DEPLOYMENTS)
                  : (seen_params & P_DEPLOYMENTS) || !(seen_params & P_DEPLOYMENT))
         goto no;
     return 1;
@@ -1790,9 +1794,9 @@ static int out_answer(WirePredict *self, Out *o, PyObject *deployment, double ra
     return out_value(o, similar, 0);
 }
 
-/* The answer of a request WIRE_ENVELOPE took, packed into self->out; 1 done, 0 when this path is
- * not sure (Python answers), -1 on an error. */
-static int wire_compute(WirePredict *self, PyObject *id, PyObject *deployment, int explain) {
+/* The answer map of one deployment (a predict's, or one of a batch's), packed onto O: 1 done, 0
+ * when this path is not sure (Python answers), -1 on an error. */
+static int wire_answer_map(WirePredict *self, Out *o, PyObject *deployment, int explain) {
     PyObject **key = self->keys;
     PyObject *verdict = PyObject_CallOneArg(self->plain, deployment);
     if (verdict == NULL) return -1;
@@ -1853,9 +1857,6 @@ static int wire_compute(WirePredict *self, PyObject *id, PyObject *deployment, i
         if (walk(self->explainer, row, &raw, NULL) < 0) goto end;
         if ((factors = PyList_New(0)) == NULL || (similar = PyList_New(0)) == NULL) goto end;
     }
-    Out *o = &self->out;
-    o->len = 0;
-    if ((done = out_head_id(o, id)) <= 0 || out_put(o, "\xa6result", 7) < 0) goto end;
     done = out_answer(self, o, deployment, raw, factors, similar);
 end:
     Py_XDECREF(parts);
@@ -1866,13 +1867,24 @@ end:
     return done;
 }
 
-/* The reply of a predict_batch WIRE_ENVELOPE took (explain false), packed into self->out: the
- * rows written straight from the history (rows_of, as FeatureState.encode_many), walked eight
- * side by side (score_rows), each answer as answer_many builds it. 0 when this path is not sure:
- * a deployment plain_deployment does not vouch for or without its start (the Python batch then
- * validates them all), or one the model abstains for. */
-static int wire_compute_batch(WirePredict *self, PyObject *id, PyObject *deployments) {
+/* The reply of a predict_batch WIRE_ENVELOPE took, packed into self->out. With EXPLAIN, each
+ * answer as a predict's (wire_answer_map); without, as answer_many gives them: the rows written
+ * straight from the history (rows_of, as FeatureState.encode_many), walked eight side by side
+ * (score_rows). 0 when this path is not sure: a deployment plain_deployment does not vouch for
+ * or without its start (the Python batch then validates them all), or one the model abstains
+ * for. */
+static int wire_compute_batch(WirePredict *self, PyObject *id, PyObject *deployments, int explain) {
     Py_ssize_t n = PyList_GET_SIZE(deployments), width = self->explainer->width;
+    static const char predictions[] = "\xa6result\x81\xabpredictions";
+    if (explain) {  /* each answer as a predict's (FailurePredictor.answer per deployment) */
+        Out *o = &self->out;
+        o->len = 0;
+        int done = out_head_id(o, id);
+        if (done <= 0) return done;
+        if (out_put(o, predictions, sizeof(predictions) - 1) < 0 || out_head(o, 0x90, 16, 0xdc, n) < 0) return -1;
+        for (Py_ssize_t i = 0; i < n && done > 0; i++) done = wire_answer_map(self, o, PyList_GET_ITEM(deployments, i), 1);
+        return done;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *deployment = PyList_GET_ITEM(deployments, i);
         PyObject *verdict = PyObject_CallOneArg(self->plain, deployment);
@@ -1894,7 +1906,6 @@ static int wire_compute_batch(WirePredict *self, PyObject *id, PyObject *deploym
     }
     Out *o = &self->out;
     o->len = 0;
-    static const char predictions[] = "\xa6result\x81\xabpredictions";
     if ((done = out_head_id(o, id)) <= 0) goto end;
     done = -1;
     if (out_put(o, predictions, sizeof(predictions) - 1) < 0 || out_head(o, 0x90, 16, 0xdc, n) < 0) goto end;
@@ -1919,7 +1930,13 @@ static PyObject *wire_answer(WirePredict *self, PyObject *const *args, Py_ssize_
     Wire w;
     if (!wire_envelope(self, (const unsigned char *)PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), waited, &w))
         Py_RETURN_NONE;
-    int done = w.batch ? wire_compute_batch(self, w.id, w.deployments) : wire_compute(self, w.id, w.deployment, w.explain);
+    int done;
+    if (w.batch) done = wire_compute_batch(self, w.id, w.deployments, w.explain);
+    else {
+        self->out.len = 0;
+        done = out_head_id(&self->out, w.id);
+        if (done > 0) done = out_put(&self->out, "\xa6result", 7) < 0 ? -1 : wire_answer_map(self, &self->out, w.deployment, w.explain);
+    }
     PyObject *answer = NULL;
     if (done <= 0) {  /* not sure, or an error: the Python path answers (and words any error) */
         PyErr_Clear();

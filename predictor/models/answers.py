@@ -169,8 +169,8 @@ class FailurePredictor:
         self._groups = tuple(model.encoder.groups)
 
     def wire(self) -> Any:
-        """The compiled whole-request path of ``predict`` and of ``predict_batch`` without
-        factors (``_kernel.WirePredict``: a request's payload to (id, reply payload, method) in
+        """The compiled whole-request path of ``predict`` and ``predict_batch``
+        (``_kernel.WirePredict``: a request's payload to (id, reply payload, method) in
         one call, None for a request it leaves to the Python path), on this predictor's live
         state; None without the kernel or in a zone not UTC."""
         if self._explainer is None or plain_deployment is None or not self.state.zone_is_utc:

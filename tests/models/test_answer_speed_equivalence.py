@@ -382,27 +382,32 @@ def test_the_compiled_predict_path_sends_the_python_reply_bytes(served_utc):
 
 
 def test_the_compiled_batch_sends_the_python_reply_bytes(served_utc):
-    """predict_batch without factors: the same bytes as the Python batch, for every batch whose
-    deployments are all plain and answered (no abstention); any other batch is left to Python."""
+    """predict_batch, with and without factors: the same bytes as the Python batch, for every
+    batch whose deployments are all plain and answered (no abstention); any other batch is
+    left to Python."""
     from predictor.protocol import encode, request
 
     answerer, deployments = served_utc
     rng = random.Random(37)
-    answered = declined = 0
-    for round_ in range(24):
+    answered = declined = explained = 0
+    for round_ in range(36):
         size = rng.choice([1, 2, 7, 8, 9, 100, 250])
         items = [random_deployment(rng, deployments, i) for i in range(size)]
         if round_ % 2:
             items = [item for item in items if sure(answerer, item)][:size] or items[:1]
-        payload = encode(request("predict_batch", {"deployments": items, "explain": False}, id=f"batch-{round_}"))
+        params = {"deployments": items, "explain": False} if round_ % 3 else {"deployments": items[:20]}
+        if round_ % 6 == 3:
+            params["explain"] = True
+        payload = encode(request("predict_batch", params, id=f"batch-{round_}"))
         got = answerer.wire.answer(payload, 0.0)
         if got is None:
-            assert not all(sure(answerer, item) for item in items)
+            assert not all(sure(answerer, item) for item in params["deployments"])
             declined += 1
             continue
         assert got == (f"batch-{round_}", python_reply(answerer, payload), "predict_batch")
+        explained += "explain" not in params or params["explain"]
         answered += 1
-    assert answered >= 8 and declined >= 8, (answered, declined)
+    assert answered >= 12 and declined >= 8 and explained >= 4, (answered, declined, explained)
     good = [item for item in (random_deployment(rng, deployments, i) for i in range(400)) if sure(answerer, item)]
     assert len(good) > 100
 
@@ -410,13 +415,13 @@ def test_the_compiled_batch_sends_the_python_reply_bytes(served_utc):
         return encode(request("predict_batch", params, id="b"))
 
     for name, payload in {
-        "with factors (explain absent)": batch(deployments=good[:3]),
-        "with factors (explain true)": batch(deployments=good[:3], explain=True),
+        "explain nil": batch(deployments=good[:3], explain=None),
         "no deployments": batch(deployments=[], explain=False),
         "1001 deployments": batch(deployments=(good * 11)[:1001], explain=False),
         "deployments not an array": batch(deployments=good[0], explain=False),
         "a deployment as well": batch(deployments=good[:2], deployment=good[0], explain=False),
         "one that abstains": batch(deployments=[*good[:5], {**good[0], "service": "never-seen"}], explain=False),
+        "one that abstains, explained": batch(deployments=[*good[:5], {**good[0], "service": "never-seen"}]),
         "one without its start": batch(deployments=[*good[:5], {k: v for k, v in good[0].items() if k != "started"}],
                                        explain=False),
         "one the checks refuse": batch(deployments=[*good[:5], {**good[0], "deployment_type": "yolo"}], explain=False),
