@@ -235,6 +235,10 @@ def breakdown(home: Path, deployment: dict, calls: int = 2000, batch: list[dict]
                 lambda: wire.answer(batch_payload, 0.0), calls // 20)
         figures[f"predict_batch x{len(batch)}, with factors"] = per_call(
             lambda: answerer.methods["predict_batch"]({"deployments": batch}), calls // 100)
+        if wire is not None:
+            explained_payload = encode(request("predict_batch", {"deployments": batch}, id="bench-4"))
+            figures[f"compiled predict_batch x{len(batch)}, factors"] = per_call(
+                lambda: wire.answer(explained_payload, 0.0), calls // 100)
     print("\n== predict inside the daemon, in-process, per call (Python path pieces, then the compiled path) ==")
     for name, micros in figures.items():
         print(f"{name:34s} {micros:8.1f} us")
