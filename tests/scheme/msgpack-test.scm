@@ -10,6 +10,12 @@
 
 (start-suite "msgpack")
 
+(define (bytevector-head bv n)
+  "Return the first N bytes of BV as a new bytevector."
+  (let ((out (make-bytevector n)))
+    (bytevector-copy! bv 0 out 0 n)
+    out))
+
 (define (refused? thunk)
   (catch #t
     (lambda () (thunk) #f)
@@ -122,6 +128,25 @@
          (list ascii accented)
          (vector->list (unpack (pack (vector ascii accented)))))))
    '(0 1 15 16 17 40))
+  (for-each
+   (lambda (n header)
+     ;; The ASCII fast path writes its header after the chars: each width at its edges.
+     (test-equal (format #f "an ASCII str of ~a bytes has the header ~a" n header)
+       (list header n)
+       (let ((packed (pack (make-string n #\a))))
+         (list (bytevector->hex (bytevector-head packed (quotient (string-length header) 2)))
+               (string-length (unpack packed))))))
+   '(31 32 255 256 65535 65536)
+   '("bf" "d920" "d9ff" "da0100" "daffff" "db00010000"))
+  (test-equal "a str packed once and copied in with pack-raw! gives pack's bytes"
+    (bytevector->hex (pack (vector "deployment" "clé" "deployment")))
+    (let ((packer (make-packer 4))
+          (key (packed-string "deployment")))
+      (pack-array-header! packer 3)
+      (pack-raw! packer key)
+      (pack-raw! packer (packed-string "clé"))
+      (pack-raw! packer key)
+      (bytevector->hex (packer-contents packer))))
   (test-assert "invalid UTF-8 in a short str is refused"
     (refused? (lambda () (unpack (hex->bytevector "a2c328")))))
   (test-assert "invalid UTF-8 in a long str is refused"

@@ -68,6 +68,8 @@
             packer-contents
             pack-value!
             pack-string!
+            pack-raw!
+            packed-string
             pack-key!
             pack-map-header!
             pack-array-header!
@@ -253,24 +255,32 @@
 (define (put-ascii! packer text n)
   "Write the N chars of TEXT to PACKER as a str, its bytes copied char by char, and
 return #t; or, when a char is not ASCII, write nothing and return #f.  One pass:
-the header is written first and taken back at the first char above 127."
-  (let ((start (packer-position packer)))
-    (put-header! packer n #xa0 31 #xd9 #xda #xdb)
-    (let* ((buffer (reserve! packer n))
-           (pos (packer-position packer)))
-      (let copy ((i 0))
-        (if (= i n)
-            (begin
-              (set-packer-position! packer (+ pos n))
-              #t)
-            (let ((code (char->integer (string-ref text i))))
-              (if (< code 128)
-                  (begin
-                    (bytevector-u8-set! buffer (+ pos i) code)
-                    (copy (+ i 1)))
-                  (begin
-                    (set-packer-position! packer start)
-                    #f))))))))
+room for the header and the chars is made at once, the chars copied, and the header
+and the new position written only when all of them were ASCII."
+  (if (>= n #x100000000)
+      (put-header! packer n #xa0 31 #xd9 #xda #xdb) ; raises: too long for a str
+      (let* ((width (cond ((< n 32) 1) ((< n #x100) 2) ((< n #x10000) 3) (else 5)))
+             (buffer (reserve! packer (+ width n)))
+             (start (packer-position packer))
+             (pos (+ start width)))
+        (let copy ((i 0))
+          (if (= i n)
+              (begin
+                (case width
+                  ((1) (bytevector-u8-set! buffer start (logior #xa0 n)))
+                  ((2) (bytevector-u8-set! buffer start #xd9)
+                       (bytevector-u8-set! buffer (+ start 1) n))
+                  ((3) (bytevector-u8-set! buffer start #xda)
+                       (bytevector-u16-set! buffer (+ start 1) n (endianness big)))
+                  (else (bytevector-u8-set! buffer start #xdb)
+                        (bytevector-u32-set! buffer (+ start 1) n (endianness big))))
+                (set-packer-position! packer (+ pos n))
+                #t)
+              (let ((code (char->integer (string-ref text i))))
+                (and (< code 128)
+                     (begin
+                       (bytevector-u8-set! buffer (+ pos i) code)
+                       (copy (+ i 1))))))))))
 
 (define (pack-string! packer text)
   "Write the string TEXT to PACKER as a str."
@@ -278,6 +288,18 @@ the header is written first and taken back at the first char above 127."
     (let ((utf8 (string->utf8 text)))
       (put-header! packer (bytevector-length utf8) #xa0 31 #xd9 #xda #xdb)
       (put-bytes! packer utf8))))
+
+(define (pack-raw! packer bytes)
+  "Write BYTES, a bytevector that already holds msgpack (such as `packed-string'
+returns), to PACKER as they are.  A caller packing the same key or value again and
+again packs it once and copies its bytes in with one call."
+  (put-bytes! packer bytes))
+
+(define (packed-string text)
+  "Return a new bytevector holding the string TEXT packed as a msgpack str."
+  (let ((packer (make-packer (+ 5 (* 4 (string-length text))))))
+    (pack-string! packer text)
+    (packer-contents packer)))
 
 (define (pack-key! packer key)
   "Write KEY, a map key (string or symbol), to PACKER as a str."

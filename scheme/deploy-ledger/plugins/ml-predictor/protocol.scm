@@ -118,21 +118,40 @@
 ;;; Envelopes.
 ;;;
 
+(define (packed-bytes write!)
+  "Return the bytes WRITE!, a procedure of a packer, packs."
+  (let ((packer (make-packer 64)))
+    (write! packer)
+    (packer-contents packer)))
+
+(define (envelope-head entries)
+  ;; The start of every request of ENTRIES fields: its map header, the protocol
+  ;; field and the key of the id, packed once.
+  (packed-bytes (lambda (packer)
+                  (pack-map-header! packer entries)
+                  (pack-string! packer "protocol")
+                  (pack-value! packer protocol-version)
+                  (pack-string! packer "id"))))
+
+(define head-with-deadline (envelope-head 5))
+(define head-without-deadline (envelope-head 4))
+(define method-key (packed-string "method"))
+(define params-key (packed-string "params"))
+(define deadline-key (packed-string "deadline_ms"))
+
 (define* (pack-request! packer id method params #:key (deadline-ms #f))
   "Write the request envelope for METHOD with PARAMS (an alist) to PACKER, after
 what it holds.  ID is the request's id string; DEADLINE-MS, when given, the
-caller's patience."
-  (pack-map-header! packer (if deadline-ms 5 4))
-  (pack-string! packer "protocol")
-  (pack-value! packer protocol-version 1)
-  (pack-string! packer "id")
+caller's patience.  The fixed parts (keys, protocol version) are copied in
+already packed."
+  (pack-raw! packer (if deadline-ms head-with-deadline head-without-deadline))
   (pack-value! packer id 1)
-  (pack-string! packer "method")
+  (pack-raw! packer method-key)
   (pack-value! packer method 1)
-  (pack-string! packer "params")
+  (pack-raw! packer params-key)
   (pack-value! packer params 1)
   (when deadline-ms
-    (pack-string! packer "deadline_ms")
+    (pack-raw! packer deadline-key)
     (pack-value! packer deadline-ms 1)))
 
 (define* (encode-request id method params #:key (deadline-ms #f))
