@@ -147,6 +147,25 @@
       (pack-raw! packer (packed-string "clé"))
       (pack-raw! packer key)
       (bytevector->hex (packer-contents packer))))
+  (let ((orders '((("p" . 1) ("q" . 2) ("r" . 3))
+                  (("q" . 1) ("p" . 2) ("r" . 3))
+                  (("p" . 1) ("qq" . 2) ("r" . 3))
+                  (("p" . 1) ("q" . #((("r" . 1) ("p" . 2)))) ("r" . 3)))))
+    ;; Each key is first compared with the one that followed the previous key last
+    ;; time: keys in another order, or of another length, are still read right.
+    (test-equal "maps whose keys change order from one payload to the next decode"
+      (append orders orders)
+      (map (lambda (value) (unpack (pack value))) (append orders orders)))
+    (test-assert "a duplicate of the key predicted from the previous one is refused"
+      (begin
+        (unpack (pack '(("x" . 1) ("y" . 2) ("z" . 3))))
+        (refused? (lambda () (unpack (hex->bytevector "83a17801a17902a17903"))))))
+    (test-equal "and so is one after it, with a #:map-key"
+      #t
+      (begin
+        (unpack (pack '(("x" . 1) ("y" . 2) ("z" . 3))) #:map-key string->symbol)
+        (refused? (lambda () (unpack (hex->bytevector "83a17801a17902a17802")
+                                     #:map-key string->symbol))))))
   (test-assert "invalid UTF-8 in a short str is refused"
     (refused? (lambda () (unpack (hex->bytevector "a2c328")))))
   (test-assert "invalid UTF-8 in a long str is refused"

@@ -588,7 +588,7 @@ payload are not aligned), while a reader given an endianness is a procedure call
   ;; An interned key: its bytes, their hash, the shared string, and what a decoder
   ;; with a #:map-key made of it (CONVERTER and PREDICATE, the procedures it was made
   ;; with: the converted key and whether its str values become symbols).
-  (make-key-entry bytes hash key converter predicate converted symbol-valued? symbol)
+  (make-key-entry bytes hash key converter predicate converted symbol-valued? symbol next)
   key-entry?
   (bytes key-entry-bytes)
   (hash key-entry-hash)
@@ -597,7 +597,10 @@ payload are not aligned), while a reader given an endianness is a procedure call
   (predicate key-entry-predicate set-key-entry-predicate!)
   (converted key-entry-converted set-key-entry-converted!)
   (symbol-valued? key-entry-symbol-valued? set-key-entry-symbol-valued?!)
-  (symbol key-entry-symbol set-key-entry-symbol!)) ; the key as a symbol, once asked
+  (symbol key-entry-symbol set-key-entry-symbol!) ; the key as a symbol, once asked
+  ;; The entry of the key read after this one the last time: the next key read is
+  ;; most likely the same (see `read-key').
+  (next key-entry-next set-key-entry-next!))
 
 (define (interned-entry bv at n)
   "Return the key entry of the ASCII string in the N bytes of BV at AT, or #f when
@@ -614,7 +617,7 @@ all threads: a race can at worst lose an entry, which is made again."
                        ;; shared copy under another caller.
                        (let* ((key (symbol->string (string->symbol (ascii-string bv at n))))
                               (bytes (make-bytevector n))
-                              (entry (make-key-entry bytes h key #f #f #f #f #f)))
+                              (entry (make-key-entry bytes h key #f #f #f #f #f #f)))
                          (bytevector-copy! bv at bytes 0 n)
                          (when (< key-count key-limit)
                            (set! key-count (+ key-count 1))
@@ -659,7 +662,7 @@ SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of i
 
 (define-record-type <reader>
   (%make-reader bv start pos end max-depth scratch text-start
-                map-key nil lists? symbol-value?)
+                map-key nil lists? symbol-value? last-key)
   reader?
   (bv reader-bv set-reader-bv!)
   (start reader-start set-reader-start!)
@@ -671,7 +674,8 @@ SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of i
   (map-key reader-map-key set-reader-map-key!)
   (nil reader-nil set-reader-nil!)
   (lists? reader-lists? set-reader-lists?!)
-  (symbol-value? reader-symbol-value? set-reader-symbol-value?!))
+  (symbol-value? reader-symbol-value? set-reader-symbol-value?!)
+  (last-key reader-last-key set-reader-last-key!)) ; the entry of the last key read, or #f
 
 (define spare-reader
   ;; One reader, with its scratch bytevectors, taken by an unpack and given back when
@@ -786,16 +790,35 @@ the header, or #f (skipping nothing) when no str is there."
           ((= tag #xdb) (set-reader-pos! r (+ pos 1)) (read-be r 4))
           (else #f))))
 
+(define-inlinable (predicted-entry previous bv at n)
+  "Return the entry that followed PREVIOUS (a key entry, or anything else when there
+is none) last time, when its key is the N bytes of BV at AT; else #f."
+  (and (key-entry? previous)
+       (let ((next (key-entry-next previous)))
+         (and next
+              (= (bytevector-length (key-entry-bytes next)) n)
+              (same-bytes? (key-entry-bytes next) bv at n)
+              next))))
+
 (define (read-key r depth)
-  ;; A map key: a str, interned; anything else is decoded as usual so the error can
-  ;; show it.  With a #:map-key, an interned key is returned as its entry.
+  ;; A map key: a str, interned, returned as its key entry (a string when it is not
+  ;; interned); anything else is decoded as usual so the error can show it.  Replies
+  ;; of a method have their keys in the same order every time, so the key that
+  ;; followed the previous key read (the reader's last key) last time is tried
+  ;; before the table: a comparison of bytes instead of a hash and a bucket.
   (let ((n (str-length-at r)))
     (if n
         (let* ((at (skip-text r n))
-               (entry (interned-entry (reader-bv r) at n)))
-          (cond ((not entry) (text-at r at n))
-                ((reader-map-key r) entry)
-                (else (key-entry-key entry))))
+               (bv (reader-bv r))
+               (previous (reader-last-key r))
+               (entry (or (predicted-entry previous bv at n)
+                          (let ((found (interned-entry bv at n)))
+                            ;; Another thread may set it at once: either is right.
+                            (when (and found (key-entry? previous))
+                              (set-key-entry-next! previous found))
+                            found))))
+          (set-reader-last-key! r entry)
+          (or entry (text-at r at n)))
         (read-value r depth))))
 
 (define (read-symbol r depth)
@@ -868,7 +891,7 @@ a key entry or a string."
               (msgpack-fail at "duplicate map key ~s" k))
             (when seen (hash-set! seen k #t))
             (loop (+ i 1)
-                  (cons (cons key
+                  (cons (cons (if map-key key k) ; an entry is converted below
                               (if (and symbol-value? (symbol-key? key map-key symbol-value?))
                                   (read-symbol r (+ depth 1))
                                   (read-value r (+ depth 1))))
@@ -892,7 +915,7 @@ a key entry or a string."
   "Decode the value of BV that begins at START, reading no byte at or after END.
 Return two values: the value and the number of bytes it took."
   (let ((r (or (atomic-box-swap! spare-reader #f)
-               (%make-reader #f 0 0 0 0 (make-scratch) 0 #f msgpack-nil #f #f))))
+               (%make-reader #f 0 0 0 0 (make-scratch) 0 #f msgpack-nil #f #f #f))))
     (set-reader-bv! r bv)
     (set-reader-start! r start)
     (set-reader-pos! r start)
@@ -902,6 +925,7 @@ Return two values: the value and the number of bytes it took."
     (set-reader-nil! r nil)
     (set-reader-lists?! r lists?)
     (set-reader-symbol-value?! r (and map-key symbol-value?))
+    (set-reader-last-key! r #f)
     (let* ((v (with-exception-handler
                   (lambda (condition)
                     (if (eq? (exception-kind condition) 'decoding-error)
