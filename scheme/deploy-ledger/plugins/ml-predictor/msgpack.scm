@@ -745,13 +745,25 @@ SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of i
   "Return the str of N bytes at AT in the reader's bytevector as a new string."
   (decode-text r (reader-bv r) at n))
 
-(define-inlinable (skip-text r n)
+(define-inlinable (skip-bytes r n)
   "Check and skip the N bytes of a str; return the index of its first byte."
   (check-length r n 1 "str")
   (let ((at (reader-pos r)))
-    (set-reader-text-start! r (offset r))
     (set-reader-pos! r (+ at n))
     at))
+
+(define-inlinable (skip-text r n)
+  "Check and skip the N bytes of a str, noting where it starts for the error of
+invalid UTF-8; return the index of its first byte."
+  (let ((at (skip-bytes r n)))
+    (set-reader-text-start! r (- at (reader-start r)))
+    at))
+
+(define (text-at-skipped r at n)
+  "Return the str of N bytes at AT, already skipped with `skip-bytes', as a new
+string."
+  (set-reader-text-start! r (- at (reader-start r)))
+  (text-at r at n))
 
 (define (read-text r n)
   (text-at r (skip-text r n) n))
@@ -800,25 +812,31 @@ is none) last time, when its key is the N bytes of BV at AT; else #f."
               (same-bytes? (key-entry-bytes next) bv at n)
               next))))
 
+(define (read-interned r n)
+  "Skip the N bytes of the str at the reader's position and return its key entry,
+or #f when it is not interned.  Replies of a method have their keys, and often the
+symbol values among them, in the same order every time, so the entry that followed
+the one read before (the reader's last key) last time is compared first: a byte
+comparison instead of a hash, a bucket and a comparison."
+  (let* ((at (skip-bytes r n))
+         (bv (reader-bv r))
+         (previous (reader-last-key r))
+         (entry (or (predicted-entry previous bv at n)
+                    (let ((found (interned-entry bv at n)))
+                      ;; Another thread may set it at once: either is right.
+                      (when (and found (key-entry? previous))
+                        (set-key-entry-next! previous found))
+                      found))))
+    (set-reader-last-key! r entry)
+    entry))
+
 (define (read-key r depth)
   ;; A map key: a str, interned, returned as its key entry (a string when it is not
-  ;; interned); anything else is decoded as usual so the error can show it.  Replies
-  ;; of a method have their keys in the same order every time, so the key that
-  ;; followed the previous key read (the reader's last key) last time is tried
-  ;; before the table: a comparison of bytes instead of a hash and a bucket.
+  ;; interned); anything else is decoded as usual so the error can show it.
   (let ((n (str-length-at r)))
     (if n
-        (let* ((at (skip-text r n))
-               (bv (reader-bv r))
-               (previous (reader-last-key r))
-               (entry (or (predicted-entry previous bv at n)
-                          (let ((found (interned-entry bv at n)))
-                            ;; Another thread may set it at once: either is right.
-                            (when (and found (key-entry? previous))
-                              (set-key-entry-next! previous found))
-                            found))))
-          (set-reader-last-key! r entry)
-          (or entry (text-at r at n)))
+        (or (read-interned r n)
+            (text-at-skipped r (- (reader-pos r) n) n))
         (read-value r depth))))
 
 (define (read-symbol r depth)
@@ -826,9 +844,9 @@ is none) last time, when its key is the N bytes of BV at AT; else #f."
   ;; no string of its own.  Any other value is decoded as usual.
   (let ((n (str-length-at r)))
     (if n
-        (let* ((at (skip-text r n))
-               (entry (interned-entry (reader-bv r) at n)))
-          (cond ((not entry) (string->symbol (text-at r at n)))
+        (let ((entry (read-interned r n)))
+          (cond ((not entry)
+                 (string->symbol (text-at-skipped r (- (reader-pos r) n) n)))
                 ((key-entry-symbol entry))
                 (else (let ((symbol (string->symbol (key-entry-key entry))))
                         (set-key-entry-symbol! entry symbol)
@@ -898,10 +916,11 @@ a key entry or a string."
                         acc)))))))
 
 (define (read-value r depth)
-  (let* ((at (offset r)) (tag (read-u8 r)))
+  (let* ((pos (reader-pos r)) (tag (read-u8 r)))
     (if (= tag #xc0)
         (reader-nil r)
-        (decode-tag tag at depth
+        ;; The offset of the tag, for errors only: computed when one is raised.
+        (decode-tag tag (- pos (reader-start r)) depth
                     (lambda (n) (read-be r n))
                     (lambda (n) (read-signed r n))
                     (lambda (n) (read-blob r n))

@@ -188,6 +188,22 @@ not msgpack."
                   #:symbol-value? symbol-value?)
           (unpack payload)))))
 
+(define envelope-key-texts '("protocol" "id" "ok" "result" "error"))
+
+(define last-envelope-names
+  ;; (MAP-KEY . ((TEXT . NAME) ...)): the envelope's keys as the last MAP-KEY given
+  ;; to `decode-reply' makes them, so a reply costs no conversion of its keys.
+  #f)
+
+(define (envelope-names map-key)
+  "Return the alist of each envelope key text to (MAP-KEY text), made once per MAP-KEY."
+  (let ((last last-envelope-names))   ; read once: another thread may replace it
+    (if (and last (eq? (car last) map-key))
+        (cdr last)
+        (let ((names (map (lambda (text) (cons text (map-key text))) envelope-key-texts)))
+          (set! last-envelope-names (cons map-key names))
+          names))))
+
 (define* (decode-reply payload endpoint #:key (map-key #f) (symbol-value? #f))
   "Return the reply envelope in bytevector PAYLOAD, received from ENDPOINT.
 The result is read with `reply-id', `reply-ok?', `reply-result' and `reply-error';
@@ -199,8 +215,12 @@ nil and the str values of the keys SYMBOL-VALUE? accepts as symbols; the id is t
 #f when nil.  Any other reply is decoded again as without MAP-KEY, so an error
 reply, or a reply whose ok is not #t, is judged on the values as sent."
   (let* ((nil (if map-key #f msgpack-nil))
-         (reply (unpack-reply payload endpoint map-key nil symbol-value?)))
-    (define (name text) (if map-key (map-key text) text))
+         (reply (unpack-reply payload endpoint map-key nil symbol-value?))
+         (names (and map-key (envelope-names map-key))))
+    (define (name text)
+      (cond ((not map-key) text)
+            ((assoc text names) => cdr)
+            (else (map-key text))))
     (define (field text)
       (let ((entry (and (alist? reply) (assoc (name text) reply))))
         (unless entry
