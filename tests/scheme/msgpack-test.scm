@@ -176,6 +176,15 @@
     (refused? (lambda () (unpack (hex->bytevector "810101")))))
   (test-assert "a duplicate interned key is refused"
     (refused? (lambda () (unpack (hex->bytevector "82a16101a16102")))))
+  (let* ((long-key (make-string 70 #\k))      ; above the interned length
+         (payload (lambda (keys) (pack (map (lambda (key) (cons key 1)) keys)))))
+    (for-each
+     (lambda (keys)
+       (test-assert (format #f "duplicate keys among interned and long keys are refused: ~a"
+                            (map string-length keys))
+         (and (refused? (lambda () (unpack (payload keys))))
+              (refused? (lambda () (unpack (payload keys) #:map-key string->symbol))))))
+     (list (list long-key "a" long-key) (list "a" long-key "a") (list "b" "a" "c" "a"))))
   (test-equal "a truncated uint16 is refused at the offset of its bytes"
     2
     (catch #t
@@ -207,6 +216,18 @@
     (test-assert (format #f "a predict-sized reply (~a bytes) allocates under 7 KB to unpack (~a)"
                          (bytevector-length payload) (round bytes))
       (< bytes 7000)))
+  (let* ((payload (pack reply-like))
+         (plain (allocated-by (lambda () (unpack payload)) 200))
+         (converted (allocated-by (lambda ()
+                                    (unpack payload #:map-key string->symbol #:nil #f
+                                            #:arrays 'list
+                                            #:symbol-value? (lambda (key) (eq? key 'risk_level))))
+                                  200)))
+    ;; Lists for vectors, keys and symbols made once: never more than the plain form
+    ;; (an inlined helper once made the loop over map entries allocate 1.8 KB more).
+    (test-assert (format #f "decoding it straight into another form allocates no more than the plain form (~a, ~a)"
+                         (round converted) (round plain))
+      (<= converted plain)))
   (let ((bytes (allocated-by (lambda () (pack reply-like)) 200)))
     (test-assert (format #f "packing it allocates under 2.5 KB (~a)" (round bytes))
       (< bytes 2500))))

@@ -856,21 +856,26 @@ comparison instead of a hash, a bucket and a comparison."
 (define-inlinable (raw-key key)
   (if (key-entry? key) (key-entry-key key) key))
 
-(define-inlinable (same-key? a b)
-  ;; A and B are key entries or strings.  Two entries differ when their hashes do,
-  ;; which spares most comparisons of the strings.
-  (if (and (key-entry? a) (key-entry? b))
-      (or (eq? a b)
-          (and (eqv? (key-entry-hash a) (key-entry-hash b))
-               (string=? (key-entry-key a) (key-entry-key b))))
-      (string=? (raw-key a) (raw-key b))))
-
 (define (key-taken? key entries)
   "Return true when the map ENTRIES read so far (newest first) have the key KEY,
-a key entry or a string."
-  (and (pair? entries)
-       (or (same-key? key (caar entries))
-           (key-taken? key (cdr entries)))))
+a key entry or a string.  Two entries differ when their hashes do, which spares
+most comparisons of the strings; KEY's own hash and string are read once."
+  (if (key-entry? key)
+      (let ((hash (key-entry-hash key))
+            (text (key-entry-key key)))
+        (let loop ((rest entries))
+          (and (pair? rest)
+               (let ((other (caar rest)))
+                 (or (eq? other key)
+                     (if (key-entry? other)
+                         (and (eqv? (key-entry-hash other) hash)
+                              (string=? (key-entry-key other) text))
+                         (string=? other text))
+                     (loop (cdr rest)))))))
+      (let loop ((rest entries))
+        (and (pair? rest)
+             (or (string=? (raw-key (caar rest)) key)
+                 (loop (cdr rest)))))))
 
 (define (symbol-key? key map-key symbol-value?)
   "Return true when the str values of KEY (a key entry or a string) are to be symbols."
@@ -900,13 +905,13 @@ a key entry or a string."
                                   (map-key key))))
                   (convert (cdr rest)))))
             entries)
-          (let* ((at (offset r))
+          (let* ((pos (reader-pos r))     ; the key's offset is computed for errors only
                  (key (read-key r (+ depth 1)))
                  (k (raw-key key)))
             (unless (string? k)
-              (msgpack-fail at "map key must be a str, found ~s" k))
+              (msgpack-fail (- pos (reader-start r)) "map key must be a str, found ~s" k))
             (when (if seen (hash-ref seen k) (key-taken? key acc))
-              (msgpack-fail at "duplicate map key ~s" k))
+              (msgpack-fail (- pos (reader-start r)) "duplicate map key ~s" k))
             (when seen (hash-set! seen k #t))
             (loop (+ i 1)
                   (cons (cons (if map-key key k) ; an entry is converted below

@@ -222,7 +222,10 @@ reply, or a reply whose ok is not #t, is judged on the values as sent."
             ((assoc text names) => cdr)
             (else (map-key text))))
     (define (field text)
-      (let ((entry (and (alist? reply) (assoc (name text) reply))))
+      (let* ((key (name text))
+             (entry (and (alist? reply)
+                         ;; Symbols are equal only when eq?: assq spares equal? calls.
+                         (if (symbol? key) (assq key reply) (assoc key reply)))))
         (unless entry
           (raise-protocol-error endpoint "key ~s is missing" text))
         (cdr entry)))
