@@ -10,6 +10,12 @@
 
 (start-suite "msgpack")
 
+(define (bytevector-head bv n)
+  "Return the first N bytes of BV as a new bytevector."
+  (let ((out (make-bytevector n)))
+    (bytevector-copy! bv 0 out 0 n)
+    out))
+
 (define (refused? thunk)
   (catch #t
     (lambda () (thunk) #f)
@@ -122,6 +128,44 @@
          (list ascii accented)
          (vector->list (unpack (pack (vector ascii accented)))))))
    '(0 1 15 16 17 40))
+  (for-each
+   (lambda (n header)
+     ;; The ASCII fast path writes its header after the chars: each width at its edges.
+     (test-equal (format #f "an ASCII str of ~a bytes has the header ~a" n header)
+       (list header n)
+       (let ((packed (pack (make-string n #\a))))
+         (list (bytevector->hex (bytevector-head packed (quotient (string-length header) 2)))
+               (string-length (unpack packed))))))
+   '(31 32 255 256 65535 65536)
+   '("bf" "d920" "d9ff" "da0100" "daffff" "db00010000"))
+  (test-equal "a str packed once and copied in with pack-raw! gives pack's bytes"
+    (bytevector->hex (pack (vector "deployment" "clé" "deployment")))
+    (let ((packer (make-packer 4))
+          (key (packed-string "deployment")))
+      (pack-array-header! packer 3)
+      (pack-raw! packer key)
+      (pack-raw! packer (packed-string "clé"))
+      (pack-raw! packer key)
+      (bytevector->hex (packer-contents packer))))
+  (let ((orders '((("p" . 1) ("q" . 2) ("r" . 3))
+                  (("q" . 1) ("p" . 2) ("r" . 3))
+                  (("p" . 1) ("qq" . 2) ("r" . 3))
+                  (("p" . 1) ("q" . #((("r" . 1) ("p" . 2)))) ("r" . 3)))))
+    ;; Each key is first compared with the one that followed the previous key last
+    ;; time: keys in another order, or of another length, are still read right.
+    (test-equal "maps whose keys change order from one payload to the next decode"
+      (append orders orders)
+      (map (lambda (value) (unpack (pack value))) (append orders orders)))
+    (test-assert "a duplicate of the key predicted from the previous one is refused"
+      (begin
+        (unpack (pack '(("x" . 1) ("y" . 2) ("z" . 3))))
+        (refused? (lambda () (unpack (hex->bytevector "83a17801a17902a17903"))))))
+    (test-equal "and so is one after it, with a #:map-key"
+      #t
+      (begin
+        (unpack (pack '(("x" . 1) ("y" . 2) ("z" . 3))) #:map-key string->symbol)
+        (refused? (lambda () (unpack (hex->bytevector "83a17801a17902a17802")
+                                     #:map-key string->symbol))))))
   (test-assert "invalid UTF-8 in a short str is refused"
     (refused? (lambda () (unpack (hex->bytevector "a2c328")))))
   (test-assert "invalid UTF-8 in a long str is refused"
@@ -132,6 +176,15 @@
     (refused? (lambda () (unpack (hex->bytevector "810101")))))
   (test-assert "a duplicate interned key is refused"
     (refused? (lambda () (unpack (hex->bytevector "82a16101a16102")))))
+  (let* ((long-key (make-string 70 #\k))      ; above the interned length
+         (payload (lambda (keys) (pack (map (lambda (key) (cons key 1)) keys)))))
+    (for-each
+     (lambda (keys)
+       (test-assert (format #f "duplicate keys among interned and long keys are refused: ~a"
+                            (map string-length keys))
+         (and (refused? (lambda () (unpack (payload keys))))
+              (refused? (lambda () (unpack (payload keys) #:map-key string->symbol))))))
+     (list (list long-key "a" long-key) (list "a" long-key "a") (list "b" "a" "c" "a"))))
   (test-equal "a truncated uint16 is refused at the offset of its bytes"
     2
     (catch #t
@@ -163,6 +216,18 @@
     (test-assert (format #f "a predict-sized reply (~a bytes) allocates under 7 KB to unpack (~a)"
                          (bytevector-length payload) (round bytes))
       (< bytes 7000)))
+  (let* ((payload (pack reply-like))
+         (plain (allocated-by (lambda () (unpack payload)) 200))
+         (converted (allocated-by (lambda ()
+                                    (unpack payload #:map-key string->symbol #:nil #f
+                                            #:arrays 'list
+                                            #:symbol-value? (lambda (key) (eq? key 'risk_level))))
+                                  200)))
+    ;; Lists for vectors, keys and symbols made once: never more than the plain form
+    ;; (an inlined helper once made the loop over map entries allocate 1.8 KB more).
+    (test-assert (format #f "decoding it straight into another form allocates no more than the plain form (~a, ~a)"
+                         (round converted) (round plain))
+      (<= converted plain)))
   (let ((bytes (allocated-by (lambda () (pack reply-like)) 200)))
     (test-assert (format #f "packing it allocates under 2.5 KB (~a)" (round bytes))
       (< bytes 2500))))

@@ -76,6 +76,12 @@
        `(("service" . "s") (automated . #f) (active . #f) (parent-id . ,msgpack-nil)
          (resources) (labels) (weights 1 2 3))))
 
+(test-equal "packing again, from the kept packed names of fields and symbols, gives the same bytes"
+  (pack `(("deployment" . ,(deployment->wire event))))
+  (begin
+    (pack `(("deployment" . ,(deployment-writer event))))
+    (pack `(("deployment" . ,(deployment-writer event))))))
+
 (test-assert "deployment-writer refuses what is not a deployment, at once"
   (catch #t (lambda () (deployment-writer "not a deployment") #f) (lambda _ #t)))
 

@@ -68,6 +68,8 @@
             packer-contents
             pack-value!
             pack-string!
+            pack-raw!
+            packed-string
             pack-key!
             pack-map-header!
             pack-array-header!
@@ -253,24 +255,32 @@
 (define (put-ascii! packer text n)
   "Write the N chars of TEXT to PACKER as a str, its bytes copied char by char, and
 return #t; or, when a char is not ASCII, write nothing and return #f.  One pass:
-the header is written first and taken back at the first char above 127."
-  (let ((start (packer-position packer)))
-    (put-header! packer n #xa0 31 #xd9 #xda #xdb)
-    (let* ((buffer (reserve! packer n))
-           (pos (packer-position packer)))
-      (let copy ((i 0))
-        (if (= i n)
-            (begin
-              (set-packer-position! packer (+ pos n))
-              #t)
-            (let ((code (char->integer (string-ref text i))))
-              (if (< code 128)
-                  (begin
-                    (bytevector-u8-set! buffer (+ pos i) code)
-                    (copy (+ i 1)))
-                  (begin
-                    (set-packer-position! packer start)
-                    #f))))))))
+room for the header and the chars is made at once, the chars copied, and the header
+and the new position written only when all of them were ASCII."
+  (if (>= n #x100000000)
+      (put-header! packer n #xa0 31 #xd9 #xda #xdb) ; raises: too long for a str
+      (let* ((width (cond ((< n 32) 1) ((< n #x100) 2) ((< n #x10000) 3) (else 5)))
+             (buffer (reserve! packer (+ width n)))
+             (start (packer-position packer))
+             (pos (+ start width)))
+        (let copy ((i 0))
+          (if (= i n)
+              (begin
+                (case width
+                  ((1) (bytevector-u8-set! buffer start (logior #xa0 n)))
+                  ((2) (bytevector-u8-set! buffer start #xd9)
+                       (bytevector-u8-set! buffer (+ start 1) n))
+                  ((3) (bytevector-u8-set! buffer start #xda)
+                       (bytevector-u16-set! buffer (+ start 1) n (endianness big)))
+                  (else (bytevector-u8-set! buffer start #xdb)
+                        (bytevector-u32-set! buffer (+ start 1) n (endianness big))))
+                (set-packer-position! packer (+ pos n))
+                #t)
+              (let ((code (char->integer (string-ref text i))))
+                (and (< code 128)
+                     (begin
+                       (bytevector-u8-set! buffer (+ pos i) code)
+                       (copy (+ i 1))))))))))
 
 (define (pack-string! packer text)
   "Write the string TEXT to PACKER as a str."
@@ -278,6 +288,18 @@ the header is written first and taken back at the first char above 127."
     (let ((utf8 (string->utf8 text)))
       (put-header! packer (bytevector-length utf8) #xa0 31 #xd9 #xda #xdb)
       (put-bytes! packer utf8))))
+
+(define (pack-raw! packer bytes)
+  "Write BYTES, a bytevector that already holds msgpack (such as `packed-string'
+returns), to PACKER as they are.  A caller packing the same key or value again and
+again packs it once and copies its bytes in with one call."
+  (put-bytes! packer bytes))
+
+(define (packed-string text)
+  "Return a new bytevector holding the string TEXT packed as a msgpack str."
+  (let ((packer (make-packer (+ 5 (* 4 (string-length text))))))
+    (pack-string! packer text)
+    (packer-contents packer)))
 
 (define (pack-key! packer key)
   "Write KEY, a map key (string or symbol), to PACKER as a str."
@@ -566,7 +588,7 @@ payload are not aligned), while a reader given an endianness is a procedure call
   ;; An interned key: its bytes, their hash, the shared string, and what a decoder
   ;; with a #:map-key made of it (CONVERTER and PREDICATE, the procedures it was made
   ;; with: the converted key and whether its str values become symbols).
-  (make-key-entry bytes hash key converter predicate converted symbol-valued? symbol)
+  (make-key-entry bytes hash key converter predicate converted symbol-valued? symbol next)
   key-entry?
   (bytes key-entry-bytes)
   (hash key-entry-hash)
@@ -575,7 +597,10 @@ payload are not aligned), while a reader given an endianness is a procedure call
   (predicate key-entry-predicate set-key-entry-predicate!)
   (converted key-entry-converted set-key-entry-converted!)
   (symbol-valued? key-entry-symbol-valued? set-key-entry-symbol-valued?!)
-  (symbol key-entry-symbol set-key-entry-symbol!)) ; the key as a symbol, once asked
+  (symbol key-entry-symbol set-key-entry-symbol!) ; the key as a symbol, once asked
+  ;; The entry of the key read after this one the last time: the next key read is
+  ;; most likely the same (see `read-key').
+  (next key-entry-next set-key-entry-next!))
 
 (define (interned-entry bv at n)
   "Return the key entry of the ASCII string in the N bytes of BV at AT, or #f when
@@ -592,7 +617,7 @@ all threads: a race can at worst lose an entry, which is made again."
                        ;; shared copy under another caller.
                        (let* ((key (symbol->string (string->symbol (ascii-string bv at n))))
                               (bytes (make-bytevector n))
-                              (entry (make-key-entry bytes h key #f #f #f #f #f)))
+                              (entry (make-key-entry bytes h key #f #f #f #f #f #f)))
                          (bytevector-copy! bv at bytes 0 n)
                          (when (< key-count key-limit)
                            (set! key-count (+ key-count 1))
@@ -637,7 +662,7 @@ SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of i
 
 (define-record-type <reader>
   (%make-reader bv start pos end max-depth scratch text-start
-                map-key nil lists? symbol-value?)
+                map-key nil lists? symbol-value? last-key)
   reader?
   (bv reader-bv set-reader-bv!)
   (start reader-start set-reader-start!)
@@ -649,7 +674,8 @@ SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of i
   (map-key reader-map-key set-reader-map-key!)
   (nil reader-nil set-reader-nil!)
   (lists? reader-lists? set-reader-lists?!)
-  (symbol-value? reader-symbol-value? set-reader-symbol-value?!))
+  (symbol-value? reader-symbol-value? set-reader-symbol-value?!)
+  (last-key reader-last-key set-reader-last-key!)) ; the entry of the last key read, or #f
 
 (define spare-reader
   ;; One reader, with its scratch bytevectors, taken by an unpack and given back when
@@ -719,13 +745,25 @@ SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of i
   "Return the str of N bytes at AT in the reader's bytevector as a new string."
   (decode-text r (reader-bv r) at n))
 
-(define-inlinable (skip-text r n)
+(define-inlinable (skip-bytes r n)
   "Check and skip the N bytes of a str; return the index of its first byte."
   (check-length r n 1 "str")
   (let ((at (reader-pos r)))
-    (set-reader-text-start! r (offset r))
     (set-reader-pos! r (+ at n))
     at))
+
+(define-inlinable (skip-text r n)
+  "Check and skip the N bytes of a str, noting where it starts for the error of
+invalid UTF-8; return the index of its first byte."
+  (let ((at (skip-bytes r n)))
+    (set-reader-text-start! r (- at (reader-start r)))
+    at))
+
+(define (text-at-skipped r at n)
+  "Return the str of N bytes at AT, already skipped with `skip-bytes', as a new
+string."
+  (set-reader-text-start! r (- at (reader-start r)))
+  (text-at r at n))
 
 (define (read-text r n)
   (text-at r (skip-text r n) n))
@@ -764,16 +802,41 @@ the header, or #f (skipping nothing) when no str is there."
           ((= tag #xdb) (set-reader-pos! r (+ pos 1)) (read-be r 4))
           (else #f))))
 
+(define-inlinable (predicted-entry previous bv at n)
+  "Return the entry that followed PREVIOUS (a key entry, or anything else when there
+is none) last time, when its key is the N bytes of BV at AT; else #f."
+  (and (key-entry? previous)
+       (let ((next (key-entry-next previous)))
+         (and next
+              (= (bytevector-length (key-entry-bytes next)) n)
+              (same-bytes? (key-entry-bytes next) bv at n)
+              next))))
+
+(define (read-interned r n)
+  "Skip the N bytes of the str at the reader's position and return its key entry,
+or #f when it is not interned.  Replies of a method have their keys, and often the
+symbol values among them, in the same order every time, so the entry that followed
+the one read before (the reader's last key) last time is compared first: a byte
+comparison instead of a hash, a bucket and a comparison."
+  (let* ((at (skip-bytes r n))
+         (bv (reader-bv r))
+         (previous (reader-last-key r))
+         (entry (or (predicted-entry previous bv at n)
+                    (let ((found (interned-entry bv at n)))
+                      ;; Another thread may set it at once: either is right.
+                      (when (and found (key-entry? previous))
+                        (set-key-entry-next! previous found))
+                      found))))
+    (set-reader-last-key! r entry)
+    entry))
+
 (define (read-key r depth)
-  ;; A map key: a str, interned; anything else is decoded as usual so the error can
-  ;; show it.  With a #:map-key, an interned key is returned as its entry.
+  ;; A map key: a str, interned, returned as its key entry (a string when it is not
+  ;; interned); anything else is decoded as usual so the error can show it.
   (let ((n (str-length-at r)))
     (if n
-        (let* ((at (skip-text r n))
-               (entry (interned-entry (reader-bv r) at n)))
-          (cond ((not entry) (text-at r at n))
-                ((reader-map-key r) entry)
-                (else (key-entry-key entry))))
+        (or (read-interned r n)
+            (text-at-skipped r (- (reader-pos r) n) n))
         (read-value r depth))))
 
 (define (read-symbol r depth)
@@ -781,9 +844,9 @@ the header, or #f (skipping nothing) when no str is there."
   ;; no string of its own.  Any other value is decoded as usual.
   (let ((n (str-length-at r)))
     (if n
-        (let* ((at (skip-text r n))
-               (entry (interned-entry (reader-bv r) at n)))
-          (cond ((not entry) (string->symbol (text-at r at n)))
+        (let ((entry (read-interned r n)))
+          (cond ((not entry)
+                 (string->symbol (text-at-skipped r (- (reader-pos r) n) n)))
                 ((key-entry-symbol entry))
                 (else (let ((symbol (string->symbol (key-entry-key entry))))
                         (set-key-entry-symbol! entry symbol)
@@ -793,21 +856,26 @@ the header, or #f (skipping nothing) when no str is there."
 (define-inlinable (raw-key key)
   (if (key-entry? key) (key-entry-key key) key))
 
-(define-inlinable (same-key? a b)
-  ;; A and B are key entries or strings.  Two entries differ when their hashes do,
-  ;; which spares most comparisons of the strings.
-  (if (and (key-entry? a) (key-entry? b))
-      (or (eq? a b)
-          (and (eqv? (key-entry-hash a) (key-entry-hash b))
-               (string=? (key-entry-key a) (key-entry-key b))))
-      (string=? (raw-key a) (raw-key b))))
-
 (define (key-taken? key entries)
   "Return true when the map ENTRIES read so far (newest first) have the key KEY,
-a key entry or a string."
-  (and (pair? entries)
-       (or (same-key? key (caar entries))
-           (key-taken? key (cdr entries)))))
+a key entry or a string.  Two entries differ when their hashes do, which spares
+most comparisons of the strings; KEY's own hash and string are read once."
+  (if (key-entry? key)
+      (let ((hash (key-entry-hash key))
+            (text (key-entry-key key)))
+        (let loop ((rest entries))
+          (and (pair? rest)
+               (let ((other (caar rest)))
+                 (or (eq? other key)
+                     (if (key-entry? other)
+                         (and (eqv? (key-entry-hash other) hash)
+                              (string=? (key-entry-key other) text))
+                         (string=? other text))
+                     (loop (cdr rest)))))))
+      (let loop ((rest entries))
+        (and (pair? rest)
+             (or (string=? (raw-key (caar rest)) key)
+                 (loop (cdr rest)))))))
 
 (define (symbol-key? key map-key symbol-value?)
   "Return true when the str values of KEY (a key entry or a string) are to be symbols."
@@ -837,26 +905,27 @@ a key entry or a string."
                                   (map-key key))))
                   (convert (cdr rest)))))
             entries)
-          (let* ((at (offset r))
+          (let* ((pos (reader-pos r))     ; the key's offset is computed for errors only
                  (key (read-key r (+ depth 1)))
                  (k (raw-key key)))
             (unless (string? k)
-              (msgpack-fail at "map key must be a str, found ~s" k))
+              (msgpack-fail (- pos (reader-start r)) "map key must be a str, found ~s" k))
             (when (if seen (hash-ref seen k) (key-taken? key acc))
-              (msgpack-fail at "duplicate map key ~s" k))
+              (msgpack-fail (- pos (reader-start r)) "duplicate map key ~s" k))
             (when seen (hash-set! seen k #t))
             (loop (+ i 1)
-                  (cons (cons key
+                  (cons (cons (if map-key key k) ; an entry is converted below
                               (if (and symbol-value? (symbol-key? key map-key symbol-value?))
                                   (read-symbol r (+ depth 1))
                                   (read-value r (+ depth 1))))
                         acc)))))))
 
 (define (read-value r depth)
-  (let* ((at (offset r)) (tag (read-u8 r)))
+  (let* ((pos (reader-pos r)) (tag (read-u8 r)))
     (if (= tag #xc0)
         (reader-nil r)
-        (decode-tag tag at depth
+        ;; The offset of the tag, for errors only: computed when one is raised.
+        (decode-tag tag (- pos (reader-start r)) depth
                     (lambda (n) (read-be r n))
                     (lambda (n) (read-signed r n))
                     (lambda (n) (read-blob r n))
@@ -870,7 +939,7 @@ a key entry or a string."
   "Decode the value of BV that begins at START, reading no byte at or after END.
 Return two values: the value and the number of bytes it took."
   (let ((r (or (atomic-box-swap! spare-reader #f)
-               (%make-reader #f 0 0 0 0 (make-scratch) 0 #f msgpack-nil #f #f))))
+               (%make-reader #f 0 0 0 0 (make-scratch) 0 #f msgpack-nil #f #f #f))))
     (set-reader-bv! r bv)
     (set-reader-start! r start)
     (set-reader-pos! r start)
@@ -880,6 +949,7 @@ Return two values: the value and the number of bytes it took."
     (set-reader-nil! r nil)
     (set-reader-lists?! r lists?)
     (set-reader-symbol-value?! r (and map-key symbol-value?))
+    (set-reader-last-key! r #f)
     (let* ((v (with-exception-handler
                   (lambda (condition)
                     (if (eq? (exception-kind condition) 'decoding-error)

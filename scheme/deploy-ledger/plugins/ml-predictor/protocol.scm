@@ -118,21 +118,40 @@
 ;;; Envelopes.
 ;;;
 
+(define (packed-bytes write!)
+  "Return the bytes WRITE!, a procedure of a packer, packs."
+  (let ((packer (make-packer 64)))
+    (write! packer)
+    (packer-contents packer)))
+
+(define (envelope-head entries)
+  ;; The start of every request of ENTRIES fields: its map header, the protocol
+  ;; field and the key of the id, packed once.
+  (packed-bytes (lambda (packer)
+                  (pack-map-header! packer entries)
+                  (pack-string! packer "protocol")
+                  (pack-value! packer protocol-version)
+                  (pack-string! packer "id"))))
+
+(define head-with-deadline (envelope-head 5))
+(define head-without-deadline (envelope-head 4))
+(define method-key (packed-string "method"))
+(define params-key (packed-string "params"))
+(define deadline-key (packed-string "deadline_ms"))
+
 (define* (pack-request! packer id method params #:key (deadline-ms #f))
   "Write the request envelope for METHOD with PARAMS (an alist) to PACKER, after
 what it holds.  ID is the request's id string; DEADLINE-MS, when given, the
-caller's patience."
-  (pack-map-header! packer (if deadline-ms 5 4))
-  (pack-string! packer "protocol")
-  (pack-value! packer protocol-version 1)
-  (pack-string! packer "id")
+caller's patience.  The fixed parts (keys, protocol version) are copied in
+already packed."
+  (pack-raw! packer (if deadline-ms head-with-deadline head-without-deadline))
   (pack-value! packer id 1)
-  (pack-string! packer "method")
+  (pack-raw! packer method-key)
   (pack-value! packer method 1)
-  (pack-string! packer "params")
+  (pack-raw! packer params-key)
   (pack-value! packer params 1)
   (when deadline-ms
-    (pack-string! packer "deadline_ms")
+    (pack-raw! packer deadline-key)
     (pack-value! packer deadline-ms 1)))
 
 (define* (encode-request id method params #:key (deadline-ms #f))
@@ -169,6 +188,22 @@ not msgpack."
                   #:symbol-value? symbol-value?)
           (unpack payload)))))
 
+(define envelope-key-texts '("protocol" "id" "ok" "result" "error"))
+
+(define last-envelope-names
+  ;; (MAP-KEY . ((TEXT . NAME) ...)): the envelope's keys as the last MAP-KEY given
+  ;; to `decode-reply' makes them, so a reply costs no conversion of its keys.
+  #f)
+
+(define (envelope-names map-key)
+  "Return the alist of each envelope key text to (MAP-KEY text), made once per MAP-KEY."
+  (let ((last last-envelope-names))   ; read once: another thread may replace it
+    (if (and last (eq? (car last) map-key))
+        (cdr last)
+        (let ((names (map (lambda (text) (cons text (map-key text))) envelope-key-texts)))
+          (set! last-envelope-names (cons map-key names))
+          names))))
+
 (define* (decode-reply payload endpoint #:key (map-key #f) (symbol-value? #f))
   "Return the reply envelope in bytevector PAYLOAD, received from ENDPOINT.
 The result is read with `reply-id', `reply-ok?', `reply-result' and `reply-error';
@@ -180,10 +215,17 @@ nil and the str values of the keys SYMBOL-VALUE? accepts as symbols; the id is t
 #f when nil.  Any other reply is decoded again as without MAP-KEY, so an error
 reply, or a reply whose ok is not #t, is judged on the values as sent."
   (let* ((nil (if map-key #f msgpack-nil))
-         (reply (unpack-reply payload endpoint map-key nil symbol-value?)))
-    (define (name text) (if map-key (map-key text) text))
+         (reply (unpack-reply payload endpoint map-key nil symbol-value?))
+         (names (and map-key (envelope-names map-key))))
+    (define (name text)
+      (cond ((not map-key) text)
+            ((assoc text names) => cdr)
+            (else (map-key text))))
     (define (field text)
-      (let ((entry (and (alist? reply) (assoc (name text) reply))))
+      (let* ((key (name text))
+             (entry (and (alist? reply)
+                         ;; Symbols are equal only when eq?: assq spares equal? calls.
+                         (if (symbol? key) (assq key reply) (assoc key reply)))))
         (unless entry
           (raise-protocol-error endpoint "key ~s is missing" text))
         (cdr entry)))

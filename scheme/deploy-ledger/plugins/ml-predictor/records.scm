@@ -22,9 +22,11 @@
 (define-module (deploy-ledger plugins ml-predictor records)
   #:use-module ((deploy-ledger plugins ml-predictor msgpack)
                 #:select (msgpack-nil msgpack-nil? make-msgpack-writer pack-value! pack-string!
+                          pack-raw! packed-string
                           pack-key! pack-map-header! pack-array-header!
                           packer-check-depth!))
   #:use-module ((srfi srfi-1) #:select (every filter-map filter))
+  #:use-module ((srfi srfi-9) #:select (define-record-type))
   #:use-module ((srfi srfi-19)
                 #:select (time? time-type time-second time-nanosecond date? date->time-utc
                           time-tai->time-utc time-monotonic->time-utc))
@@ -131,27 +133,37 @@ named PREFIX-FIELD; #f when VALUE is not a record of PREDICATE-NAME."
 (define (key-kind key)
   (and key (hash-ref key-kinds key)))
 
+(define-record-type <wire-field>
+  ;; What a key of a Scheme deployment is on the wire: its snake_case NAME, the
+  ;; `key-kind' of that name, and NAME already packed as a msgpack str (#f when the
+  ;; key was a string, not kept).
+  (make-wire-field name kind packed)
+  wire-field?
+  (name wire-field-name)
+  (kind wire-field-kind)
+  (packed wire-field-packed))
+
 (define wire-fields
-  ;; Symbol -> (wire key string . its kind), filled as keys are met (a ledger uses a
-  ;; handful): a field's name and kind cost one hashq-ref, not a hash of the string.
+  ;; Symbol -> its <wire-field>, filled as keys are met (a ledger uses a handful): a
+  ;; field's name, kind and packed bytes cost one hashq-ref, not a hash of the string.
   (make-hash-table))
 
 (define (wire-field key)
-  "Return (NAME . KIND) for KEY, a symbol or string: its wire (snake_case string)
-name and `key-kind' of that name."
+  "Return the <wire-field> of KEY, a symbol or string: its wire (snake_case string)
+name, the `key-kind' of that name and, for a symbol, the name packed."
   (cond ((and (symbol? key) (hashq-ref wire-fields key)))
-        ((string? key) (cons key (key-kind key)))
+        ((string? key) (make-wire-field key (key-kind key) #f))
         ((symbol? key)
          (let* ((name (cond ((assq key renamed-keys) => cdr)
                             (else (kebab->snake (symbol->string key)))))
-                (field (cons name (key-kind name))))
+                (field (make-wire-field name (key-kind name) (packed-string name))))
            (hashq-set! wire-fields key field)
            field))
         (else (error "ml-predictor: expected a symbol or string key, found" key))))
 
 (define (wire-key key)
   "Return the wire (snake_case string) name of KEY, a symbol or string."
-  (if (string? key) key (car (wire-field key))))
+  (if (string? key) key (wire-field-name (wire-field key))))
 
 (define (time->epoch value)
   "Return VALUE, an SRFI-19 time or date or an epoch number, as epoch seconds."
@@ -240,16 +252,28 @@ name and `key-kind' of that name."
 ;;; and the names of symbols are never built.  Each procedure below mirrors the one
 ;;; above it that builds the wire form (`value->wire', `fields->wire').
 
-(define symbol-names
-  ;; Symbol -> its name, for the symbols met as values (a ledger uses a handful).
+(define packed-symbols
+  ;; Symbol -> its name packed as a msgpack str, for the symbols met as values and
+  ;; as keys of nested maps (a ledger uses a handful; 1024 at most are kept).
   (make-hash-table))
 
-(define (symbol-name symbol)
-  (or (hashq-ref symbol-names symbol)
-      (let ((name (symbol->string symbol)))
-        (when (< (hash-count (const #t) symbol-names) 1024)
-          (hashq-set! symbol-names symbol name))
-        name)))
+(define packed-symbol-count 0)
+
+(define (packed-symbol symbol)
+  "Return the name of SYMBOL packed as a msgpack str, made once per symbol."
+  (or (hashq-ref packed-symbols symbol)
+      (let ((bytes (packed-string (symbol->string symbol))))
+        (when (< packed-symbol-count 1024)
+          (set! packed-symbol-count (+ packed-symbol-count 1))
+          (hashq-set! packed-symbols symbol bytes))
+        bytes)))
+
+(define (pack-field-name! packer field)
+  "Write the wire name of FIELD, a <wire-field>, to PACKER as a str."
+  (let ((packed (wire-field-packed field)))
+    (if packed
+        (pack-raw! packer packed)
+        (pack-string! packer (wire-field-name field)))))
 
 (define (pack-items! packer items depth)
   "Write the list ITEMS to PACKER as an array of their wire forms."
@@ -268,7 +292,7 @@ KIND is (key-kind KEY), #f for a value with no key or a key of no kind."
         ((or (eq? value #t) (msgpack-nil? value)) (pack-value! packer value depth))
         ((eq? kind 'time) (pack-value! packer (time->epoch value) depth))
         ((number? value) (pack-value! packer value depth))
-        ((symbol? value) (pack-string! packer (symbol-name value)))
+        ((symbol? value) (pack-raw! packer (packed-symbol value)))
         ((or (time? value) (date? value)) (pack-value! packer (time->epoch value) depth))
         ((null? value) (pack-value! packer (if (eq? kind 'array) #() '()) depth))
         ((and (eq? kind 'array) (list? value)) (pack-items! packer value depth))
@@ -278,7 +302,9 @@ KIND is (key-kind KEY), #f for a value with no key or a key of no kind."
          (let loop ((rest value))
            (when (pair? rest)
              (let ((name (caar rest)))
-               (pack-key! packer (if (symbol? name) (symbol-name name) name))
+               (if (symbol? name)
+                   (pack-raw! packer (packed-symbol name))
+                   (pack-key! packer name))
                (pack-wire-value! packer (cdar rest) #f (+ depth 1))
                (loop (cdr rest))))))
         ((list? value) (pack-items! packer value depth))
@@ -297,8 +323,8 @@ KIND is (key-kind KEY), #f for a value with no key or a key of no kind."
   (let loop ((rest alist))
     (when (pair? rest)
       (let ((field (wire-field (caar rest))))
-        (pack-string! packer (car field))
-        (pack-wire-value! packer (cdar rest) (cdr field) (+ depth 1))
+        (pack-field-name! packer field)
+        (pack-wire-value! packer (cdar rest) (wire-field-kind field) (+ depth 1))
         (loop (cdr rest))))))
 
 (define (pack-deployment-record! packer record depth)
@@ -310,8 +336,8 @@ reading its fields as they are packed."
     (let loop ((rest accessors))
       (when (pair? rest)
         (let ((field (wire-field (caar rest))))
-          (pack-string! packer (car field))
-          (pack-wire-value! packer ((cdar rest) record) (cdr field) (+ depth 1))
+          (pack-field-name! packer field)
+          (pack-wire-value! packer ((cdar rest) record) (wire-field-kind field) (+ depth 1))
           (loop (cdr rest)))))))
 
 (define (deployment-writer deployment)
