@@ -11,8 +11,10 @@ median over rounds of p50/p99 in microseconds, the Guile/Python p50 ratio, and t
 msgpack encode/decode time per request/reply, and what Guile's garbage collector cost over the
 timed calls (collections per 1000 calls, mean stop-the-world pause, bytes allocated per call:
 figures that, unlike latencies, do not move with the machine's load). Each client first makes
---warmup untimed calls (default 300; Guile's JIT compiles a procedure after about 1000 entries or
-loop iterations, so a larger warm-up measures fully compiled code). --guile-env sets a variable for
+--warmup untimed calls (default 1500: Guile's JIT compiles a procedure after about 1000 entries
+or loop iterations, so the per-call procedures of a shorter warm-up run uncompiled during the
+first timed calls; a long-lived ledger process reaches the compiled state, and this measures it;
+--warmup 300 shows the earlier state). --guile-env sets a variable for
 the Guile client only, e.g. GC_INITIAL_HEAP_SIZE=32M to see the effect of a larger heap on its
 collections. The machine's load (`uptime`) is printed next to the figures.
 """
@@ -65,7 +67,7 @@ def build_store(directory: Path) -> tuple[Path, str, str]:
     return path, history.deployments[0]["service"], note
 
 
-def python_client_run(endpoint: str, service: str, calls: int, warmup: int = 300) -> None:
+def python_client_run(endpoint: str, service: str, calls: int, warmup: int = 1500) -> None:
     """Time CALLS predict calls through predictor.client and print KEY=VALUE figures."""
     from predictor.client import Client
     from predictor.errors import RemoteError
@@ -152,7 +154,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, help="a store with a trained model (default: build a demo one)")
     parser.add_argument("--service", help="service to ask about (default: the demo's first)")
     parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--warmup", type=int, default=300, help="untimed calls before the timed ones (default 300)")
+    parser.add_argument("--warmup", type=int, default=1500, help="untimed calls before the timed ones (default 1500)")
     parser.add_argument("--guile-env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for the Guile client only (repeatable)")
     parser.add_argument("--python-client", nargs=4, metavar=("ENDPOINT", "SERVICE", "CALLS", "WARMUP"),

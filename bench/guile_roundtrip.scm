@@ -17,7 +17,7 @@
 (define-values (endpoint service calls warmup)
   (let ((args (cdr (command-line))))
     (values (car args) (cadr args) (string->number (caddr args))
-            (if (pair? (cdddr args)) (string->number (cadddr args)) 300))))
+            (if (pair? (cdddr args)) (string->number (cadddr args)) 1500))))
 
 (define deployment
   ;; The fields the ledger sends, plus a few the wire Deployment knows: 15 in all.
