@@ -166,6 +166,47 @@
         (unpack (pack '(("x" . 1) ("y" . 2) ("z" . 3))) #:map-key string->symbol)
         (refused? (lambda () (unpack (hex->bytevector "83a17801a17902a17802")
                                      #:map-key string->symbol))))))
+  (let ((payloads
+         ;; "k" followed by two keys in turn, then by a third; arrays of maps whose
+         ;; last key is followed by the next item's first key or by the outer map's
+         ;; next key; and first keys that change from one payload to the next.
+         '((("k" . 1) ("m" . 2)) (("k" . 1) ("n" . 2)) (("k" . 1) ("m" . 2))
+           (("k" . 1) ("n" . 2)) (("k" . 1) ("o" . 2)) (("k" . 1) ("m" . 2))
+           (("k" . 1) ("n" . 2)) (("k" . 1))
+           (("l" . #((("a" . 1) ("b" . 2)) (("a" . 3) ("b" . 4)))) ("b" . 5) ("k" . 6))
+           (("m" . 1) ("k" . "n") ("status" . "failed") ("o" . 2))
+           (("m" . 1) ("k" . "m") ("status" . "succeeded") ("o" . 2))
+           (("m" . 1) ("k" . "o") ("status" . "rolled_back") ("o" . 2)))))
+    ;; A key is compared with the two that followed the previous key the last two
+    ;; times, and the first key of a payload with the first keys of the last ones.
+    (test-equal "keys with two or more usual successors decode"
+      (append payloads payloads payloads)
+      (map (lambda (value) (unpack (pack value))) (append payloads payloads payloads)))
+    (test-equal "and so do they with a #:map-key and symbol values"
+      (map (lambda (value)
+             (let convert ((value value))
+               (cond ((vector? value) (map convert (vector->list value)))
+                     ((pair? value)
+                      (map (lambda (entry)
+                             (let ((key (string->symbol (car entry))))
+                               (cons key
+                                     (if (and (memq key '(k status)) (string? (cdr entry)))
+                                         (string->symbol (cdr entry))
+                                         (convert (cdr entry))))))
+                           value))
+                     (else value))))
+           (append payloads payloads))
+      (map (lambda (value)
+             (unpack (pack value) #:map-key string->symbol #:arrays 'list
+                     #:symbol-value? (lambda (key) (memq key '(k status)))))
+           (append payloads payloads))))
+  (test-assert "a duplicate of the key predicted second from the previous one is refused"
+    (begin
+      (unpack (pack '(("x" . 1) ("y" . 2))))
+      (unpack (pack '(("x" . 1) ("z" . 2))))
+      (and (refused? (lambda () (unpack (hex->bytevector "83a17901a17802a17903"))))
+           (refused? (lambda () (unpack (hex->bytevector "83a17901a17802a17903")
+                                        #:map-key string->symbol))))))
   (test-assert "invalid UTF-8 in a short str is refused"
     (refused? (lambda () (unpack (hex->bytevector "a2c328")))))
   (test-assert "invalid UTF-8 in a long str is refused"

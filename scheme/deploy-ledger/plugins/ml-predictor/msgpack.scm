@@ -588,7 +588,8 @@ payload are not aligned), while a reader given an endianness is a procedure call
   ;; An interned key: its bytes, their hash, the shared string, and what a decoder
   ;; with a #:map-key made of it (CONVERTER and PREDICATE, the procedures it was made
   ;; with: the converted key and whether its str values become symbols).
-  (make-key-entry bytes hash key converter predicate converted symbol-valued? symbol next)
+  (make-key-entry bytes hash key converter predicate converted symbol-valued? symbol next
+                  alternate)
   key-entry?
   (bytes key-entry-bytes)
   (hash key-entry-hash)
@@ -600,7 +601,11 @@ payload are not aligned), while a reader given an endianness is a procedure call
   (symbol key-entry-symbol set-key-entry-symbol!) ; the key as a symbol, once asked
   ;; The entry of the key read after this one the last time: the next key read is
   ;; most likely the same (see `read-key').
-  (next key-entry-next set-key-entry-next!))
+  (next key-entry-next set-key-entry-next!)
+  ;; The one read after it the time before that, which `next' replaced: the key of
+  ;; the last item of an array of maps, or of a value with two usual choices, has
+  ;; two usual successors.
+  (alternate key-entry-alternate set-key-entry-alternate!))
 
 (define (interned-entry bv at n)
   "Return the key entry of the ASCII string in the N bytes of BV at AT, or #f when
@@ -617,7 +622,7 @@ all threads: a race can at worst lose an entry, which is made again."
                        ;; shared copy under another caller.
                        (let* ((key (symbol->string (string->symbol (ascii-string bv at n))))
                               (bytes (make-bytevector n))
-                              (entry (make-key-entry bytes h key #f #f #f #f #f #f)))
+                              (entry (make-key-entry bytes h key #f #f #f #f #f #f #f)))
                          (bytevector-copy! bv at bytes 0 n)
                          (when (< key-count key-limit)
                            (set! key-count (+ key-count 1))
@@ -675,7 +680,8 @@ SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of i
   (nil reader-nil set-reader-nil!)
   (lists? reader-lists? set-reader-lists?!)
   (symbol-value? reader-symbol-value? set-reader-symbol-value?!)
-  (last-key reader-last-key set-reader-last-key!)) ; the entry of the last key read, or #f
+  ;; The entry of the last key read, `message-start' before the first, or #f.
+  (last-key reader-last-key set-reader-last-key!))
 
 (define spare-reader
   ;; One reader, with its scratch bytevectors, taken by an unpack and given back when
@@ -802,29 +808,43 @@ the header, or #f (skipping nothing) when no str is there."
           ((= tag #xdb) (set-reader-pos! r (+ pos 1)) (read-be r 4))
           (else #f))))
 
+(define-inlinable (entry-of? entry bv at n)
+  "Return ENTRY (a key entry or #f) when its key is the N bytes of BV at AT; else #f."
+  (and entry
+       (= (bytevector-length (key-entry-bytes entry)) n)
+       (same-bytes? (key-entry-bytes entry) bv at n)
+       entry))
+
 (define-inlinable (predicted-entry previous bv at n)
   "Return the entry that followed PREVIOUS (a key entry, or anything else when there
-is none) last time, when its key is the N bytes of BV at AT; else #f."
+is none) last time, or the time before, when its key is the N bytes of BV at AT;
+else #f."
   (and (key-entry? previous)
-       (let ((next (key-entry-next previous)))
-         (and next
-              (= (bytevector-length (key-entry-bytes next)) n)
-              (same-bytes? (key-entry-bytes next) bv at n)
-              next))))
+       (or (entry-of? (key-entry-next previous) bv at n)
+           (entry-of? (key-entry-alternate previous) bv at n))))
+
+(define message-start
+  ;; The `previous' of the first key of a payload, so that key is predicted too.
+  ;; Not in the table: no key is ever read as this entry.
+  (make-key-entry (make-bytevector 0) 0 "" #f #f #f #f #f #f #f))
 
 (define (read-interned r n)
   "Skip the N bytes of the str at the reader's position and return its key entry,
 or #f when it is not interned.  Replies of a method have their keys, and often the
 symbol values among them, in the same order every time, so the entry that followed
 the one read before (the reader's last key) last time is compared first: a byte
-comparison instead of a hash, a bucket and a comparison."
+comparison instead of a hash, a bucket and a comparison.  The one that followed it
+the time before is compared next, then the table is searched: the entry found
+becomes the one that follows, and the one it replaces the one before."
   (let* ((at (skip-bytes r n))
          (bv (reader-bv r))
          (previous (reader-last-key r))
          (entry (or (predicted-entry previous bv at n)
                     (let ((found (interned-entry bv at n)))
-                      ;; Another thread may set it at once: either is right.
+                      ;; Another thread may set them at once: any entry is right,
+                      ;; as a predicted entry is compared in full before it is used.
                       (when (and found (key-entry? previous))
+                        (set-key-entry-alternate! previous (key-entry-next previous))
                         (set-key-entry-next! previous found))
                       found))))
     (set-reader-last-key! r entry)
@@ -949,7 +969,7 @@ Return two values: the value and the number of bytes it took."
     (set-reader-nil! r nil)
     (set-reader-lists?! r lists?)
     (set-reader-symbol-value?! r (and map-key symbol-value?))
-    (set-reader-last-key! r #f)
+    (set-reader-last-key! r message-start)
     (let* ((v (with-exception-handler
                   (lambda (condition)
                     (if (eq? (exception-kind condition) 'decoding-error)
