@@ -80,6 +80,18 @@ def metadata_text(metadata: dict) -> str:
     return sexp_value(metadata) if metadata else ""
 
 
+def alter_sqlite(path: Path, *statements) -> None:
+    """Run STATEMENTS (SQL text, or (SQL, parameters)) on the SQLite database at PATH and commit."""
+    db = sqlite3.connect(path)
+    try:
+        for statement in statements:
+            sql, parameters = (statement, ()) if isinstance(statement, str) else statement
+            db.execute(sql, parameters)
+        db.commit()
+    finally:
+        db.close()
+
+
 def write_sqlite(path: Path, history: dict, variant: str = "migrations") -> Path:
     """Write a ledger SQLite database in VARIANT ("init" or "migrations") holding HISTORY."""
     db = sqlite3.connect(path)

@@ -72,10 +72,7 @@ def test_sexp_export_nested_metadata_becomes_nested_json(store, tmp_path):
 
 def test_sqlite_metadata_column_nested_alist(store, tmp_path):
     path = lf.write_sqlite(tmp_path / "ledger.db", lf.sample_history(2))
-    db = sqlite3.connect(path)
-    db.execute("UPDATE deployments SET metadata = ? WHERE id = 'dep-1'", [guile_write(GUILE_METADATA)])
-    db.commit()
-    db.close()
+    lf.alter_sqlite(path, ("UPDATE deployments SET metadata = ? WHERE id = 'dep-1'", [guile_write(GUILE_METADATA)]))
     ingest_paths(store, [path], progress=False)
     metadata, configuration, change_size = _stored(store, "dep-1")
     assert metadata == EXPECTED_METADATA
@@ -111,10 +108,7 @@ def test_bad_metadata_names_the_entry_once(store, tmp_path, metadata_text, entry
 
 def test_sqlite_bad_metadata_message_says_it_once(store, tmp_path):
     path = lf.write_sqlite(tmp_path / "ledger.db", lf.sample_history(2))
-    db = sqlite3.connect(path)
-    db.execute("UPDATE deployments SET metadata = '(42)' WHERE id = 'dep-2'")
-    db.commit()
-    db.close()
+    lf.alter_sqlite(path, "UPDATE deployments SET metadata = '(42)' WHERE id = 'dep-2'")
     with pytest.raises(IngestError) as caught:
         ingest_paths(store, [path], progress=False)
     assert (caught.value.field, caught.value.record_id) == ("metadata", "dep-2")
@@ -231,10 +225,7 @@ def test_fuzz_sexp_export(entries):
 def test_fuzz_sqlite_metadata(metadata_text):
     with tempfile.TemporaryDirectory() as tmp:
         path = lf.write_sqlite(Path(tmp) / "ledger.db", lf.sample_history(1))
-        db = sqlite3.connect(path)
-        db.execute("UPDATE deployments SET metadata = ?", [metadata_text])
-        db.commit()
-        db.close()
+        lf.alter_sqlite(path, ("UPDATE deployments SET metadata = ?", [metadata_text]))
         with open_store(Path(tmp) / "store.duckdb") as store:
             try:
                 ingest_paths(store, [path], progress=False)
@@ -284,11 +275,8 @@ def test_json_bad_shapes_are_ingest_errors(store, tmp_path, suffix, text, field)
 # -- SQLite values of unusual types (the Arrow fast path falls back, precisely) --------------------
 def test_sqlite_odd_value_types_still_ingest(store, tmp_path):
     path = lf.write_sqlite(tmp_path / "ledger.db", lf.sample_history(3))
-    db = sqlite3.connect(path)
-    db.execute("UPDATE deployments SET version = 3, started = '2026-01-05T10:00:00Z', completed = NULL "
-               "WHERE id = 'dep-2'")
-    db.commit()
-    db.close()
+    lf.alter_sqlite(path, "UPDATE deployments SET version = 3, started = '2026-01-05T10:00:00Z', completed = NULL "
+                          "WHERE id = 'dep-2'")
     ingest_paths(store, [path], progress=False)
     version, started = store.con.execute("SELECT version, started FROM deployments WHERE id = 'dep-2'").fetchone()
     assert version == "3"

@@ -5,7 +5,6 @@ fast reader of simple metadata alists."""
 from __future__ import annotations
 
 import random
-import sqlite3
 
 import duckdb
 import pytest
@@ -200,13 +199,10 @@ def test_metadata_texts_read_as_the_reference_reader_does():
 def test_sqlite_metadata_of_every_shape_is_stored_alike(store, tmp_path):
     history = lf.sample_history(6)
     path = lf.write_sqlite(tmp_path / "ledger.db", history)
-    db = sqlite3.connect(path)
-    db.execute("UPDATE deployments SET metadata = '((region . \"eu\") (change-size . 12) (automated . #t))' "
-               "WHERE id = 'dep-1'")
-    db.execute("UPDATE deployments SET metadata = ? WHERE id = 'dep-2'",
-               ['((region . "e\\"u") (change-size . 12) (automated . #t))'])
-    db.commit()
-    db.close()
+    lf.alter_sqlite(path, "UPDATE deployments SET metadata = '((region . \"eu\") (change-size . 12) (automated . #t))' "
+                          "WHERE id = 'dep-1'",
+                    ("UPDATE deployments SET metadata = ? WHERE id = 'dep-2'",
+                     ['((region . "e\\"u") (change-size . 12) (automated . #t))']))
     ingest_paths(store, [path], progress=False)
     rows = store.con.execute("SELECT id, metadata, change_size, automated FROM deployments WHERE id IN "
                              "('dep-1', 'dep-2') ORDER BY id").fetchall()
@@ -241,11 +237,8 @@ def test_adbc_reader_reads_what_sqlite3_reads(tmp_path, monkeypatch):
     monkeypatch.setattr(ledger_sqlite, "PARALLEL_ROWS", 2)
     history = lf.sample_history(30)
     path = lf.write_sqlite(tmp_path / "ledger.db", history, "migrations")
-    db = sqlite3.connect(path)
-    db.execute("UPDATE deployments SET parent_id = NULL WHERE rowid < 20")   # a column starting with NULLs
-    db.execute("UPDATE deployments SET metadata = NULL WHERE rowid = 3")
-    db.commit()
-    db.close()
+    lf.alter_sqlite(path, "UPDATE deployments SET parent_id = NULL WHERE rowid < 20",  # a column starting with NULLs
+                    "UPDATE deployments SET metadata = NULL WHERE rowid = 3")
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     parts = ledger_sqlite._read_adbc(str(path), False, 1, 30, True)
     assert parts is not None and parts[0]["error"] is None
@@ -269,9 +262,6 @@ def test_adbc_reader_refusals_and_errors_are_those_of_sqlite3(tmp_path, monkeypa
 
     monkeypatch.setattr(ledger_sqlite, "PARALLEL_ROWS", 2)
     path = lf.write_sqlite(tmp_path / "ledger.db", lf.sample_history(30), "init")     # (no CHECK on status)
-    db = sqlite3.connect(path)
-    db.execute(change)
-    db.commit()
-    db.close()
+    lf.alter_sqlite(path, change)
     fast, slow = _sqlite_rows_both_ways(path, monkeypatch, tmp_path, "odd")
     assert fast == slow

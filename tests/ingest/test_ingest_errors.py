@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -61,10 +60,7 @@ def bad_timestamp_csv(tmp: Path):
 
 def implausible_time_sqlite(tmp: Path):
     path = lf.write_sqlite(tmp / "ledger.db", _history(), "init")
-    db = sqlite3.connect(path)
-    db.execute("UPDATE deployments SET started = 86400 WHERE id = 'dep-5'")
-    db.commit()
-    db.close()
+    lf.alter_sqlite(path, "UPDATE deployments SET started = 86400 WHERE id = 'dep-5'")
     return path, {"line": 5, "field": "started", "expected": "a plausible time"}
 
 
@@ -111,19 +107,13 @@ def not_sqlite_db(tmp: Path):
 
 def bad_metadata_sqlite(tmp: Path):
     path = lf.write_sqlite(tmp / "ledger.db", _history(), "migrations")
-    db = sqlite3.connect(path)
-    db.execute("UPDATE deployments SET metadata = '((region . \"eu\")' WHERE id = 'dep-3'")
-    db.commit()
-    db.close()
+    lf.alter_sqlite(path, "UPDATE deployments SET metadata = '((region . \"eu\")' WHERE id = 'dep-3'")
     return path, {"line": 3, "field": "metadata"}
 
 
 def unknown_status_sqlite_init(tmp: Path):
     path = lf.write_sqlite(tmp / "ledger.db", _history(), "init")
-    db = sqlite3.connect(path)
-    db.execute("UPDATE deployments SET status = 'done' WHERE id = 'dep-4'")
-    db.commit()
-    db.close()
+    lf.alter_sqlite(path, "UPDATE deployments SET status = 'done' WHERE id = 'dep-4'")
     return path, {"line": 4, "field": "status", "found": "done"}
 
 

@@ -217,8 +217,6 @@ def test_big_exports_are_read_in_two_processes(store, tmp_path, monkeypatch):
 
 def test_big_sqlite_databases_are_read_in_two_processes(store, tmp_path, monkeypatch):
     """Above PARALLEL_ROWS the upper rowid half is read by a helper process; same rows, same errors."""
-    import sqlite3
-
     from predictor.store.formats import ledger_sqlite
 
     monkeypatch.setattr(ledger_sqlite, "PARALLEL_ROWS", 2)
@@ -229,10 +227,7 @@ def test_big_sqlite_databases_are_read_in_two_processes(store, tmp_path, monkeyp
     rows = dict(store.con.execute("SELECT id, source_line FROM deployments").fetchall())
     assert rows == {f"dep-{i + 1}": i + 1 for i in range(30)}
     assert store.con.execute("SELECT count(*) FROM deployments WHERE change_size IS NOT NULL").fetchone() == (15,)
-    db = sqlite3.connect(path)
-    db.execute("UPDATE deployments SET metadata = '((oops' WHERE rowid IN (25, 27)")
-    db.commit()
-    db.close()
+    lf.alter_sqlite(path, "UPDATE deployments SET metadata = '((oops' WHERE rowid IN (25, 27)")
     with pytest.raises(IngestError) as caught:
         ingest_paths(store, [path], progress=False)
     assert caught.value.line == 25 and caught.value.field == "metadata"

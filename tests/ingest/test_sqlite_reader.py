@@ -49,10 +49,7 @@ def test_every_row_is_read_whatever_gaps_the_rowids_have(tmp_path, monkeypatch, 
 
 def test_a_database_without_deployments_still_gives_its_services(store, tmp_path):
     path = lf.write_sqlite(tmp_path / "ledger.db", lf.sample_history(5))
-    db = sqlite3.connect(path)
-    db.execute("DELETE FROM deployments")
-    db.commit()
-    db.close()
+    lf.alter_sqlite(path, "DELETE FROM deployments")
     report = ingest_paths(store, [path], progress=False)[0]
     assert "deployments" not in report.tables
     assert report.count("services", "inserted") == 3
