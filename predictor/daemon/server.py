@@ -267,11 +267,7 @@ class Daemon:
                         request_id, payload, reply, method = first
                         first = None
                         self.requests_served += 1
-                        self.last_request_at = time.monotonic()
-                        self.by_method[method] += 1
-                        self.prediction_log.add_payloads(request_id, method, time.time(), "champion", payload, reply)
-                        if self.log.isEnabledFor(DEBUG):
-                            event(self.log, DEBUG, "request", id=request_id, method=method, ok=True)
+                        self._compiled_answered(request_id, method, payload, reply, time.monotonic())
             except zmq.Again:
                 first = None
             except zmq.ZMQError as exc:
@@ -279,7 +275,8 @@ class Daemon:
                     continue
                 raise
             if first is not None:
-                self._drain(first=(first, time.monotonic()))
+                # a message the compiled step already declined is not offered to it again
+                self._drain(first=(first, time.monotonic()), offered=fast is not None and serve_one is not None)
             if self.events:
                 self._handle_events()
             now = time.monotonic()
@@ -294,8 +291,9 @@ class Daemon:
             if self.retrainer is not None:
                 self.retrainer.tick(now)
 
-    def _drain(self, limit: int = 256, first: tuple | None = None) -> None:
-        """Read every message already queued (up to LIMIT, after FIRST), then answer each in order."""
+    def _drain(self, limit: int = 256, first: tuple | None = None, offered: bool = False) -> None:
+        """Read every message already queued (up to LIMIT, after FIRST), then answer each in order
+        (OFFERED: FIRST was offered to the compiled path already, which declined it)."""
         batch = [first] if first is not None else []
         router = self.router
         recv = router.recv_multipart
@@ -305,12 +303,21 @@ class Daemon:
             except zmq.Again:
                 break
         self.queue_depth = len(batch)
-        for frames, received in batch:
+        for index, (frames, received) in enumerate(batch):
             self.queue_depth -= 1
-            self._handle(frames, received)
+            self._handle(frames, received, offered=offered and index == 0)
 
-    def _handle(self, frames: list, received: float) -> None:
-        """Answer one message; never raises."""
+    def _compiled_answered(self, request_id: str, method: str, request: bytes, reply: bytes, received: float) -> None:
+        """Count and log a request the compiled path answered (its reply already sent)."""
+        self.last_request_at = received
+        self.by_method[method] += 1
+        self.prediction_log.add_payloads(request_id, method, time.time(), "champion", request, reply)
+        if self.log.isEnabledFor(DEBUG):
+            event(self.log, DEBUG, "request", id=request_id, method=method, ok=True,
+                  ms=round((time.monotonic() - received) * 1000, 3))
+
+    def _handle(self, frames: list, received: float, offered: bool = False) -> None:
+        """Answer one message; never raises. OFFERED: the compiled path has declined it already."""
         try:
             split = frames.index(b"")
         except ValueError:
@@ -322,21 +329,16 @@ class Daemon:
         envelope = frames[:split + 1]
         self.requests_served += 1
         self.last_request_at = received
-        if self.fast_predict is not None:
+        if self.fast_predict is not None and not offered:
             waited_ms = (time.monotonic() - received) * 1000
-            # a predict or predict_batch the compiled path is sure of: payload
-            # in, reply payload out, one call (None: left to the path below, which answers or
-            # words the error)
+            # a predict or predict_batch the compiled path is sure of: payload in, reply payload
+            # out, one call (None: left to the path below, which answers or words the error)
             answered = self.fast_predict(frames[-1], waited_ms) if waited_ms <= self.options.max_wait_ms else None
             if answered is not None:
                 request_id, payload, method = answered
-                self.by_method[method] += 1
-                self.prediction_log.add_payloads(request_id, method, time.time(), "champion", frames[-1], payload)
                 envelope.append(payload)
                 self.router.send_multipart(envelope)
-                if self.log.isEnabledFor(DEBUG):
-                    event(self.log, DEBUG, "request", id=request_id, method=method, ok=True,
-                          ms=round((time.monotonic() - received) * 1000, 3))
+                self._compiled_answered(request_id, method, frames[-1], payload, received)
                 return
         try:
             request = decode_request(frames[-1])

@@ -1745,8 +1745,8 @@ no:
     return 0;
 }
 
-static PyObject *wire_item(PyObject *map, PyObject *key) {  /* borrowed, or Py_None when absent */
-    PyObject *value = PyDict_GetItemWithError(map, key);
+static PyObject *wire_item(PyObject *map, PyObject *key) {  /* field(), or Py_None when absent */
+    PyObject *value = field(map, key);
     return value ? value : Py_None;
 }
 
