@@ -268,7 +268,7 @@ class FailurePredictor:
 
     def _abstained(self, record: dict, history: int, similar: list) -> dict:
         """The answer when the service has too little history: the base rate, and why."""
-        base_rate = round(self.model.base_rate, 6)
+        base_rate = self._base_rate
         return {"deployment_id": record.get("id"), "base_rate": base_rate, "model_version": self.version,
                 "failure_probability": base_rate, "risk_level": risk_level(self.model.base_rate),
                 "abstained": True,
@@ -278,7 +278,7 @@ class FailurePredictor:
 
     def _unexplained(self, record: dict, probability: float) -> dict:
         """The answer with ``explain=False``: the probability and its level only."""
-        return {"deployment_id": record.get("id"), "base_rate": round(self.model.base_rate, 6),
+        return {"deployment_id": record.get("id"), "base_rate": self._base_rate,
                 "model_version": self.version, "failure_probability": probability,
                 "risk_level": risk_level(probability), "abstained": False, "factors": [], "similar_deployments": []}
 

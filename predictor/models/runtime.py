@@ -24,7 +24,7 @@ class FailureAnswerer:
         self.predictor = predictor
         self.version = predictor.version
         self.model_version = predictor.version
-        #: the compiled whole-request path of ``predict`` (FailurePredictor.wire), or None
+        #: the compiled whole-request path of ``predict`` and ``predict_batch`` (FailurePredictor.wire), or None
         self.wire = predictor.wire()
         self.methods: dict[str, Callable[[dict], dict]] = {
             "predict": self.predict,
