@@ -7,8 +7,8 @@ placements, un-pinned and pinned to one CPU (`taskset -c 0`, daemon and clients 
 script starts `predictor serve` on a fresh ipc endpoint, then times the same `predict` call
 from Guile (bench/guile_roundtrip.scm, through the plugin) and from Python
 (`predictor.client.Client`), alternating for three rounds in the same run, and prints the
-median over rounds of p50/p99 in microseconds, the Guile/Python p50 ratio, and the plugin's
-msgpack encode/decode time per request/reply, and what Guile's garbage collector cost over the
+median over rounds of p50/p99 in microseconds, the Guile/Python p50 ratio, each client's codec
+time per call (the request encoded, the daemon's own reply to it decoded), and what Guile's garbage collector cost over the
 timed calls (collections per 1000 calls, mean stop-the-world pause, bytes allocated per call:
 figures that, unlike latencies, do not move with the machine's load). Each client first makes
 --warmup untimed calls (default 1500: Guile's JIT compiles a procedure after about 1000 entries
@@ -91,7 +91,32 @@ def python_client_run(endpoint: str, service: str, calls: int, warmup: int = 150
     samples.sort()
     p50 = samples[len(samples) // 2] / 1000
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] / 1000
-    print(f"python outcome={outcome} calls={calls} p50_us={p50:.1f} p99_us={p99:.1f} cpu_us={cpu_us:.1f}")
+    encode_us, decode_us = python_codec_us(endpoint, params)
+    print(f"python outcome={outcome} calls={calls} p50_us={p50:.1f} p99_us={p99:.1f} cpu_us={cpu_us:.1f} "
+          f"encode_us={encode_us:.2f} decode_us={decode_us:.2f}")
+
+
+def python_codec_us(endpoint: str, params: dict, n: int = 5000) -> tuple[float, float]:
+    """Return what the Python client's codec takes per call, in microseconds: the request
+    encoded as predictor.client encodes it, and the daemon's reply to it decoded and checked."""
+    import zmq
+
+    from predictor.protocol import decode_reply, encode, request
+
+    with zmq.Context() as context, context.socket(zmq.DEALER) as socket:
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.RCVTIMEO, 2000)
+        socket.connect(endpoint)
+        socket.send_multipart([b"", encode(request("predict", params, id="python-1-1", deadline_ms=2000))])
+        reply = socket.recv_multipart()[1]
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        encode(request("predict", params, id="python-1-1", deadline_ms=2000))
+    encode_us = (time.perf_counter_ns() - start) / n / 1000
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        decode_reply(reply)
+    return encode_us, (time.perf_counter_ns() - start) / n / 1000
 
 
 def figures(line: str) -> dict[str, str]:
@@ -186,9 +211,10 @@ def main() -> None:
                 print(f"{name:<12} {client:<7} {f['outcome']:<18} {float(f['p50_us']):>8.1f} {float(f['p99_us']):>9.1f} "
                       f"{float(f['cpu_us']):>19.1f}")
             g, p = result["guile"], result["python"]
-            print(f"{name:<12} Guile/Python p50 ratio {float(g['p50_us']) / float(p['p50_us']):.2f}; "
-                  f"Guile codec: encode request {g['encode_us']} us, decode reply {g['decode_us']} us "
-                  f"({g['request_bytes']}-byte request)")
+            print(f"{name:<12} Guile/Python p50 ratio {float(g['p50_us']) / float(p['p50_us']):.2f}")
+            print(f"{name:<12} codec, Guile / Python: encode request {g['encode_us']} / {p['encode_us']} us, "
+                  f"decode reply {g['decode_us']} / {p['decode_us']} us "
+                  f"({g['request_bytes']}-byte request, {g['reply_bytes']}-byte reply)")
             print(f"{name:<12} Guile GC: {float(g['gc_per_1000']):.2f} collections per 1000 calls, "
                   f"{float(g['gc_pause_us']) / 1000:.1f} ms each, {float(g['alloc_per_call']):.0f} bytes "
                   f"allocated per call")

@@ -5,14 +5,16 @@
 ;;; with what the timed calls cost the garbage collector: collections per 1000 calls,
 ;;; milliseconds per collection (the world is stopped meanwhile) and bytes allocated
 ;;; per call, from (gc-stats).  The codec figures time what the plugin does per call:
-;;; the request packed into a kept packer, the reply decoded straight into the answer.
+;;; the request packed into a kept packer, the daemon's reply to it decoded straight into
+;;; the answer.
 
 (use-modules (ice-9 format)
              (rnrs bytevectors)
              (deploy-ledger plugins ml-predictor)
              (deploy-ledger plugins ml-predictor msgpack)
              (deploy-ledger plugins ml-predictor protocol)
-             (deploy-ledger plugins ml-predictor records))
+             (deploy-ledger plugins ml-predictor records)
+             (deploy-ledger plugins ml-predictor zmq))
 
 (define-values (endpoint service calls warmup)
   (let ((args (cdr (command-line))))
@@ -67,6 +69,17 @@
 
 (define ns->us (lambda (ns) (/ ns 1000.0)))
 
+(define (daemon-reply request)
+  "Return the payload of the daemon's reply to REQUEST, sent on a socket of its own."
+  (call-with-zmq-socket ZMQ_DEALER
+    (lambda (socket)
+      (zmq-connect socket endpoint)
+      (zmq-send-frames socket (list (make-bytevector 0) request))
+      (let ((frames (zmq-receive-frames socket #:timeout-ms 2000)))
+        (unless frames
+          (error "no reply from the daemon within 2 s" endpoint))
+        (cadr frames)))))
+
 (define (gc-stat key) (assq-ref (gc-stats) key))
 
 (define gc-figures #f)                 ; (collections bytes-allocated gc-seconds)
@@ -87,13 +100,9 @@
   (let* ((samples (time-calls/gc calls))
          (params `(("deployment" . ,(deployment->wire deployment))))
          (request (encode-request "guile-1-1" "predict" params #:deadline-ms 2000))
-         (reply (pack `(("protocol" . 1) ("id" . "guile-1-1") ("ok" . #t)
-                        ("result" ("deployment_id" . "bench-1") ("failure_probability" . 0.18)
-                         ("risk_level" . "medium") ("abstained" . #f) ("base_rate" . 0.09)
-                         ("factors" . #((("feature" . "change_size") ("value" . 120)
-                                         ("contribution" . 0.05) ("description" . "large change"))))
-                         ("similar_deployments" . #()) ("model_version" . "failure-1"))))))
-    (format #t "guile outcome=~a calls=~a p50_us=~,1f p99_us=~,1f cpu_us=~,1f gc_per_1000=~,2f gc_pause_us=~,0f alloc_per_call=~,0f encode_us=~,2f decode_us=~,2f request_bytes=~a~%"
+         ;; The decode figure is for the daemon's own reply to this request.
+         (reply (daemon-reply request)))
+    (format #t "guile outcome=~a calls=~a p50_us=~,1f p99_us=~,1f cpu_us=~,1f gc_per_1000=~,2f gc_pause_us=~,0f alloc_per_call=~,0f encode_us=~,2f decode_us=~,2f request_bytes=~a reply_bytes=~a~%"
             outcome calls
             (ns->us (percentile samples 0.5)) (ns->us (percentile samples 0.99)) cpu-us-per-call
             (* 1000.0 (/ (car gc-figures) calls))
@@ -111,4 +120,4 @@
                               (reply-result (decode-reply reply endpoint
                                                           #:map-key wire-key->scheme
                                                           #:symbol-value? symbol-valued-key?))))
-            (bytevector-length request))))
+            (bytevector-length request) (bytevector-length reply))))

@@ -1,6 +1,7 @@
 ;;; msgpack-test.scm -- the msgpack codec against every vector of protocol/vectors/msgpack.json
 
 (use-modules (srfi srfi-64)
+             ((srfi srfi-1) #:select (every append-map filter))
              (ice-9 format)
              (ice-9 threads)
              (rnrs bytevectors)
@@ -226,6 +227,62 @@
          (and (refused? (lambda () (unpack (payload keys))))
               (refused? (lambda () (unpack (payload keys) #:map-key string->symbol))))))
      (list (list long-key "a" long-key) (list "a" long-key "a") (list "b" "a" "c" "a"))))
+  (let* ((bit (lambda (key)               ; the duplicate-check bit of KEY's entry
+                (let ((bytes (string->utf8 key)))
+                  ((@@ (deploy-ledger plugins ml-predictor msgpack) key-entry-bit)
+                   ((@@ (deploy-ledger plugins ml-predictor msgpack) interned-entry)
+                    bytes 0 (bytevector-length bytes))))))
+         (keys (map (lambda (n) (string-append "key-" (number->string n))) (iota 200)))
+         (bits (map bit keys))
+         ;; Pairs of distinct keys with the same bit, each made into a map of 8 keys.
+         (pairs (let find ((rest keys) (rest-bits bits) (out '()))
+                  (if (or (null? rest) (= (length out) 20))
+                      out
+                      (let ((twin (let look ((k (cdr rest)) (b (cdr rest-bits)))
+                                    (cond ((null? k) #f)
+                                          ((= (car b) (car rest-bits)) (car k))
+                                          (else (look (cdr k) (cdr b)))))))
+                        (find (cdr rest) (cdr rest-bits)
+                              (if twin (cons (list (car rest) twin) out) out))))))
+         (group (lambda (pair)
+                  (append (list (car pair))
+                          (list-head (filter (lambda (key) (not (member key pair))) keys) 6)
+                          (list (cadr pair)))))
+         (as-map (lambda (keys) (map (lambda (key) (cons key 1)) keys))))
+    ;; A map's keys are checked for duplicates by one of 60 bits per key; keys that
+    ;; share a bit are compared in full.
+    (test-equal "20 pairs of keys sharing a bit are found among 200 keys" 20 (length pairs))
+    (test-equal "maps of 8 distinct keys, two of which share a bit, decode"
+      (map (lambda (pair) (as-map (group pair))) pairs)
+      (map (lambda (pair) (unpack (pack (as-map (group pair))))) pairs))
+    (test-assert "and each is refused with its first key repeated in place of its last"
+      (every (lambda (pair)
+               (let ((keys (group pair)))
+                 (refused? (lambda ()
+                             (unpack (pack (as-map (append (list-head keys 7)
+                                                           (list (car keys))))))))))
+             pairs)))
+  (let ((variants
+         ;; For each length from 1 to 20, a key and the same key with one byte changed,
+         ;; at each position: keys are compared a word at a time, the last word
+         ;; overlapping, so every byte must still count.
+         (append-map (lambda (n)
+                       (let ((key (list->string (map (lambda (i) (integer->char (+ 97 (modulo i 26))))
+                                                     (iota n)))))
+                         (map (lambda (j)
+                                (let ((other (string-copy key)))
+                                  (string-set! other j #\Z)
+                                  (list key other)))
+                              (iota n))))
+                     (iota 20 1))))
+    (test-assert "a key that differs from the predicted one in any one byte is read as itself"
+      (every (lambda (pair)
+               (let ((key (car pair)) (other (cadr pair)))
+                 ;; The key after "p" is predicted to be KEY, then OTHER comes.
+                 (unpack (pack `(("p" . 1) (,key . 2))))
+                 (unpack (pack `(("p" . 1) (,key . 2))))
+                 (equal? `(("p" . 1) (,other . 2)) (unpack (pack `(("p" . 1) (,other . 2)))))))
+             variants)))
   (test-equal "a truncated uint16 is refused at the offset of its bytes"
     2
     (catch #t

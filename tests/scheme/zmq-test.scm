@@ -116,6 +116,39 @@
       ENOENT
       (and (zmq-error? condition) (zmq-error-errno condition)))))
 
+(test-group "receiving with a timeout"
+  (let ((start (get-internal-real-time)))
+    (test-equal "a timed receive on a quiet socket returns #f" #f
+      (zmq-call-with-frames dealer (lambda (views) 'called) #:timeout-ms 150))
+    (test-assert "after about the time asked"
+      (<= 0.14 (elapsed-seconds start) 1.0)))
+  (test-equal "zmq-receive-frames too" #f (zmq-receive-frames dealer #:timeout-ms 20))
+  (test-equal "the timeout is set on the socket, once" 20 (zmq-get-option dealer ZMQ_RCVTIMEO))
+  (zmq-send-frames dealer (list (make-bytevector 0) (string->utf8 "timed")))
+  (echo-once)
+  (test-equal "a message that is there is received"
+    "timed"
+    (zmq-call-with-frames dealer (lambda (views) (utf8->string (cadr views))) #:timeout-ms 2000))
+  (test-equal "a receive without a timeout clears it first" -1
+    (begin
+      (zmq-send-frames dealer (list (make-bytevector 0) (string->utf8 "untimed")))
+      (echo-once)
+      (zmq-receive-frames dealer)
+      (zmq-get-option dealer ZMQ_RCVTIMEO)))
+  (zmq-set-option dealer ZMQ_RCVTIMEO 40)
+  (test-equal "a timeout set as an option is known: an equal one is not set again, a new one is"
+    '(40 #f 60)
+    (let* ((before (zmq-get-option dealer ZMQ_RCVTIMEO))
+           (received (zmq-receive-frames dealer #:timeout-ms 40)))
+      (list before received
+            (begin (zmq-receive-frames dealer #:timeout-ms 60)
+                   (zmq-get-option dealer ZMQ_RCVTIMEO)))))
+  (let ((condition (condition-of (lambda () (zmq-receive-frames dealer #:timeout-ms 10
+                                                                #:dont-wait? #t)))))
+    (test-equal "DONT-WAIT? wins over a timeout: EAGAIN at once"
+      EAGAIN
+      (and (zmq-error? condition) (zmq-error-errno condition)))))
+
 (test-group "options and lifetime"
   (zmq-set-option dealer ZMQ_LINGER 0)
   (test-equal "an int option reads back" 0 (zmq-get-option dealer ZMQ_LINGER))

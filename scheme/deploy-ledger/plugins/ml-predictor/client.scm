@@ -171,20 +171,20 @@ internal time units) passes first."
   (let wait ()
     (let ((left (- until (now))))
       (and (> left 0)
-           ;; Round up: waking before UNTIL would only mean polling once more.
-           (zmq-wait-readable socket (ceiling-quotient left units-per-ms))
-           ;; The payload is decoded straight from libzmq's buffer, then released.
+           ;; One blocking receive that gives up at UNTIL (rounded up: waking before
+           ;; it would only mean waiting once more).  The payload is decoded straight
+           ;; from libzmq's buffer, then released.
            (let ((reply (with-exception-handler discard-socket-and-raise
                           (lambda ()
                             (zmq-call-with-frames
                              socket
                              (lambda (frames)
                                (decode-frames frames endpoint scheme-form?))
-                             #:dont-wait? #t)))))
-             (if (equal? (reply-id reply) id)
-                 reply
-                 ;; A late answer to an earlier attempt: not ours, keep waiting.
-                 (wait)))))))
+                             #:timeout-ms (ceiling-quotient left units-per-ms))))))
+             (cond ((not reply) (wait))  ; timed out: `left' tells whether time is up
+                   ((equal? (reply-id reply) id) reply)
+                   ;; A late answer to an earlier attempt: not ours, keep waiting.
+                   (else (wait))))))))
 
 (define request-packer
   ;; The request is packed here and sent from here: no bytevector per request.  Used

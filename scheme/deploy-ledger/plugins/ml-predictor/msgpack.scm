@@ -540,17 +540,27 @@ Maps (association lists) are written in list order, hash tables in key order."
 
 (define-inlinable (same-bytes? a b at n)
   "Return true when bytevector A, of length N, holds the N bytes of B at AT.
-Compares four bytes at a time (fixnums, never allocated) in native order: Guile
-compiles the native readers to one instruction, which reads any index (keys in a
-payload are not aligned), while a reader given an endianness is a procedure call."
-  (let words ((i 0))
-    (if (<= (+ i 4) n)
-        (and (= (bytevector-u32-native-ref a i) (bytevector-u32-native-ref b (+ at i)))
-             (words (+ i 4)))
-        (let bytes ((i i))
-          (or (= i n)
-              (and (= (bytevector-u8-ref a i) (bytevector-u8-ref b (+ at i)))
-                   (bytes (+ i 1))))))))
+Compares eight bytes at a time, the last word overlapping the one before it, so a
+key of 8 to 16 bytes takes two comparisons.  Guile compiles the native readers to
+one instruction, which reads any index (keys in a payload are not aligned), and
+keeps the words unboxed when they are only compared; a reader given an endianness
+is a procedure call."
+  (cond ((>= n 8)
+         (let words ((i 0))
+           (if (< (+ i 8) n)
+               (and (= (bytevector-u64-native-ref a i) (bytevector-u64-native-ref b (+ at i)))
+                    (words (+ i 8)))
+               (= (bytevector-u64-native-ref a (- n 8))
+                  (bytevector-u64-native-ref b (+ at (- n 8)))))))
+        ((>= n 4)
+         (and (= (bytevector-u32-native-ref a 0) (bytevector-u32-native-ref b at))
+              (= (bytevector-u32-native-ref a (- n 4))
+                 (bytevector-u32-native-ref b (+ at (- n 4))))))
+        (else
+         (let bytes ((i 0))
+           (or (= i n)
+               (and (= (bytevector-u8-ref a i) (bytevector-u8-ref b (+ at i)))
+                    (bytes (+ i 1))))))))
 
 ;;; A key is found in the table by a hash of its length and its first and last four
 ;;; bytes (two reads, whatever its length), then compared with each entry of its
@@ -588,11 +598,14 @@ payload are not aligned), while a reader given an endianness is a procedure call
   ;; An interned key: its bytes, their hash, the shared string, and what a decoder
   ;; with a #:map-key made of it (CONVERTER and PREDICATE, the procedures it was made
   ;; with: the converted key and whether its str values become symbols).
-  (make-key-entry bytes hash key converter predicate converted symbol-valued? symbol next
-                  alternate)
+  (%make-key-entry bytes hash bit key converter predicate converted symbol-valued? symbol next
+                   alternate)
   key-entry?
   (bytes key-entry-bytes)
   (hash key-entry-hash)
+  ;; One of 60 bits, chosen by the hash: two entries of the same key have the same bit,
+  ;; so a map whose keys' bits are all different has no duplicate key.
+  (bit key-entry-bit)
   (key key-entry-key)
   (converter key-entry-converter set-key-entry-converter!)
   (predicate key-entry-predicate set-key-entry-predicate!)
@@ -606,6 +619,11 @@ payload are not aligned), while a reader given an endianness is a procedure call
   ;; the last item of an array of maps, or of a value with two usual choices, has
   ;; two usual successors.
   (alternate key-entry-alternate set-key-entry-alternate!))
+
+(define (make-key-entry bytes hash key converter predicate converted symbol-valued? symbol next
+                        alternate)
+  (%make-key-entry bytes hash (ash 1 (modulo hash 60)) key converter predicate converted
+                   symbol-valued? symbol next alternate))
 
 (define (interned-entry bv at n)
   "Return the key entry of the ASCII string in the N bytes of BV at AT, or #f when
@@ -911,7 +929,7 @@ most comparisons of the strings; KEY's own hash and string are read once."
   (let ((seen (and (> n 8) (make-hash-table n)))
         (map-key (reader-map-key r))
         (symbol-value? (reader-symbol-value? r)))
-    (let loop ((i 0) (acc '()))
+    (let loop ((i 0) (acc '()) (bits 0))  ; BITS: the bits of the entries read so far
       (if (= i n)
           (let ((entries (reverse! acc)))
             ;; Duplicates are told by the keys as sent; converted once all are read.
@@ -930,7 +948,11 @@ most comparisons of the strings; KEY's own hash and string are read once."
                  (k (raw-key key)))
             (unless (string? k)
               (msgpack-fail (- pos (reader-start r)) "map key must be a str, found ~s" k))
-            (when (if seen (hash-ref seen k) (key-taken? key acc))
+            (when (cond (seen (hash-ref seen k))
+                        ;; Only a key whose bit was seen before can be taken already.
+                        ((key-entry? key) (and (logtest (key-entry-bit key) bits)
+                                               (key-taken? key acc)))
+                        (else (key-taken? key acc)))
               (msgpack-fail (- pos (reader-start r)) "duplicate map key ~s" k))
             (when seen (hash-set! seen k #t))
             (loop (+ i 1)
@@ -938,7 +960,8 @@ most comparisons of the strings; KEY's own hash and string are read once."
                               (if (and symbol-value? (symbol-key? key map-key symbol-value?))
                                   (read-symbol r (+ depth 1))
                                   (read-value r (+ depth 1))))
-                        acc)))))))
+                        acc)
+                  (if (key-entry? key) (logior bits (key-entry-bit key)) bits)))))))
 
 (define (read-value r depth)
   (let* ((pos (reader-pos r)) (tag (read-u8 r)))

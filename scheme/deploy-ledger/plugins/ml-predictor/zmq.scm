@@ -232,11 +232,14 @@ It is $PREDICTOR_LIBZMQ when set, else \"libzmq\" (falling back to \"libzmq.so.5
         context)))
 
 (define-record-type <zmq-socket>
-  (%make-zmq-socket handle type buffers)
+  (%make-zmq-socket handle type buffers receive-timeout)
   zmq-socket?
   (handle zmq-socket-handle set-zmq-socket-handle!)
   (type zmq-socket-type)
-  (buffers zmq-socket-buffers set-zmq-socket-buffers!))
+  (buffers zmq-socket-buffers set-zmq-socket-buffers!)
+  ;; The socket's ZMQ_RCVTIMEO as last set through this module (-1, libzmq's
+  ;; default, at first), so a timed receive sets it only when it changes.
+  (receive-timeout zmq-socket-receive-timeout set-zmq-socket-receive-timeout!))
 
 ;;; The C-side memory of a socket: one bytevector, its pieces' pointers made once.
 
@@ -254,10 +257,11 @@ It is $PREDICTOR_LIBZMQ when set, else \"libzmq\" (falling back to \"libzmq.so.5
   8192)
 
 (define-record-type <buffers>
-  (%make-buffers memory poll-items messages send-buffer send-pointer)
+  (%make-buffers memory poll-items option messages send-buffer send-pointer)
   buffers?
   (memory buffers-memory)               ; the bytevector that holds it all
   (poll-items buffers-poll-items)       ; pointer to one zmq_pollitem_t (16 bytes)
+  (option buffers-option)               ; pointer to an int option value (at 16)
   (messages buffers-messages)           ; vector of pointers to zmq_msg_t
   (send-buffer buffers-send-buffer)     ; a bytevector in MEMORY ...
   (send-pointer buffers-send-pointer))  ; ... and its address
@@ -276,7 +280,7 @@ It is $PREDICTOR_LIBZMQ when set, else \"libzmq\" (falling back to \"libzmq.so.5
     ;; zmq_pollitem_t: void *socket; int fd; short events; short revents.
     (bytevector-u64-native-set! memory 0 (pointer-address handle))
     (bytevector-s16-native-set! memory 12 ZMQ_POLLIN)
-    (%make-buffers memory base
+    (%make-buffers memory base (make-pointer (+ address 16))
                    (let ((v (make-vector message-slots)))
                      (do ((i 0 (+ i 1))) ((= i message-slots) v)
                        (vector-set! v i (make-pointer (+ address messages-at (* i zmq-msg-size))))))
@@ -314,7 +318,7 @@ Close it with `zmq-close', or use `call-with-zmq-socket'."
   (let-values (((handle errno) (%zmq-socket (zmq-context) type)))
     (when (null-pointer? handle)
       (zmq-fail "zmq_socket" errno))
-    (%make-zmq-socket handle type (make-buffers handle))))
+    (%make-zmq-socket handle type (make-buffers handle) -1)))
 
 (define* (zmq-close socket #:key (linger #f))
   "Close SOCKET; with LINGER (milliseconds), set ZMQ_LINGER first.
@@ -362,7 +366,20 @@ Closing an already closed socket does nothing."
     (let-values (((rc errno) (%zmq-setsockopt (live-handle socket) option
                                               (bytevector->pointer bv) width)))
       (when (< rc 0)
-        (zmq-fail "zmq_setsockopt" errno (format #f "option ~a" option))))))
+        (zmq-fail "zmq_setsockopt" errno (format #f "option ~a" option)))
+      (when (= option ZMQ_RCVTIMEO)
+        (set-zmq-socket-receive-timeout! socket value)))))
+
+(define (use-receive-timeout! socket handle buffers ms)
+  "Make MS (milliseconds, -1 for none) the ZMQ_RCVTIMEO of SOCKET, unless it is
+already; through the option slot of BUFFERS, so nothing is allocated."
+  (unless (eqv? ms (zmq-socket-receive-timeout socket))
+    (bytevector-s32-native-set! (buffers-memory buffers) 16 ms)
+    (let-values (((rc errno) (%zmq-setsockopt handle ZMQ_RCVTIMEO (buffers-option buffers)
+                                              (sizeof int))))
+      (when (< rc 0)
+        (zmq-fail "zmq_setsockopt" errno (format #f "option ~a" ZMQ_RCVTIMEO))))
+    (set-zmq-socket-receive-timeout! socket ms)))
 
 (define (zmq-get-option socket option)
   "Return the value of integer OPTION of SOCKET."
@@ -430,13 +447,21 @@ raising; #t otherwise."
   "Return a pointer to a fresh zmq_msg_t (for frames beyond a socket's slots)."
   (bytevector->pointer (make-bytevector zmq-msg-size 0)))
 
-(define (receive-message socket dont-wait? frame finish)
+(define (receive-message socket dont-wait? timeout-ms frame finish)
   "Receive one multipart message from SOCKET and return (FINISH FRAMES), FRAMES the
 list of (FRAME MSG SIZE) for each of its frames in order.  Each zmq_msg_t MSG stays
-open until FINISH returns; all are closed then, or when anything raises."
+open until FINISH returns; all are closed then, or when anything raises.  Unless
+DONT-WAIT?, wait at most TIMEOUT-MS milliseconds (#f: without end) for the message
+and return #f, without calling FINISH, when none came in time."
   (let* ((handle (live-handle socket))
-         (slots (buffers-messages (socket-buffers socket)))
+         (buffers (socket-buffers socket))
+         (slots (buffers-messages buffers))
+         (start (and timeout-ms (get-internal-real-time)))
          (open '()))                    ; messages to close, newest first
+    (unless dont-wait?
+      ;; One blocking receive that gives up after the timeout (libzmq's own wait):
+      ;; cheaper than zmq_poll, which polls once without waiting before it waits.
+      (use-receive-timeout! socket handle buffers (if timeout-ms (whole-ms timeout-ms) -1)))
     (dynamic-wind
       (lambda () #t)
       (lambda ()
@@ -456,11 +481,29 @@ open until FINISH returns; all are closed then, or when anything raises."
                         (finish (reverse! frames))
                         ;; The rest of a multipart message is already here.
                         (loop frames (+ i 1) 0))))
-                 ((= errno EINTR) (retry))
+                 ((= errno EINTR)
+                  (if (and start (null? frames))
+                      ;; Wait again for the time that is left, if any.
+                      (let ((left (ms-left timeout-ms start)))
+                        (and left
+                             (begin (use-receive-timeout! socket handle buffers left)
+                                    (retry))))
+                      (retry)))
+                 ((and (= errno EAGAIN) timeout-ms (not dont-wait?) (null? frames)) #f)
                  (else (zmq-fail "zmq_msg_recv" errno))))))))
       (lambda ()
         (for-each %zmq-msg-close open)
         (set! open '())))))
+
+(define (whole-ms ms)
+  (max 0 (if (exact-integer? ms) ms (inexact->exact (ceiling ms)))))
+
+(define (ms-left timeout-ms start)
+  "Return the whole milliseconds (rounded up) left of TIMEOUT-MS since START, in
+internal time units, or #f when none are."
+  (let* ((units-per-ms (/ internal-time-units-per-second 1000))
+         (left (- (* (whole-ms timeout-ms) units-per-ms) (- (get-internal-real-time) start))))
+    (and (> left 0) (ceiling-quotient left units-per-ms))))
 
 (define (message-view msg size)
   "Return a bytevector that is the SIZE bytes of the open zmq_msg_t MSG, not a copy."
@@ -469,12 +512,13 @@ open until FINISH returns; all are closed then, or when anything raises."
       (let-values (((data _) (%zmq-msg-data msg)))
         (pointer->bytevector data size))))
 
-(define* (zmq-receive-frames socket #:key (dont-wait? #f))
+(define* (zmq-receive-frames socket #:key (dont-wait? #f) (timeout-ms #f))
   "Receive one multipart message from SOCKET and return its frames, a list of
 bytevectors, each as long as the frame that arrived.  With DONT-WAIT?, raise a
-`&zmq-error' with errno EAGAIN when no message is waiting.  Interrupted receives
-(EINTR) are retried."
-  (receive-message socket dont-wait?
+`&zmq-error' with errno EAGAIN when no message is waiting.  With TIMEOUT-MS, wait
+at most that many milliseconds and return #f when no message came.  Interrupted
+receives (EINTR) are resumed, for the time that is left."
+  (receive-message socket dont-wait? timeout-ms
                    (lambda (msg size)
                      (let ((frame (make-bytevector size)))
                        (unless (zero? size)
@@ -482,13 +526,14 @@ bytevectors, each as long as the frame that arrived.  With DONT-WAIT?, raise a
                        frame))
                    (lambda (frames) frames)))
 
-(define* (zmq-call-with-frames socket proc #:key (dont-wait? #f))
+(define* (zmq-call-with-frames socket proc #:key (dont-wait? #f) (timeout-ms #f))
   "Receive one multipart message from SOCKET and return the result of calling PROC
 with its frames, a list of bytevectors, without copying them: each frame is a view
 of libzmq's buffer, valid only until PROC returns, when the message is closed.  PROC
 must not keep a frame, only values built from its bytes (as `unpack' builds them).
-DONT-WAIT? and errors are as for `zmq-receive-frames'."
-  (receive-message socket dont-wait? message-view proc))
+DONT-WAIT?, TIMEOUT-MS and errors are as for `zmq-receive-frames': with TIMEOUT-MS,
+#f is returned, and PROC not called, when no message came in time."
+  (receive-message socket dont-wait? timeout-ms message-view proc))
 
 (define (zmq-wait-readable socket timeout-ms)
   "Wait at most TIMEOUT-MS milliseconds for a message on SOCKET.
