@@ -14,11 +14,14 @@
 ;;; whole: nothing is read into a fixed buffer.
 ;;;
 ;;; The memory a call needs on the C side (the zmq_pollitem_t, the zmq_msg_t of
-;;; each frame, a send buffer for small frames) is allocated once per socket with its
-;;; pointers, so sending, waiting and receiving allocate little on the Scheme heap;
+;;; each frame, a send buffer for small frames, the int of ZMQ_RCVTIMEO) is allocated
+;;; once per socket with its pointers, so sending, waiting and receiving allocate
+;;; little on the Scheme heap;
 ;;; `bytevector->pointer', which is slow and registers a weak reference each time, is
-;;; only used for frames above `send-buffer-size'.  Like a ZeroMQ socket itself, a
-;;; socket is to be used by one thread at a time.
+;;; only used for frames above `send-buffer-size'.  A receive with a timeout is one
+;;; blocking zmq_msg_recv under ZMQ_RCVTIMEO, set only when the timeout changes: a
+;;; zmq_poll before a non-blocking receive would cost three more system calls.  Like
+;;; a ZeroMQ socket itself, a socket is to be used by one thread at a time.
 ;;;
 ;;; Code:
 
