@@ -1,13 +1,16 @@
 """Guile -> daemon -> Guile round trip of predict-deployment-outcome, next to the Python client.
 
-Usage: .venv/bin/python bench/guile_roundtrip.py [--db STORE] [--calls N] [--warmup N] [--guile-env NAME=VALUE ...]
+Usage: .venv/bin/python bench/guile_roundtrip.py [--db STORE] [--calls N] [--warmup N] [--rounds N]
+       [--guile-env NAME=VALUE ...]
 
 Without --db, a demo history is generated, ingested and trained in a temporary store. For two
 placements, un-pinned and pinned to one CPU (`taskset -c 0`, daemon and clients alike), the
 script starts `predictor serve` on a fresh ipc endpoint, then times the same `predict` call
 from Guile (bench/guile_roundtrip.scm, through the plugin) and from Python
-(`predictor.client.Client`), alternating for three rounds in the same run, and prints the
-median over rounds of p50/p99 in microseconds, the Guile/Python p50 ratio, each client's codec
+(`predictor.client.Client`), alternating for --rounds rounds (default 5) in the same run, and
+prints the median over rounds of p50/p99 in microseconds, the Guile/Python p50 ratio (of those
+medians, and the median and range of each round's own ratio: a round's two clients run back to
+back, so its ratio is the least touched by the machine's changes of speed), each client's codec
 time per call (the request encoded, the daemon's own reply to it decoded), and what Guile's garbage collector cost over the
 timed calls (collections per 1000 calls, mean stop-the-world pause, bytes allocated per call:
 figures that, unlike latencies, do not move with the machine's load). Each client first makes
@@ -34,7 +37,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ROUNDS = 3  # per placement: Guile, Python, Guile, Python, ... medians reported
 
 DEPLOYMENT = {  # the wire form of the deployment bench/guile_roundtrip.scm sends
     "id": "bench-1", "version": "2.4.1", "environment": "production", "deployment_type": "canary",
@@ -143,12 +145,12 @@ def start_daemon(prefix: list[str], store: Path, endpoint: str, log: Path) -> su
 
 
 def run_placement(name: str, prefix: list[str], store: Path, service: str, calls: int, work: Path,
-                  warmup: int, guile_env: dict[str, str]) -> dict:
+                  warmup: int, guile_env: dict[str, str], rounds_wanted: int) -> dict:
     endpoint = f"ipc://{work / (name + '.sock')}"
     daemon = start_daemon(prefix, store, endpoint, work / f"{name}.log")
     rounds: dict[str, list[dict]] = {"guile": [], "python": []}
     try:
-        for _ in range(ROUNDS):  # alternate the clients so a change of load hits both alike
+        for _ in range(rounds_wanted):  # alternate the clients so a change of load hits both alike
             guile = subprocess.run(prefix + ["guile", "-L", str(ROOT / "scheme"),
                                              str(ROOT / "bench" / "guile_roundtrip.scm"), endpoint, service, str(calls),
                                              str(warmup)],
@@ -162,7 +164,9 @@ def run_placement(name: str, prefix: list[str], store: Path, service: str, calls
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
-    return {"placement": name, **{client: median_figures(runs) for client, runs in rounds.items()}}
+    ratios = sorted(float(g["p50_us"]) / float(p["p50_us"]) for g, p in zip(rounds["guile"], rounds["python"]))
+    return {"placement": name, "round_ratios": ratios,
+            **{client: median_figures(runs) for client, runs in rounds.items()}}
 
 
 def median_figures(runs: list[dict]) -> dict:
@@ -180,6 +184,7 @@ def main() -> None:
     parser.add_argument("--service", help="service to ask about (default: the demo's first)")
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=1500, help="untimed calls before the timed ones (default 1500)")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations of the two clients per placement (default 5)")
     parser.add_argument("--guile-env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for the Guile client only (repeatable)")
     parser.add_argument("--python-client", nargs=4, metavar=("ENDPOINT", "SERVICE", "CALLS", "WARMUP"),
@@ -200,18 +205,20 @@ def main() -> None:
             placements.append(("pinned cpu0", ["taskset", "-c", "0"]))
         guile_env = dict(item.split("=", 1) for item in args.guile_env)
         print(f"store: {note}; service {service}; {args.calls} calls per client per round after "
-              f"{args.warmup} untimed, {ROUNDS} rounds (medians)"
+              f"{args.warmup} untimed, {args.rounds} rounds (medians)"
               + (f"; Guile run with {' '.join(args.guile_env)}" if guile_env else ""))
         print(f"{'placement':<12} {'client':<7} {'outcome':<18} {'p50 us':>8} {'p99 us':>9} {'client CPU us/call':>19}")
         for name, prefix in placements:
             result = run_placement(name.split()[0], prefix, store, service, args.calls, work, args.warmup,
-                                   guile_env)
+                                   guile_env, args.rounds)
             for client in ("guile", "python"):
                 f = result[client]
                 print(f"{name:<12} {client:<7} {f['outcome']:<18} {float(f['p50_us']):>8.1f} {float(f['p99_us']):>9.1f} "
                       f"{float(f['cpu_us']):>19.1f}")
             g, p = result["guile"], result["python"]
-            print(f"{name:<12} Guile/Python p50 ratio {float(g['p50_us']) / float(p['p50_us']):.2f}")
+            ratios = result["round_ratios"]
+            print(f"{name:<12} Guile/Python p50 ratio {float(g['p50_us']) / float(p['p50_us']):.2f}; "
+                  f"per round: median {statistics.median(ratios):.2f}, range {ratios[0]:.2f}-{ratios[-1]:.2f}")
             print(f"{name:<12} codec, Guile / Python: encode request {g['encode_us']} / {p['encode_us']} us, "
                   f"decode reply {g['decode_us']} / {p['decode_us']} us "
                   f"({g['request_bytes']}-byte request, {g['reply_bytes']}-byte reply)")
