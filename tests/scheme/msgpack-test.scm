@@ -316,6 +316,10 @@
      ("dc000501" 3 "msgpack: at byte 3: array of length 5 but only 1 bytes can follow")
      ("810101" 1 "msgpack: at byte 1: map key must be a str, found 1")
      ("8191a16101" 1 "msgpack: at byte 1: map key must be a str, found #(\"a\")")
+     ;; Key entries are vectors of 12 slots inside the decoder: an array key of 12
+     ;; items is still no str.
+     ("819c000102030405060708090a0b01" 1
+      "msgpack: at byte 1: map key must be a str, found #(0 1 2 3 4 5 6 7 8 9 10 11)")
      ("82a16101a16102" 4 "msgpack: at byte 4: duplicate map key \"a\"")
      ("a2c328" 1 "msgpack: at byte 1: str is not valid UTF-8")
      ("91a2c328" 2 "msgpack: at byte 2: str is not valid UTF-8")

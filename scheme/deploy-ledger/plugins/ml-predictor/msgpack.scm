@@ -43,7 +43,7 @@
   #:use-module (rnrs bytevectors)
   #:use-module ((rnrs io ports)
                 #:select (put-bytevector get-u8 get-bytevector-n eof-object?))
-  #:use-module ((srfi srfi-11) #:select (let-values let*-values))
+  #:use-module ((srfi srfi-11) #:select (let-values))
   #:use-module ((srfi srfi-9) #:select (define-record-type))
   #:use-module ((ice-9 atomic) #:select (make-atomic-box atomic-box-swap! atomic-box-set!))
   #:use-module ((srfi srfi-9 gnu) #:select (set-record-type-printer!))
@@ -595,36 +595,55 @@ is a procedure call."
               (and (< (bytevector-u8-ref bv (+ at i)) 128)
                    (bytes (+ i 1))))))))
 
-(define-record-type <key-entry>
-  ;; An interned key: its bytes, their hash, the shared string, and what a decoder
-  ;; with a #:map-key made of it (CONVERTER and PREDICATE, the procedures it was made
-  ;; with: the converted key and whether its str values become symbols).
-  (%make-key-entry bytes hash bit key converter predicate converted symbol-valued? symbol next
-                   alternate)
-  key-entry?
-  (bytes key-entry-bytes)
-  (hash key-entry-hash)
+;;; Key entries and the reader are vectors with named slots, not records: Guile 3.0.8
+;;; checks a record accessor's type, field count and field layout at every call (some
+;;; 17 VM instructions), a vector-ref only the index against the length (6).  The
+;;; decoder reads a dozen of these slots per map entry; as vectors, a reply decodes
+;;; in a fifth less time.
+
+(define-syntax-rule (define-slots (index getter setter) ...)
+  ;; GETTER and SETTER of slot INDEX of a vector, for each INDEX, inlined where used.
+  (begin
+    (begin
+      (define-inlinable (getter v) (vector-ref v index))
+      (define-inlinable (setter v value) (vector-set! v index value)))
+    ...))
+
+;; An interned key: its bytes, their hash, the shared string, and what a decoder
+;; with a #:map-key made of it (CONVERTER and PREDICATE, the procedures it was made
+;; with: the converted key and whether its str values become symbols).
+(define-slots
+  (1 key-entry-bytes set-key-entry-bytes!)
+  (2 key-entry-hash set-key-entry-hash!)
   ;; One of 60 bits, chosen by the hash: two entries of the same key have the same bit,
   ;; so a map whose keys' bits are all different has no duplicate key.
-  (bit key-entry-bit)
-  (key key-entry-key)
-  (converter key-entry-converter set-key-entry-converter!)
-  (predicate key-entry-predicate set-key-entry-predicate!)
-  (converted key-entry-converted set-key-entry-converted!)
-  (symbol-valued? key-entry-symbol-valued? set-key-entry-symbol-valued?!)
-  (symbol key-entry-symbol set-key-entry-symbol!) ; the key as a symbol, once asked
+  (3 key-entry-bit set-key-entry-bit!)
+  (4 key-entry-key set-key-entry-key!)
+  (5 key-entry-converter set-key-entry-converter!)
+  (6 key-entry-predicate set-key-entry-predicate!)
+  (7 key-entry-converted set-key-entry-converted!)
+  (8 key-entry-symbol-valued? set-key-entry-symbol-valued?!)
+  (9 key-entry-symbol set-key-entry-symbol!) ; the key as a symbol, once asked
   ;; The entry of the key read after this one the last time: the next key read is
   ;; most likely the same (see `read-key').
-  (next key-entry-next set-key-entry-next!)
+  (10 key-entry-next set-key-entry-next!)
   ;; The one read after it the time before that, which `next' replaced: the key of
   ;; the last item of an array of maps, or of a value with two usual choices, has
   ;; two usual successors.
-  (alternate key-entry-alternate set-key-entry-alternate!))
+  (11 key-entry-alternate set-key-entry-alternate!))
+
+(define key-entry-tag
+  ;; Slot 0 of every key entry, so that no decoded value (a map key may be an array)
+  ;; is taken for one.
+  (list 'key-entry))
+
+(define-inlinable (key-entry? x)
+  (and (vector? x) (= (vector-length x) 12) (eq? (vector-ref x 0) key-entry-tag)))
 
 (define (make-key-entry bytes hash key converter predicate converted symbol-valued? symbol next
                         alternate)
-  (%make-key-entry bytes hash (ash 1 (modulo hash 60)) key converter predicate converted
-                   symbol-valued? symbol next alternate))
+  (vector key-entry-tag bytes hash (ash 1 (modulo hash 60)) key converter predicate converted
+          symbol-valued? symbol next alternate))
 
 (define (interned-entry bv at n)
   "Return the key entry of the ASCII string in the N bytes of BV at AT, or #f when
@@ -679,33 +698,35 @@ SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of i
     (set-key-entry-converter! entry map-key)
     converted))
 
-;;; The bytevector decoder keeps what a call does not change in a reader record and
-;;; its procedures at module level, so an unpack allocates no closures, only the
+;;; The bytevector decoder keeps what a call does not change in a reader (a vector of
+;;; named slots) and its procedures at module level, so an unpack allocates no closures, only the
 ;;; values it returns and one handler that does not unwind (cheaper to set up than
 ;;; `catch'), which turns the decoding-error of invalid UTF-8 into a `&msgpack-error'.
-;;; The position is not in the record: each procedure takes it and returns two values,
-;;; what it read and the position after it, so a position costs no record access.
+;;; The position is not in the reader: each procedure takes it and returns two values,
+;;; what it read and the position after it, so a position costs no slot access.
 
-(define-record-type <reader>
-  (%make-reader bv start end stop max-depth scratch text-start
-                map-key nil lists? symbol-value? last-key)
-  reader?
-  (bv reader-bv set-reader-bv!)
-  (start reader-start set-reader-start!)
-  (end reader-end set-reader-end!)
+(define-slots                           ; of a reader, a vector (see `define-slots')
+  (0 reader-bv set-reader-bv!)
+  (1 reader-start set-reader-start!)
+  (2 reader-end set-reader-end!)
   ;; The position after the value, once read: returned through the exception handler
   ;; as one value, since two would be passed on in a list.
-  (stop reader-stop set-reader-stop!)
-  (max-depth reader-max-depth set-reader-max-depth!)
-  (scratch reader-scratch)
+  (3 reader-stop set-reader-stop!)
+  (4 reader-max-depth set-reader-max-depth!)
+  (5 reader-scratch set-reader-scratch!)
   ;; The offset of the str being decoded, for the error of invalid UTF-8.
-  (text-start reader-text-start set-reader-text-start!)
-  (map-key reader-map-key set-reader-map-key!)
-  (nil reader-nil set-reader-nil!)
-  (lists? reader-lists? set-reader-lists?!)
-  (symbol-value? reader-symbol-value? set-reader-symbol-value?!)
+  (6 reader-text-start set-reader-text-start!)
+  (7 reader-map-key set-reader-map-key!)
+  (8 reader-nil set-reader-nil!)
+  (9 reader-lists? set-reader-lists?!)
+  (10 reader-symbol-value? set-reader-symbol-value?!)
   ;; The entry of the last key read, `message-start' before the first, or #f.
-  (last-key reader-last-key set-reader-last-key!))
+  (11 reader-last-key set-reader-last-key!))
+
+(define (make-reader)
+  (let ((r (make-vector 12 #f)))
+    (set-reader-scratch! r (make-scratch))
+    r))
 
 (define spare-reader
   ;; One reader, with its scratch bytevectors, taken by an unpack and given back when
@@ -722,7 +743,7 @@ SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of i
 
 (define (read-be r pos width)
   "Return the unsigned big-endian number of WIDTH bytes at POS and the position after it."
-  (if (= width 1)
+  (if (= width 1)                       ; a missing byte has its own message
       (when (>= pos (reader-end r))
         (msgpack-fail (offset r pos) "truncated input: need 1 more byte"))
       (need r pos width))
@@ -823,10 +844,9 @@ of its first byte, or #f and POS when no str is there."
        entry))
 
 (define-inlinable (predicted-entry previous bv at n)
-  "Return the entry that followed PREVIOUS (a key entry, or anything else when there
-is none) last time, or the time before, when its key is the N bytes of BV at AT;
-else #f."
-  (and (key-entry? previous)
+  "Return the entry that followed PREVIOUS (a key entry, or #f when there is none)
+last time, or the time before, when its key is the N bytes of BV at AT; else #f."
+  (and previous
        (or (entry-of? (key-entry-next previous) bv at n)
            (entry-of? (key-entry-alternate previous) bv at n))))
 
@@ -850,7 +870,7 @@ replaces the one before."
                     (let ((found (interned-entry bv at n)))
                       ;; Another thread may set them at once: any entry is right,
                       ;; as a predicted entry is compared in full before it is used.
-                      (when (and found (key-entry? previous))
+                      (when (and found previous)
                         (set-key-entry-alternate! previous (key-entry-next previous))
                         (set-key-entry-next! previous found))
                       found))))
@@ -1007,7 +1027,7 @@ position after it."
   "Decode the value of BV that begins at START, reading no byte at or after END.
 Return two values: the value and the number of bytes it took."
   (let ((r (or (atomic-box-swap! spare-reader #f)
-               (%make-reader #f 0 0 0 0 (make-scratch) 0 #f msgpack-nil #f #f #f))))
+               (make-reader))))
     (set-reader-bv! r bv)
     (set-reader-start! r start)
     (set-reader-end! r end)
