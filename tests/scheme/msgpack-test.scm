@@ -3,6 +3,7 @@
 (use-modules (srfi srfi-64)
              ((srfi srfi-1) #:select (every append-map filter))
              (ice-9 format)
+             ((ice-9 exceptions) #:select (exception-message))
              (ice-9 threads)
              (rnrs bytevectors)
              ((rnrs io ports) #:select (open-bytevector-input-port))
@@ -294,6 +295,61 @@
      (unpack (pack (vector 255 65535 4294967295 9223372036854775807 -128 -32768 -2147483648
                            -9223372036854775808 1.5 0.25)))))
   (test-equal "a float32 decodes" 1.5 (unpack (hex->bytevector "ca3fc00000")))
+  (for-each
+   (lambda (case)
+     ;; Each refusal of the bytevector decoder, with the offset and message it gives
+     ;; (each branch of the decoder checks its own bounds).
+     (let ((hex (car case)) (expected (cdr case)))
+       (test-equal (string-append "refused with its offset and message: " hex)
+         expected
+         (catch #t
+           (lambda () (unpack (hex->bytevector hex)) 'accepted)
+           (lambda (key exn) (list (msgpack-error-offset exn) (exception-message exn)))))))
+   `(("c1" 0 "msgpack: at byte 0: reserved byte 0xc1")
+     ("91c1" 1 "msgpack: at byte 1: reserved byte 0xc1")
+     ("d9" 1 "msgpack: at byte 1: truncated input: need 1 more byte")
+     ("d90561" 2 "msgpack: at byte 2: str of length 5 but only 1 bytes can follow")
+     ("da00" 1 "msgpack: at byte 1: truncated input: need 2 bytes, 1 left")
+     ("81a36162" 2 "msgpack: at byte 2: str of length 3 but only 2 bytes can follow")
+     ("81d903616263" 6 "msgpack: at byte 6: truncated input: need 1 more byte")
+     ("cb3ff0" 1 "msgpack: at byte 1: truncated input: need 8 bytes, 2 left")
+     ("dc000501" 3 "msgpack: at byte 3: array of length 5 but only 1 bytes can follow")
+     ("810101" 1 "msgpack: at byte 1: map key must be a str, found 1")
+     ("8191a16101" 1 "msgpack: at byte 1: map key must be a str, found #(\"a\")")
+     ;; Key entries are vectors of 12 slots inside the decoder: an array key of 12
+     ;; items is still no str.
+     ("819c000102030405060708090a0b01" 1
+      "msgpack: at byte 1: map key must be a str, found #(0 1 2 3 4 5 6 7 8 9 10 11)")
+     ("82a16101a16102" 4 "msgpack: at byte 4: duplicate map key \"a\"")
+     ("a2c328" 1 "msgpack: at byte 1: str is not valid UTF-8")
+     ("91a2c328" 2 "msgpack: at byte 2: str is not valid UTF-8")
+     ("81a2c32801" 2 "msgpack: at byte 2: str is not valid UTF-8")
+     ("cfffffffffffffffff" 0 "msgpack: at byte 0: uint64 18446744073709551615 is above the int64 range")
+     ("d40000" 0 "msgpack: at byte 0: ext type 0xd4 is not part of the protocol")
+     ("0102" 1 "msgpack: at byte 1: 1 trailing bytes after the value")
+     ("81a16101a161" 4 "msgpack: at byte 4: 2 trailing bytes after the value")
+     ("c4" 1 "msgpack: at byte 1: truncated input: need 1 more byte")
+     ("c40301" 2 "msgpack: at byte 2: bin of length 3 but only 1 bytes can follow")
+     ("8f" 1 "msgpack: at byte 1: map of length 15 but only 0 bytes can follow")
+     ("de0001" 3 "msgpack: at byte 3: map of length 1 but only 0 bytes can follow")
+     ("91" 1 "msgpack: at byte 1: array of length 1 but only 0 bytes can follow")
+     ("81a161" 3 "msgpack: at byte 3: truncated input: need 1 more byte")
+     ("d1ff" 1 "msgpack: at byte 1: truncated input: need 2 bytes, 1 left")
+     ("ca00" 1 "msgpack: at byte 1: truncated input: need 4 bytes, 1 left")
+     ("82a16101a26101" 7 "msgpack: at byte 7: truncated input: need 1 more byte")
+     (,(string-append (string-join (make-list 33 "91") "") "01")
+      33 "msgpack: at byte 33: nesting deeper than 32 levels")
+     (,(string-append (string-join (make-list 33 "81a161") "") "01")
+      97 "msgpack: at byte 97: nesting deeper than 32 levels")))
+  (test-equal "a key cut by #:end is refused as cut, even when it is the key predicted"
+    ;; The predicted key is compared in place: the bytes after END must not count.
+    '(2 "msgpack: at byte 2: str of length 3 but only 2 bytes can follow")
+    (let ((payload (pack '(("abc" . 1)))))
+      (unpack payload)
+      (unpack payload)
+      (catch #t
+        (lambda () (unpack payload #:end 4))
+        (lambda (key exn) (list (msgpack-error-offset exn) (exception-message exn))))))
   (test-equal "threads packing and unpacking at once never share a buffer"
     '(#t #t #t #t)
     ;; pack's spare buffer and unpack's scratch bytevectors go to one thread at a time.

@@ -387,7 +387,8 @@ Maps (association lists) are written in list order, hash tables in key order."
 
 (define-syntax-rule (decode-tag tag at depth be signed blob text array entries float32 float64)
   ;; One msgpack value from its first byte TAG (read at offset AT), the rest read through the
-  ;; decoder's own procedures: the dispatch the bytevector and the port decoders share.
+  ;; decoder's own procedures.  The bytevector decoder has its own dispatch (`read-value'),
+  ;; which returns the position after the value with it.
   (cond ((< tag #x80) tag)
         ((>= tag #xe0) (- tag 256))
         ((< tag #x90) (entries (- tag #x80) depth))
@@ -594,36 +595,55 @@ is a procedure call."
               (and (< (bytevector-u8-ref bv (+ at i)) 128)
                    (bytes (+ i 1))))))))
 
-(define-record-type <key-entry>
-  ;; An interned key: its bytes, their hash, the shared string, and what a decoder
-  ;; with a #:map-key made of it (CONVERTER and PREDICATE, the procedures it was made
-  ;; with: the converted key and whether its str values become symbols).
-  (%make-key-entry bytes hash bit key converter predicate converted symbol-valued? symbol next
-                   alternate)
-  key-entry?
-  (bytes key-entry-bytes)
-  (hash key-entry-hash)
+;;; Key entries and the reader are vectors with named slots, not records: Guile 3.0.8
+;;; checks a record accessor's type, field count and field layout at every call (some
+;;; 17 VM instructions), a vector-ref only the index against the length (6).  The
+;;; decoder reads a dozen of these slots per map entry; as vectors, a reply decodes
+;;; in a fifth less time.
+
+(define-syntax-rule (define-slots (index getter setter) ...)
+  ;; GETTER and SETTER of slot INDEX of a vector, for each INDEX, inlined where used.
+  (begin
+    (begin
+      (define-inlinable (getter v) (vector-ref v index))
+      (define-inlinable (setter v value) (vector-set! v index value)))
+    ...))
+
+;; An interned key: its bytes, their hash, the shared string, and what a decoder
+;; with a #:map-key made of it (CONVERTER and PREDICATE, the procedures it was made
+;; with: the converted key and whether its str values become symbols).
+(define-slots
+  (1 key-entry-bytes set-key-entry-bytes!)
+  (2 key-entry-hash set-key-entry-hash!)
   ;; One of 60 bits, chosen by the hash: two entries of the same key have the same bit,
   ;; so a map whose keys' bits are all different has no duplicate key.
-  (bit key-entry-bit)
-  (key key-entry-key)
-  (converter key-entry-converter set-key-entry-converter!)
-  (predicate key-entry-predicate set-key-entry-predicate!)
-  (converted key-entry-converted set-key-entry-converted!)
-  (symbol-valued? key-entry-symbol-valued? set-key-entry-symbol-valued?!)
-  (symbol key-entry-symbol set-key-entry-symbol!) ; the key as a symbol, once asked
+  (3 key-entry-bit set-key-entry-bit!)
+  (4 key-entry-key set-key-entry-key!)
+  (5 key-entry-converter set-key-entry-converter!)
+  (6 key-entry-predicate set-key-entry-predicate!)
+  (7 key-entry-converted set-key-entry-converted!)
+  (8 key-entry-symbol-valued? set-key-entry-symbol-valued?!)
+  (9 key-entry-symbol set-key-entry-symbol!) ; the key as a symbol, once asked
   ;; The entry of the key read after this one the last time: the next key read is
   ;; most likely the same (see `read-key').
-  (next key-entry-next set-key-entry-next!)
+  (10 key-entry-next set-key-entry-next!)
   ;; The one read after it the time before that, which `next' replaced: the key of
   ;; the last item of an array of maps, or of a value with two usual choices, has
   ;; two usual successors.
-  (alternate key-entry-alternate set-key-entry-alternate!))
+  (11 key-entry-alternate set-key-entry-alternate!))
+
+(define key-entry-tag
+  ;; Slot 0 of every key entry, so that no decoded value (a map key may be an array)
+  ;; is taken for one.
+  (list 'key-entry))
+
+(define-inlinable (key-entry? x)
+  (and (vector? x) (= (vector-length x) 12) (eq? (vector-ref x 0) key-entry-tag)))
 
 (define (make-key-entry bytes hash key converter predicate converted symbol-valued? symbol next
                         alternate)
-  (%make-key-entry bytes hash (ash 1 (modulo hash 60)) key converter predicate converted
-                   symbol-valued? symbol next alternate))
+  (vector key-entry-tag bytes hash (ash 1 (modulo hash 60)) key converter predicate converted
+          symbol-valued? symbol next alternate))
 
 (define (interned-entry bv at n)
   "Return the key entry of the ASCII string in the N bytes of BV at AT, or #f when
@@ -678,153 +698,143 @@ SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of i
     (set-key-entry-converter! entry map-key)
     converted))
 
-;;; The bytevector decoder keeps its state in a reader record and its procedures at
-;;; module level, so an unpack allocates no closures, only the values it returns and
-;;; one handler that does not unwind (cheaper to set up than `catch'), which turns
-;;; the decoding-error of invalid UTF-8 into a `&msgpack-error'.
+;;; The bytevector decoder keeps what a call does not change in a reader (a vector of
+;;; named slots) and its procedures at module level, so an unpack allocates no closures, only the
+;;; values it returns and one handler that does not unwind (cheaper to set up than
+;;; `catch'), which turns the decoding-error of invalid UTF-8 into a `&msgpack-error'.
+;;; The position is not in the reader: each procedure takes it and returns two values,
+;;; what it read and the position after it, so a position costs no slot access.
 
-(define-record-type <reader>
-  (%make-reader bv start pos end max-depth scratch text-start
-                map-key nil lists? symbol-value? last-key)
-  reader?
-  (bv reader-bv set-reader-bv!)
-  (start reader-start set-reader-start!)
-  (pos reader-pos set-reader-pos!)
-  (end reader-end set-reader-end!)
-  (max-depth reader-max-depth set-reader-max-depth!)
-  (scratch reader-scratch)
-  (text-start reader-text-start set-reader-text-start!)
-  (map-key reader-map-key set-reader-map-key!)
-  (nil reader-nil set-reader-nil!)
-  (lists? reader-lists? set-reader-lists?!)
-  (symbol-value? reader-symbol-value? set-reader-symbol-value?!)
+(define-slots                           ; of a reader, a vector (see `define-slots')
+  (0 reader-bv set-reader-bv!)
+  (1 reader-start set-reader-start!)
+  (2 reader-end set-reader-end!)
+  ;; The position after the value, once read: returned through the exception handler
+  ;; as one value, since two would be passed on in a list.
+  (3 reader-stop set-reader-stop!)
+  (4 reader-max-depth set-reader-max-depth!)
+  (5 reader-scratch set-reader-scratch!)
+  ;; The offset of the str being decoded, for the error of invalid UTF-8.
+  (6 reader-text-start set-reader-text-start!)
+  (7 reader-map-key set-reader-map-key!)
+  (8 reader-nil set-reader-nil!)
+  (9 reader-lists? set-reader-lists?!)
+  (10 reader-symbol-value? set-reader-symbol-value?!)
   ;; The entry of the last key read, `message-start' before the first, or #f.
-  (last-key reader-last-key set-reader-last-key!))
+  (11 reader-last-key set-reader-last-key!))
+
+(define (make-reader)
+  (let ((r (make-vector 12 #f)))
+    (set-reader-scratch! r (make-scratch))
+    r))
 
 (define spare-reader
   ;; One reader, with its scratch bytevectors, taken by an unpack and given back when
   ;; it returns (an unpack that raises drops it); an unpack that finds none makes one.
   (make-atomic-box #f))
 
-(define-inlinable (offset r) (- (reader-pos r) (reader-start r)))
+(define-inlinable (offset r pos) (- pos (reader-start r)))
 
-(define-inlinable (need r n)
-  (when (> (+ (reader-pos r) n) (reader-end r))
-    (msgpack-fail (offset r) "truncated input: need ~a bytes, ~a left" n
-                  (- (reader-end r) (reader-pos r)))))
+(define-inlinable (need r pos n)
+  "Fail unless N bytes are left at POS."
+  (when (> (+ pos n) (reader-end r))
+    (msgpack-fail (offset r pos) "truncated input: need ~a bytes, ~a left" n
+                  (- (reader-end r) pos))))
 
-(define-inlinable (read-u8 r)
-  (let ((pos (reader-pos r)))
-    (when (>= pos (reader-end r))
-      (msgpack-fail (offset r) "truncated input: need 1 more byte"))
-    (set-reader-pos! r (+ pos 1))
-    (bytevector-u8-ref (reader-bv r) pos)))
+(define (read-be r pos width)
+  "Return the unsigned big-endian number of WIDTH bytes at POS and the position after it."
+  (if (= width 1)                       ; a missing byte has its own message
+      (when (>= pos (reader-end r))
+        (msgpack-fail (offset r pos) "truncated input: need 1 more byte"))
+      (need r pos width))
+  (let ((bv (reader-bv r)))
+    (values (case width
+              ((1) (bytevector-u8-ref bv pos))
+              ((2) (bytevector-u16-ref bv pos (endianness big)))
+              ((4) (bytevector-u32-ref bv pos (endianness big)))
+              (else (bytevector-u64-ref bv pos (endianness big))))
+            (+ pos width))))
 
-(define-syntax-rule (read-fixed r width (ref bv at) body)
-  ;; BODY, the WIDTH-byte number at the reader's position (BV and AT bound), then skipped.
-  (begin
-    (need r width)
-    (let* ((bv (reader-bv r)) (at (reader-pos r)) (n body))
-      (set-reader-pos! r (+ at width))
-      n)))
+(define (read-signed r pos width)
+  "Return the signed big-endian number of WIDTH bytes at POS and the position after it."
+  (need r pos width)
+  (let ((bv (reader-bv r)))
+    (values (case width
+              ((1) (bytevector-s8-ref bv pos))
+              ((2) (bytevector-s16-ref bv pos (endianness big)))
+              ((4) (bytevector-s32-ref bv pos (endianness big)))
+              (else (bytevector-s64-ref bv pos (endianness big))))
+            (+ pos width))))
 
-(define (read-be r width)
-  (case width
-    ((1) (read-u8 r))
-    ((2) (read-fixed r 2 (ref bv at) (bytevector-u16-ref bv at (endianness big))))
-    ((4) (read-fixed r 4 (ref bv at) (bytevector-u32-ref bv at (endianness big))))
-    (else (read-fixed r 8 (ref bv at) (bytevector-u64-ref bv at (endianness big))))))
+(define (read-float32 r pos)
+  (need r pos 4)
+  (values (bytevector-ieee-single-ref (reader-bv r) pos (endianness big)) (+ pos 4)))
 
-(define (read-signed r width)
-  (case width
-    ((1) (read-fixed r 1 (ref bv at) (bytevector-s8-ref bv at)))
-    ((2) (read-fixed r 2 (ref bv at) (bytevector-s16-ref bv at (endianness big))))
-    ((4) (read-fixed r 4 (ref bv at) (bytevector-s32-ref bv at (endianness big))))
-    (else (read-fixed r 8 (ref bv at) (bytevector-s64-ref bv at (endianness big))))))
+(define (read-float64 r pos)
+  (need r pos 8)
+  (values (bytevector-ieee-double-ref (reader-bv r) pos (endianness big)) (+ pos 8)))
 
-(define (read-float32 r)
-  (read-fixed r 4 (ref bv at) (bytevector-ieee-single-ref bv at (endianness big))))
-
-(define (read-float64 r)
-  (read-fixed r 8 (ref bv at) (bytevector-ieee-double-ref bv at (endianness big))))
-
-(define-inlinable (check-length r n per-item what)
-  (let ((limit (- (reader-end r) (reader-pos r))))
+(define-inlinable (check-length r pos n per-item what)
+  "Fail unless N items of at least PER-ITEM bytes each can follow POS."
+  (let ((limit (- (reader-end r) pos)))
     (when (> (* n per-item) limit)
-      (msgpack-fail (offset r) "~a of length ~a but only ~a bytes can follow"
+      (msgpack-fail (offset r pos) "~a of length ~a but only ~a bytes can follow"
                     what n limit))))
 
-(define-inlinable (check-depth r depth)
+(define-inlinable (check-depth r pos depth)
   (when (> depth (reader-max-depth r))
-    (msgpack-fail (offset r) "nesting deeper than ~a levels" (reader-max-depth r))))
-
-(define-inlinable (decode-text r bv at n)
-  (if (<= n scratch-max)
-      (let ((bytes (vector-ref (reader-scratch r) n)))
-        (bytevector-copy! bv at bytes 0 n)
-        (utf8->string bytes))
-      (utf8-string bv at n)))
+    (msgpack-fail (offset r pos) "nesting deeper than ~a levels" (reader-max-depth r))))
 
 (define (text-at r at n)
-  "Return the str of N bytes at AT in the reader's bytevector as a new string."
-  (decode-text r (reader-bv r) at n))
+  "Return the str of N bytes at AT, already checked to be there, as a new string."
+  (set-reader-text-start! r (offset r at))
+  (if (<= n scratch-max)
+      (let ((bytes (vector-ref (reader-scratch r) n)))
+        (bytevector-copy! (reader-bv r) at bytes 0 n)
+        (utf8->string bytes))
+      (utf8-string (reader-bv r) at n)))
 
-(define-inlinable (skip-bytes r n)
-  "Check and skip the N bytes of a str; return the index of its first byte."
-  (check-length r n 1 "str")
-  (let ((at (reader-pos r)))
-    (set-reader-pos! r (+ at n))
-    at))
+(define (read-text r pos n)
+  "Return the str of N bytes at POS and the position after it."
+  (check-length r pos n 1 "str")
+  (values (text-at r pos n) (+ pos n)))
 
-(define-inlinable (skip-text r n)
-  "Check and skip the N bytes of a str, noting where it starts for the error of
-invalid UTF-8; return the index of its first byte."
-  (let ((at (skip-bytes r n)))
-    (set-reader-text-start! r (- at (reader-start r)))
-    at))
-
-(define (text-at-skipped r at n)
-  "Return the str of N bytes at AT, already skipped with `skip-bytes', as a new
-string."
-  (set-reader-text-start! r (- at (reader-start r)))
-  (text-at r at n))
-
-(define (read-text r n)
-  (text-at r (skip-text r n) n))
-
-(define (read-blob r n)
-  (check-length r n 1 "bin")
-  (let ((out (make-bytevector n))
-        (pos (reader-pos r)))
+(define (read-blob r pos n)
+  (check-length r pos n 1 "bin")
+  (let ((out (make-bytevector n)))
     (bytevector-copy! (reader-bv r) pos out 0 n)
-    (set-reader-pos! r (+ pos n))
-    out))
+    (values out (+ pos n))))
 
-(define (read-array r n depth)
-  (check-depth r depth)
-  (check-length r n 1 "array")
+(define (read-array r pos n depth)
+  "Return the array of N items at POS and the position after it."
+  (check-depth r pos depth)
+  (check-length r pos n 1 "array")
   (if (reader-lists? r)
-      (let loop ((i 0) (items '()))
+      ;; Each item is added after the LAST one, so none are reversed at the end.
+      (let loop ((i 0) (pos pos) (first #f) (last #f))
         (if (= i n)
-            (reverse! items)
-            (loop (+ i 1) (cons (read-value r (+ depth 1)) items))))
+            (values (or first '()) pos)
+            (let-values (((item pos) (read-value r pos (+ depth 1))))
+              (let ((pair (list item)))
+                (when last (set-cdr! last pair))
+                (loop (+ i 1) pos (or first pair) pair)))))
       (let ((v (make-vector n)))
-        (let loop ((i 0))
-          (when (< i n)
-            (vector-set! v i (read-value r (+ depth 1)))
-            (loop (+ i 1))))
-        v)))
+        (let loop ((i 0) (pos pos))
+          (if (= i n)
+              (values v pos)
+              (let-values (((item pos) (read-value r pos (+ depth 1))))
+                (vector-set! v i item)
+                (loop (+ i 1) pos)))))))
 
-(define-inlinable (str-length-at r)
-  "Return the length of the str whose header is at the reader's position, skipping
-the header, or #f (skipping nothing) when no str is there."
-  (let* ((pos (reader-pos r))
-         (tag (if (< pos (reader-end r)) (bytevector-u8-ref (reader-bv r) pos) -1)))
-    (cond ((and (>= tag #xa0) (< tag #xc0)) (set-reader-pos! r (+ pos 1)) (- tag #xa0))
-          ((= tag #xd9) (set-reader-pos! r (+ pos 1)) (read-be r 1))
-          ((= tag #xda) (set-reader-pos! r (+ pos 1)) (read-be r 2))
-          ((= tag #xdb) (set-reader-pos! r (+ pos 1)) (read-be r 4))
-          (else #f))))
+(define-inlinable (str-start r pos)
+  "Return two values: the length of the str whose header is at POS and the position
+of its first byte, or #f and POS when no str is there."
+  (let ((tag (if (< pos (reader-end r)) (bytevector-u8-ref (reader-bv r) pos) -1)))
+    (cond ((and (>= tag #xa0) (< tag #xc0)) (values (- tag #xa0) (+ pos 1)))
+          ((= tag #xd9) (read-be r (+ pos 1) 1))
+          ((= tag #xda) (read-be r (+ pos 1) 2))
+          ((= tag #xdb) (read-be r (+ pos 1) 4))
+          (else (values #f pos)))))
 
 (define-inlinable (entry-of? entry bv at n)
   "Return ENTRY (a key entry or #f) when its key is the N bytes of BV at AT; else #f."
@@ -834,10 +844,9 @@ the header, or #f (skipping nothing) when no str is there."
        entry))
 
 (define-inlinable (predicted-entry previous bv at n)
-  "Return the entry that followed PREVIOUS (a key entry, or anything else when there
-is none) last time, or the time before, when its key is the N bytes of BV at AT;
-else #f."
-  (and (key-entry? previous)
+  "Return the entry that followed PREVIOUS (a key entry, or #f when there is none)
+last time, or the time before, when its key is the N bytes of BV at AT; else #f."
+  (and previous
        (or (entry-of? (key-entry-next previous) bv at n)
            (entry-of? (key-entry-alternate previous) bv at n))))
 
@@ -846,146 +855,181 @@ else #f."
   ;; Not in the table: no key is ever read as this entry.
   (make-key-entry (make-bytevector 0) 0 "" #f #f #f #f #f #f #f))
 
-(define (read-interned r n)
-  "Skip the N bytes of the str at the reader's position and return its key entry,
-or #f when it is not interned.  Replies of a method have their keys, and often the
-symbol values among them, in the same order every time, so the entry that followed
-the one read before (the reader's last key) last time is compared first: a byte
-comparison instead of a hash, a bucket and a comparison.  The one that followed it
-the time before is compared next, then the table is searched: the entry found
-becomes the one that follows, and the one it replaces the one before."
-  (let* ((at (skip-bytes r n))
-         (bv (reader-bv r))
+(define (read-interned r at n)
+  "Return the key entry of the str of N bytes at AT, or #f when it is not interned.
+Replies of a method have their keys, and often the symbol values among them, in the
+same order every time, so the entry that followed the one read before (the reader's
+last key) last time is compared first: a byte comparison instead of a hash, a bucket
+and a comparison.  The one that followed it the time before is compared next, then
+the table is searched: the entry found becomes the one that follows, and the one it
+replaces the one before."
+  (check-length r at n 1 "str")
+  (let* ((bv (reader-bv r))
          (previous (reader-last-key r))
          (entry (or (predicted-entry previous bv at n)
                     (let ((found (interned-entry bv at n)))
                       ;; Another thread may set them at once: any entry is right,
                       ;; as a predicted entry is compared in full before it is used.
-                      (when (and found (key-entry? previous))
+                      (when (and found previous)
                         (set-key-entry-alternate! previous (key-entry-next previous))
                         (set-key-entry-next! previous found))
                       found))))
     (set-reader-last-key! r entry)
     entry))
 
-(define (read-key r depth)
-  ;; A map key: a str, interned, returned as its key entry (a string when it is not
-  ;; interned); anything else is decoded as usual so the error can show it.
-  (let ((n (str-length-at r)))
+(define (read-key r pos depth)
+  "Return the map key at POS and the position after it: a str as its key entry (a
+string when it is not interned); anything else decoded as usual, so the error can
+show it."
+  (let-values (((n at) (str-start r pos)))
     (if n
-        (or (read-interned r n)
-            (text-at-skipped r (- (reader-pos r) n) n))
-        (read-value r depth))))
+        (values (or (read-interned r at n) (text-at r at n)) (+ at n))
+        (read-value r pos depth))))
 
-(define (read-symbol r depth)
-  ;; The value of a key whose str values come back as symbols: an interned str needs
-  ;; no string of its own.  Any other value is decoded as usual.
-  (let ((n (str-length-at r)))
+(define (read-symbol r pos depth)
+  "Return the value at POS of a key whose str values come back as symbols, and the
+position after it: an interned str needs no string of its own.  Any other value is
+decoded as usual."
+  (let-values (((n at) (str-start r pos)))
     (if n
-        (let ((entry (read-interned r n)))
-          (cond ((not entry)
-                 (string->symbol (text-at-skipped r (- (reader-pos r) n) n)))
-                ((key-entry-symbol entry))
-                (else (let ((symbol (string->symbol (key-entry-key entry))))
-                        (set-key-entry-symbol! entry symbol)
-                        symbol))))
-        (read-value r depth))))
+        (let ((entry (read-interned r at n)))
+          (values (cond ((not entry) (string->symbol (text-at r at n)))
+                        ((key-entry-symbol entry))
+                        (else (let ((symbol (string->symbol (key-entry-key entry))))
+                                (set-key-entry-symbol! entry symbol)
+                                symbol)))
+                  (+ at n)))
+        (read-value r pos depth))))
 
 (define-inlinable (raw-key key)
   (if (key-entry? key) (key-entry-key key) key))
 
-(define (key-taken? key entries)
-  "Return true when the map ENTRIES read so far (newest first) have the key KEY,
-a key entry or a string.  Two entries differ when their hashes do, which spares
-most comparisons of the strings; KEY's own hash and string are read once."
-  (if (key-entry? key)
-      (let ((hash (key-entry-hash key))
-            (text (key-entry-key key)))
-        (let loop ((rest entries))
-          (and (pair? rest)
-               (let ((other (caar rest)))
-                 (or (eq? other key)
-                     (if (key-entry? other)
-                         (and (eqv? (key-entry-hash other) hash)
-                              (string=? (key-entry-key other) text))
-                         (string=? other text))
-                     (loop (cdr rest)))))))
-      (let loop ((rest entries))
-        (and (pair? rest)
-             (or (string=? (raw-key (caar rest)) key)
-                 (loop (cdr rest)))))))
+(define (key-taken? key sent count)
+  "Return true when one of the first COUNT keys of the vector SENT (key entries or
+strings) is KEY, a key entry or a string.  Two entries differ when their hashes do,
+which spares most comparisons of the strings."
+  (let ((text (raw-key key)))
+    (let loop ((i 0))
+      (and (< i count)
+           (let ((other (vector-ref sent i)))
+             (or (eq? other key)
+                 (if (and (key-entry? key) (key-entry? other))
+                     (and (eqv? (key-entry-hash other) (key-entry-hash key))
+                          (string=? (key-entry-key other) text))
+                     (string=? (raw-key other) text))
+                 (loop (+ i 1))))))))
 
-(define (symbol-key? key map-key symbol-value?)
-  "Return true when the str values of KEY (a key entry or a string) are to be symbols."
-  (if (key-entry? key)
-      (begin
-        (entry-conversion! key map-key symbol-value?)
-        (key-entry-symbol-valued? key))
-      (symbol-value? (map-key key))))
-
-(define (read-entries r n depth)
-  (check-depth r depth)
-  (check-length r n 2 "map")
-  (let ((seen (and (> n 8) (make-hash-table n)))
-        (map-key (reader-map-key r))
-        (symbol-value? (reader-symbol-value? r)))
-    (let loop ((i 0) (acc '()) (bits 0))  ; BITS: the bits of the entries read so far
+(define (read-entries r pos n depth)
+  "Return the map of N entries at POS, as an alist, and the position after it."
+  (check-depth r pos depth)
+  (check-length r pos n 2 "map")
+  (let* ((bv (reader-bv r))
+         (end (reader-end r))
+         (map-key (reader-map-key r))
+         (symbol-value? (reader-symbol-value? r))
+         ;; Duplicates are told by the keys as sent, whatever MAP-KEY makes of them:
+         ;; in a hash table for a large map, else in a vector looked through.
+         (seen (and (> n 8) (make-hash-table n)))
+         (sent (and (not seen) (make-vector n #f))))
+    ;; Each entry is added after the LAST one, so none are reversed at the end.
+    ;; BITS: the bits of the key entries read so far.
+    (let loop ((i 0) (pos pos) (first #f) (last #f) (bits 0))
       (if (= i n)
-          (let ((entries (reverse! acc)))
-            ;; Duplicates are told by the keys as sent; converted once all are read.
-            (when map-key
-              (let convert ((rest entries))
-                (when (pair? rest)
-                  (let ((key (caar rest)))
-                    (set-car! (car rest)
-                              (if (key-entry? key)
-                                  (entry-conversion! key map-key symbol-value?)
-                                  (map-key key))))
-                  (convert (cdr rest)))))
-            entries)
-          (let* ((pos (reader-pos r))     ; the key's offset is computed for errors only
-                 (key (read-key r (+ depth 1)))
-                 (k (raw-key key)))
-            (unless (string? k)
-              (msgpack-fail (- pos (reader-start r)) "map key must be a str, found ~s" k))
-            (when (cond (seen (hash-ref seen k))
-                        ;; Only a key whose bit was seen before can be taken already.
-                        ((key-entry? key) (and (logtest (key-entry-bit key) bits)
-                                               (key-taken? key acc)))
-                        (else (key-taken? key acc)))
-              (msgpack-fail (- pos (reader-start r)) "duplicate map key ~s" k))
-            (when seen (hash-set! seen k #t))
-            (loop (+ i 1)
-                  (cons (cons (if map-key key k) ; an entry is converted below
-                              (if (and symbol-value? (symbol-key? key map-key symbol-value?))
-                                  (read-symbol r (+ depth 1))
-                                  (read-value r (+ depth 1))))
-                        acc)
-                  (if (key-entry? key) (logior bits (key-entry-bit key)) bits)))))))
+          (values (or first '()) pos)
+          ;; Most keys are a fixstr, the one predicted from the previous key: that
+          ;; case is tried here, with no call; `read-key' reads any other key.
+          (let* ((size (- (if (< pos end) (bytevector-u8-ref bv pos) 0) #xa0))
+                 (hit (and (>= size 0) (< size 32) (<= (+ pos 1 size) end)
+                           (predicted-entry (reader-last-key r) bv (+ pos 1) size))))
+            (when hit (set-reader-last-key! r hit))
+            (let-values (((key next) (if hit
+                                         (values hit (+ pos 1 size))
+                                         (read-key r pos (+ depth 1)))))
+              (let* ((entry (and (key-entry? key) key))
+                     (text (if entry (key-entry-key entry) key))
+                     (bit (if entry (key-entry-bit entry) 0)))
+                (unless (string? text)
+                  (msgpack-fail (offset r pos) "map key must be a str, found ~s" text))
+                (when (if seen
+                          (hash-ref seen text)
+                          ;; Only a key whose bit was seen before can be taken already.
+                          (and (or (not entry) (logtest bit bits))
+                               (key-taken? key sent i)))
+                  (msgpack-fail (offset r pos) "duplicate map key ~s" text))
+                (if seen (hash-set! seen text #t) (vector-set! sent i key))
+                (let* ((name (cond ((not map-key) text)
+                                   (entry (entry-conversion! entry map-key symbol-value?))
+                                   (else (map-key text))))
+                       (symbols? (and symbol-value?
+                                      (if entry
+                                          (key-entry-symbol-valued? entry)
+                                          (symbol-value? name)))))
+                  (let-values (((value next) (if symbols?
+                                                 (read-symbol r next (+ depth 1))
+                                                 (read-value r next (+ depth 1)))))
+                    (let ((pair (list (cons name value))))
+                      (when last (set-cdr! last pair))
+                      (loop (+ i 1) next (or first pair) pair (logior bits bit))))))))))))
 
-(define (read-value r depth)
-  (let* ((pos (reader-pos r)) (tag (read-u8 r)))
-    (if (= tag #xc0)
-        (reader-nil r)
-        ;; The offset of the tag, for errors only: computed when one is raised.
-        (decode-tag tag (- pos (reader-start r)) depth
-                    (lambda (n) (read-be r n))
-                    (lambda (n) (read-signed r n))
-                    (lambda (n) (read-blob r n))
-                    (lambda (n) (read-text r n))
-                    (lambda (n depth) (read-array r n depth))
-                    (lambda (n depth) (read-entries r n depth))
-                    (lambda () (read-float32 r))
-                    (lambda () (read-float64 r))))))
+(define (read-value r pos depth)
+  "Return the value at POS and the position after it."
+  (when (>= pos (reader-end r))
+    (msgpack-fail (offset r pos) "truncated input: need 1 more byte"))
+  (let ((tag (bytevector-u8-ref (reader-bv r) pos))
+        (next (+ pos 1)))
+    ;; The tags of a reply, most frequent first; the others in `read-rare'.
+    (cond ((< tag #x80) (values tag next))
+          ((< tag #x90) (read-entries r next (- tag #x80) depth))
+          ((< tag #xa0) (read-array r next (- tag #x90) depth))
+          ((< tag #xc0) (read-text r next (- tag #xa0)))
+          ((= tag #xcb) (read-float64 r next))
+          ((>= tag #xe0) (values (- tag 256) next))
+          ((= tag #xc0) (values (reader-nil r) next))
+          ((= tag #xc2) (values #f next))
+          ((= tag #xc3) (values #t next))
+          (else (read-rare r pos tag depth)))))
+
+(define (read-rare r pos tag depth)
+  "Return the value whose tag TAG, not one `read-value' reads, is at POS, and the
+position after it."
+  (let ((next (+ pos 1)))
+    (define-syntax-rule (with-length width (n at) body)
+      ;; BODY with N, the WIDTH-byte length after the tag, and AT, the position after it.
+      (let-values (((n at) (read-be r next width))) body))
+    (case tag
+      ((#xc4) (with-length 1 (n at) (read-blob r at n)))
+      ((#xc5) (with-length 2 (n at) (read-blob r at n)))
+      ((#xc6) (with-length 4 (n at) (read-blob r at n)))
+      ((#xca) (read-float32 r next))
+      ((#xcc) (read-be r next 1))
+      ((#xcd) (read-be r next 2))
+      ((#xce) (read-be r next 4))
+      ((#xcf) (with-length 8 (n at)
+                (if (> n #x7fffffffffffffff)
+                    (msgpack-fail (offset r pos) "uint64 ~a is above the int64 range" n)
+                    (values n at))))
+      ((#xd0) (read-signed r next 1))
+      ((#xd1) (read-signed r next 2))
+      ((#xd2) (read-signed r next 4))
+      ((#xd3) (read-signed r next 8))
+      ((#xd9) (with-length 1 (n at) (read-text r at n)))
+      ((#xda) (with-length 2 (n at) (read-text r at n)))
+      ((#xdb) (with-length 4 (n at) (read-text r at n)))
+      ((#xdc) (with-length 2 (n at) (read-array r at n depth)))
+      ((#xdd) (with-length 4 (n at) (read-array r at n depth)))
+      ((#xde) (with-length 2 (n at) (read-entries r at n depth)))
+      ((#xdf) (with-length 4 (n at) (read-entries r at n depth)))
+      ((#xc1) (msgpack-fail (offset r pos) "reserved byte 0xc1"))
+      (else (msgpack-fail (offset r pos) "ext type 0x~a is not part of the protocol"
+                          (number->string tag 16))))))
 
 (define (unpack-bytevector bv start end map-key nil lists? symbol-value?)
   "Decode the value of BV that begins at START, reading no byte at or after END.
 Return two values: the value and the number of bytes it took."
   (let ((r (or (atomic-box-swap! spare-reader #f)
-               (%make-reader #f 0 0 0 0 (make-scratch) 0 #f msgpack-nil #f #f #f))))
+               (make-reader))))
     (set-reader-bv! r bv)
     (set-reader-start! r start)
-    (set-reader-pos! r start)
     (set-reader-end! r end)
     (set-reader-max-depth! r (msgpack-max-depth))
     (set-reader-map-key! r map-key)
@@ -993,13 +1037,16 @@ Return two values: the value and the number of bytes it took."
     (set-reader-lists?! r lists?)
     (set-reader-symbol-value?! r (and map-key symbol-value?))
     (set-reader-last-key! r message-start)
-    (let* ((v (with-exception-handler
-                  (lambda (condition)
-                    (if (eq? (exception-kind condition) 'decoding-error)
-                        (msgpack-fail (reader-text-start r) "str is not valid UTF-8")
-                        (raise-exception condition)))
-                (lambda () (read-value r 1))))
-           (used (- (reader-pos r) start)))
+    (let ((v (with-exception-handler
+                 (lambda (condition)
+                   (if (eq? (exception-kind condition) 'decoding-error)
+                       (msgpack-fail (reader-text-start r) "str is not valid UTF-8")
+                       (raise-exception condition)))
+               (lambda ()
+                 (let-values (((v pos) (read-value r start 1)))
+                   (set-reader-stop! r pos)
+                   v))))
+          (used (- (reader-stop r) start)))
       (set-reader-bv! r #f)               ; keep no payload alive
       (atomic-box-set! spare-reader r)
       (values v used))))
