@@ -382,7 +382,8 @@ Maps (association lists) are written in list order, hash tables in key order."
   (put-bytevector port (pack value)))
 
 ;;;
-;;; Unpacking.  One decoder, parameterized by where bytes come from.
+;;; Unpacking from a port.  The bytevector decoder, below, is written apart for speed;
+;;; the protocol's vectors are decoded through both (tests/scheme/msgpack-test.scm).
 ;;;
 
 (define-syntax-rule (decode-tag tag at depth be signed blob text array entries float32 float64)
@@ -499,7 +500,7 @@ Maps (association lists) are written in list order, hash tables in key order."
 ;;;
 ;;; Unpacking from a bytevector: reads in place, no copy per value.
 ;;;
-;;; The decoder above serves ports.  A payload that is already in memory is read where
+;;; A payload that is already in memory is read where
 ;;; it lies: numbers straight from the bytevector, strings built from their bytes, and
 ;;; only bin values copied.  Every length is still checked against the bytes that are
 ;;; left before anything is allocated.  Map keys, the same handful of names in every
