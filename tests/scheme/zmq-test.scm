@@ -143,6 +143,21 @@
       (list before received
             (begin (zmq-receive-frames dealer #:timeout-ms 60)
                    (zmq-get-option dealer ZMQ_RCVTIMEO)))))
+  (let ((alarms 0)
+        (start (get-internal-real-time)))
+    ;; SIGALRM every 20 ms: a signal that reaches the waiting thread interrupts the
+    ;; receive (EINTR), which must wait again for the time that is left, not return
+    ;; early or raise.
+    (sigaction SIGALRM (lambda (signal) (set! alarms (+ alarms 1))))
+    (setitimer ITIMER_REAL 0 20000 0 20000)
+    (let ((received (catch #t
+                      (lambda () (zmq-receive-frames dealer #:timeout-ms 300))
+                      (lambda (key . args) (list 'raised key)))))
+      (setitimer ITIMER_REAL 0 0 0 0)
+      (sigaction SIGALRM SIG_DFL)
+      (test-equal "a timed receive interrupted by signals still waits out its time"
+        '(#f #t #t)
+        (list received (<= 0.29 (elapsed-seconds start) 1.5) (> alarms 3)))))
   (let ((condition (condition-of (lambda () (zmq-receive-frames dealer #:timeout-ms 10
                                                                 #:dont-wait? #t)))))
     (test-equal "DONT-WAIT? wins over a timeout: EAGAIN at once"
