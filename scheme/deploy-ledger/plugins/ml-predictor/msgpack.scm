@@ -742,30 +742,31 @@ SYMBOL-VALUE?; `key-entry-symbol-valued?' then says what SYMBOL-VALUE? said of i
     (msgpack-fail (offset r pos) "truncated input: need ~a bytes, ~a left" n
                   (- (reader-end r) pos))))
 
+(define-syntax-rule (number-at r pos width ref8 ref16 ref32 ref64)
+  ;; The big-endian number of WIDTH bytes at POS, read with the REF of that width, and
+  ;; the position after it.
+  (let ((bv (reader-bv r)))
+    (values (case width
+              ((1) (ref8 bv pos))
+              ((2) (ref16 bv pos (endianness big)))
+              ((4) (ref32 bv pos (endianness big)))
+              (else (ref64 bv pos (endianness big))))
+            (+ pos width))))
+
 (define (read-be r pos width)
   "Return the unsigned big-endian number of WIDTH bytes at POS and the position after it."
   (if (= width 1)                       ; a missing byte has its own message
       (when (>= pos (reader-end r))
         (msgpack-fail (offset r pos) "truncated input: need 1 more byte"))
       (need r pos width))
-  (let ((bv (reader-bv r)))
-    (values (case width
-              ((1) (bytevector-u8-ref bv pos))
-              ((2) (bytevector-u16-ref bv pos (endianness big)))
-              ((4) (bytevector-u32-ref bv pos (endianness big)))
-              (else (bytevector-u64-ref bv pos (endianness big))))
-            (+ pos width))))
+  (number-at r pos width bytevector-u8-ref bytevector-u16-ref bytevector-u32-ref
+             bytevector-u64-ref))
 
 (define (read-signed r pos width)
   "Return the signed big-endian number of WIDTH bytes at POS and the position after it."
   (need r pos width)
-  (let ((bv (reader-bv r)))
-    (values (case width
-              ((1) (bytevector-s8-ref bv pos))
-              ((2) (bytevector-s16-ref bv pos (endianness big)))
-              ((4) (bytevector-s32-ref bv pos (endianness big)))
-              (else (bytevector-s64-ref bv pos (endianness big))))
-            (+ pos width))))
+  (number-at r pos width bytevector-s8-ref bytevector-s16-ref bytevector-s32-ref
+             bytevector-s64-ref))
 
 (define (read-float32 r pos)
   (need r pos 4)
