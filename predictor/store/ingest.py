@@ -245,18 +245,24 @@ def _bulk_settings(con: duckdb.DuckDBPyConnection, *, bulk: bool = True) -> None
         con.execute("RESET preserve_insertion_order")
 
 
+#: the temporary tables and views an ingest may make
+_WORK_NAMES = ["_csv_rejects", "_raw_sqlite_deployments", "_raw_sqlite_metadata",
+               *(f"{prefix}_{table}" for table in ("deployments", "rollbacks")
+                 for prefix in ("_raw", "_norm", "_csv", "_pq"))]
+#: the statement dropping each, as a view or as a table: made once from the fixed names (a name
+#: cannot travel as a parameter)
+_DROP_STATEMENTS = {(name, kind): f"DROP {kind} IF EXISTS {name}" for name in _WORK_NAMES for kind in ("VIEW", "TABLE")}
+
+
 def _drop_work_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the temporary tables and views one ingest made (whichever exist)."""
-    names = ["_csv_rejects", "_raw_sqlite_deployments", "_raw_sqlite_metadata"]
-    for table in ("deployments", "rollbacks"):
-        names += [f"_raw_{table}", f"_norm_{table}", f"_csv_{table}", f"_pq_{table}"]
-    for name in names:
+    for name in _WORK_NAMES:
         con.unregister(name)                 # Arrow tables registered by stage_arrow (no-op otherwise)
     for name, kind in con.execute(
             "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE temporary AND view_name IN (SELECT unnest($n)) "
             "UNION ALL SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary "
-            "AND table_name IN (SELECT unnest($n))", {"n": names}).fetchall():
-        con.execute(f"DROP {kind} IF EXISTS {name}")
+            "AND table_name IN (SELECT unnest($n))", {"n": _WORK_NAMES}).fetchall():
+        con.execute(_DROP_STATEMENTS[name, kind])
 
 
 def _merge_batch(con: duckdb.DuckDBPyConnection, batch: Batch, report: IngestReport, *, source_id: int, where: str,
@@ -377,6 +383,12 @@ def _normalize_service(where: str, line: int, raw: dict) -> tuple[dict, list[dic
     return row, dependencies
 
 
+#: the statements reading and adding one service, made once from the fixed column names
+_SELECT_SERVICE = f"SELECT {', '.join(SERVICE_COLUMNS)}, source_id, source_line FROM services WHERE name = ?"
+_INSERT_SERVICE = (f"INSERT INTO services ({', '.join(SERVICE_COLUMNS)}, source_id, source_line, ingested_at) "
+                   f"VALUES ({', '.join('?' * len(SERVICE_COLUMNS))}, ?, ?, ?)")
+
+
 def _merge_services(con: duckdb.DuckDBPyConnection, batch: Batch, report: IngestReport, *, source_id: int,
                     where: str, mode: str, skip_invalid: bool, now: dt.datetime) -> None:
     services = {"inserted": 0, "updated": 0, "unchanged": 0, "skipped": 0}
@@ -394,12 +406,9 @@ def _merge_services(con: duckdb.DuckDBPyConnection, batch: Batch, report: Ingest
                                   expected="one record per service", found=name, record_id=name)
             seen[name] = (line, row)
             pending_deps.extend((line, d) for d in dependencies)
-            stored = con.execute(f"SELECT {', '.join(columns)}, source_id, source_line FROM services WHERE name = ?",
-                                 [name]).fetchone()
+            stored = con.execute(_SELECT_SERVICE, [name]).fetchone()
             if stored is None:
-                con.execute(f"INSERT INTO services ({', '.join(columns)}, source_id, source_line, ingested_at) "
-                            f"VALUES ({', '.join('?' * len(columns))}, ?, ?, ?)",
-                            [row[c] for c in columns] + [source_id, line, now])
+                con.execute(_INSERT_SERVICE, [row[c] for c in columns] + [source_id, line, now])
                 services["inserted"] += 1
                 continue
             old = dict(zip(columns, stored[:-2]))

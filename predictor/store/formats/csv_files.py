@@ -135,10 +135,16 @@ def _checked(where: str, table: str, header: list[str], renames: dict[str, str])
                               expected="letters, digits and underscores, not starting with a digit", found=name)
 
 
+def _view_over(table: str, query: str) -> str:
+    """The statement defining ``_raw_<table>`` as QUERY. A view cannot hold parameters, so its
+    text names the file's columns; they, and TABLE, were checked by _checked, and the file's
+    path and column types travel in session variables."""
+    return f"CREATE OR REPLACE TEMP VIEW _raw_{table} AS {query}"
+
+
 def _view_sql(table: str, select: str, source: str, line: str) -> str:
     """The statement defining ``_raw_<table>`` over SOURCE (identifiers checked by _checked)."""
-    return (f"CREATE OR REPLACE TEMP VIEW _raw_{table} AS SELECT {select}, "
-            f"CAST({line} AS INTEGER) AS source_line FROM {source}")
+    return _view_over(table, f"SELECT {select}, CAST({line} AS INTEGER) AS source_line FROM {source}")
 
 
 def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, header: list[str],
@@ -162,7 +168,7 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, header: li
         # (a view cannot hold parameters: the path and columns travel in session variables)
         pieces = _pieces_source(con, path, table, select, columns)
         if pieces is not None:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW _raw_{table} AS {pieces}")
+            con.execute(_view_over(table, pieces))
             return rejected
         path_variable, columns_variable = _VARIABLES[table]
         set_path, set_columns = _SET_VARIABLES[table]

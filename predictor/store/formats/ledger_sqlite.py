@@ -479,14 +479,16 @@ def _rollbacks(con, db: sqlite3.Connection, where: str, batch: Batch, kind: str)
               "reason": "reason", "initiated": "started", "timestamp": "started", "completed": "completed",
               "status": "status", "initiator": "initiator", "impact": "impact", "deployment_id": "deployment_id"}
     present = [c for c in wanted if c in available]
-    select = ", ".join(f'"{c}"' for c in present)
-    rows = db.execute(f"SELECT rowid, {select} FROM rollbacks ORDER BY rowid").fetchall()
+    # every column is read, as for service_metadata, and the wanted ones picked by name: no
+    # column name goes into the SQL text
+    rows = db.execute("SELECT rowid, * FROM rollbacks ORDER BY rowid").fetchall()
     batch.seen["rollbacks"] = len(rows)
     if not rows:
         return
+    position = {name: index for index, name in enumerate(available, start=1)}
     records = []
     for row in rows:
-        record = {wanted[c]: value for c, value in zip(present, row[1:])}
+        record = {wanted[c]: row[position[c]] for c in present}
         if record.get("completed") in (0, "0"):
             record["completed"] = None
         if isinstance(record.get("impact"), str) and not record["impact"].strip():
@@ -501,7 +503,7 @@ def _services(db: sqlite3.Connection, where: str, batch: Batch, kind: str, skip_
     available = _columns(db, "service_metadata")
     if available:
         rows = db.execute("SELECT rowid, * FROM service_metadata ORDER BY rowid").fetchall()
-        names = ["rowid"] + _columns(db, "service_metadata")
+        names = ["rowid"] + available
         for row in rows:
             raw = dict(zip(names, row))
             try:

@@ -36,7 +36,7 @@ from predictor.store.formats import Batch
 from predictor.store.formats.common import (
     DEPLOYMENT_COLUMNS, ROLLBACK_COLUMNS, SERVICE_COLUMNS, deployment_row, object_metadata, stage_rows,
 )
-from predictor.store.formats.csv_files import read_header, stage_csv
+from predictor.store.formats.csv_files import STAGED_TABLES, read_header, stage_csv
 
 PARQUET_MAGIC = b"PAR1"
 TABLE_COLUMNS = {"deployments": DEPLOYMENT_COLUMNS, "rollbacks": ROLLBACK_COLUMNS,
@@ -44,6 +44,15 @@ TABLE_COLUMNS = {"deployments": DEPLOYMENT_COLUMNS, "rollbacks": ROLLBACK_COLUMN
 REQUIRED = {"deployments": ("id", "service", "environment", "started", "status"),
             "rollbacks": ("id", "service", "started"), "services": ("name",)}
 _KINDS = {"deployment": "deployments", "rollback": "rollbacks", "service": "services"}
+
+#: per staged table: the statements copying a Parquet file (path $p) into ``_pq_<table>`` and
+#: defining ``_raw_<table>`` over it, made once from the fixed table names (a table name cannot
+#: travel as a parameter; the path does)
+_PARQUET_STAGING = {
+    table: (f"CREATE OR REPLACE TEMP TABLE _pq_{table} AS SELECT * FROM read_parquet($p) WITH ORDINALITY",
+            f"CREATE OR REPLACE TEMP VIEW _raw_{table} AS SELECT * EXCLUDE (ordinality), "
+            f"CAST(ordinality AS INTEGER) AS source_line FROM _pq_{table}")
+    for table in STAGED_TABLES}
 
 
 def table_for(columns: list[str]) -> str:
@@ -172,8 +181,8 @@ def read_parquet(con, path: Path, *, skip_invalid: bool = False) -> Batch:
             batch.services.append((index, dict(zip(names, row))))
         batch.seen["services"] = len(batch.services)
         return batch
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _pq_{table} AS SELECT * FROM read_parquet($p) WITH ORDINALITY", {"p": where})
-    con.execute(f"CREATE OR REPLACE TEMP VIEW _raw_{table} AS SELECT * EXCLUDE (ordinality), "
-                f"CAST(ordinality AS INTEGER) AS source_line FROM _pq_{table}")
+    copy, view = _PARQUET_STAGING[table]
+    con.execute(copy, {"p": where})
+    con.execute(view)
     setattr(batch, table, True)
     return batch
