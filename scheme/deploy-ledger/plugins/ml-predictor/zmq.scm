@@ -499,6 +499,7 @@ and return #f, without calling FINISH, when none came in time."
         (set! open '())))))
 
 (define (whole-ms ms)
+  "Return MS, milliseconds, as a whole number of them, rounded up; at least 0."
   (max 0 (if (exact-integer? ms) ms (inexact->exact (ceiling ms)))))
 
 (define (ms-left timeout-ms start)
@@ -543,20 +544,14 @@ DONT-WAIT?, TIMEOUT-MS and errors are as for `zmq-receive-frames': with TIMEOUT-
 Return #t when one is waiting, #f when the time ran out.  Interrupted waits are
 resumed for the time that is left."
   (let ((items (buffers-poll-items (socket-buffers socket)))
-        (start (get-internal-real-time))
-        (whole (max 0 (if (exact-integer? timeout-ms)
-                          timeout-ms
-                          (inexact->exact (ceiling timeout-ms))))))
-    (let loop ((timeout whole))
+        (start (get-internal-real-time)))
+    (let loop ((timeout (whole-ms timeout-ms)))
       (let-values (((rc errno) (%zmq-poll items 1 timeout)))
         (cond ((> rc 0) #t)
               ((= rc 0) #f)
               ((= errno EINTR)
-               (let* ((units-per-ms (/ internal-time-units-per-second 1000))
-                      (left (- (* whole units-per-ms) (- (get-internal-real-time) start))))
-                 (if (<= left 0)
-                     #f
-                     (loop (ceiling-quotient left units-per-ms)))))
+               (let ((left (ms-left timeout-ms start)))
+                 (and left (loop left))))
               (else (zmq-fail "zmq_poll" errno)))))))
 
 ;;; zmq.scm ends here
